@@ -1,0 +1,23 @@
+"""prefect-agent: Prefect 1.x agents rebuilt around ports and adapters.
+
+The facades (``LocalAgent``, ``DockerAgent``, ``KubernetesAgent``) are loaded lazily so that
+``import prefect_agent`` stays cheap and never pulls in the docker or kubernetes clients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_FACADES = {"LocalAgent", "DockerAgent", "KubernetesAgent"}
+
+__all__ = ["DockerAgent", "KubernetesAgent", "LocalAgent", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FACADES:
+        from prefect_agent import bootstrap
+
+        return getattr(bootstrap, name)
+    raise AttributeError(f"module 'prefect_agent' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Configuration sources: defaults, TOML file, environment, arguments, flags."""

@@ -1,0 +1,1 @@
+"""Docker platform: each flow run in a container (needs the ``docker`` extra)."""

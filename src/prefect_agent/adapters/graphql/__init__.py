@@ -1,0 +1,1 @@
+"""GraphQL RunSource: the Prefect API (Server or Cloud) over HTTP."""

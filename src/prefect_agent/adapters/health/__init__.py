@@ -1,0 +1,1 @@
+"""Health reporting over HTTP: liveness, readiness, poke and metrics."""

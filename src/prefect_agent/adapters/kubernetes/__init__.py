@@ -1,0 +1,1 @@
+"""Kubernetes platform: each flow run as a Job (needs the ``kubernetes`` extra)."""

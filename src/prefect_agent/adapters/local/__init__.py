@@ -1,0 +1,1 @@
+"""Local platform: each flow run as a subprocess of this machine."""

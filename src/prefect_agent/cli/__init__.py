@@ -1,0 +1,1 @@
+"""The ``prefect`` command line (click). It wires and reports; it decides nothing itself."""

@@ -1,0 +1,128 @@
+"""Everything an agent is configured with, validated when it is built."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from prefect_agent.domain.agent_address import AgentAddress
+from prefect_agent.domain.docker_settings import DockerSettings
+from prefect_agent.domain.frozen import frozen_map, sorted_unique
+from prefect_agent.domain.kubernetes_settings import KubernetesSettings
+from prefect_agent.domain.local_settings import LocalSettings
+from prefect_agent.domain.platform_kind import PlatformKind
+from prefect_agent.domain.secret import Secret
+from prefect_agent.domain.validators import (
+    env_mapping,
+    non_empty_strings,
+    non_negative,
+    optional_uuid,
+    positive,
+)
+
+PlatformSettings = LocalSettings | DockerSettings | KubernetesSettings
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+BACKENDS = ("server", "cloud")
+DEFAULT_API = {"server": "http://localhost:4200", "cloud": "https://api.prefect.io"}
+
+
+def _level(value: str) -> str:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _check_level(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in LOG_LEVELS:
+        raise ValueError(f"{attribute.name} must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+
+
+def _check_backend(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in BACKENDS:
+        raise ValueError(f"{attribute.name} must be 'server' or 'cloud', not {value!r}")
+
+
+def _check_api(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"{attribute.name} must be an http:// or https:// URL, not {value!r}")
+
+
+def _strip_slash(value: str) -> str:
+    return value.rstrip("/") if isinstance(value, str) else value
+
+
+def _address(value: AgentAddress | str | None) -> AgentAddress | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, AgentAddress):
+        return value
+    return AgentAddress.parse(value)
+
+
+def _secret(value: Secret | str | None) -> Secret | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, Secret) else Secret(value)
+
+
+def _command(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        import shlex
+
+        return tuple(shlex.split(value))
+    if isinstance(value, (list, tuple)):
+        return tuple(str(part) for part in value)
+    raise ValueError(f"flow_run_command must be a string or a list of strings, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class AgentConfig:
+    """One agent's whole configuration. Invalid values raise ``ValueError`` naming the field.
+
+    Configuration adapters turn those into ``ConfigError``s that also name the source.
+    """
+
+    platform: PlatformSettings = attrs.field(factory=LocalSettings)
+    name: str = attrs.field(default="agent")
+    labels: tuple[str, ...] = attrs.field(
+        default=(), converter=sorted_unique, validator=non_empty_strings
+    )
+    env_vars: Mapping[str, str] = attrs.field(
+        factory=dict, converter=frozen_map, validator=env_mapping
+    )
+    backend: str = attrs.field(default="server", validator=_check_backend)
+    api: str = attrs.field(
+        default=attrs.Factory(lambda self: DEFAULT_API[self.backend], takes_self=True),
+        converter=_strip_slash,
+        validator=_check_api,
+    )
+    api_key: Secret | None = attrs.field(default=None, converter=_secret)
+    tenant_id: str | None = attrs.field(default=None, validator=optional_uuid)
+    agent_config_id: str | None = None
+    agent_address: AgentAddress | None = attrs.field(default=None, converter=_address)
+    max_polls: int | None = attrs.field(default=None, validator=non_negative)
+    """None polls forever; 0 never polls."""
+    log_level: str = attrs.field(default="INFO", converter=_level, validator=_check_level)
+    flow_log_level: str = attrs.field(default="INFO", converter=_level, validator=_check_level)
+    """``logging.level``, handed to each flow run as PREFECT__LOGGING__LEVEL."""
+    send_flow_run_logs: bool = True
+    """Whether flow runs send their logs to the API (``--no-cloud-logs`` turns it off)."""
+    request_timeout: float = attrs.field(default=15.0, validator=positive)
+    prefetch_seconds: float = attrs.field(default=10.0, validator=non_negative)
+    deploy_concurrency: int = attrs.field(default=16, validator=positive)
+    """How many launches may be in progress at once (not how many runs may run)."""
+    flow_run_command: tuple[str, ...] | None = attrs.field(default=None, converter=_command)
+    """The command a run is launched with; None uses the platform's Prefect 1 default."""
+    monitor_interval: float = attrs.field(default=2.0, validator=positive)
+    shutdown_grace_seconds: float = attrs.field(default=30.0, validator=non_negative)
+
+    @name.validator
+    def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"name must be a non-empty string, got {value!r}")
+
+    @property
+    def kind(self) -> PlatformKind:
+        return self.platform.kind

@@ -1,0 +1,34 @@
+"""Settings only the Kubernetes platform uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+
+from prefect_agent.domain.frozen import str_tuple
+from prefect_agent.domain.platform_kind import PlatformKind
+from prefect_agent.domain.validators import non_empty_strings, non_negative, positive
+
+
+@attrs.frozen(kw_only=True)
+class KubernetesSettings:
+    kind: ClassVar[PlatformKind] = PlatformKind.KUBERNETES
+
+    namespace: str = "default"
+    service_account_name: str | None = None
+    image_pull_secrets: tuple[str, ...] = attrs.field(
+        default=(), converter=str_tuple, validator=non_empty_strings
+    )
+    job_template_path: str | None = None
+    delete_finished_jobs: bool = True
+    volume_mounts: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    volumes: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    api_key_secret_name: str | None = None
+    """A Kubernetes Secret holding the API key; jobs then get a secretKeyRef, not the value."""
+    api_key_secret_key: str = "key"
+    pending_deadline_seconds: float = attrs.field(default=600, validator=positive)
+    """A pod still Pending after this long fails its run."""
+    failed_job_ttl_seconds: float = attrs.field(default=3600, validator=non_negative)
+    """How long a failed job is kept for inspection before this agent deletes it."""

@@ -1,0 +1,169 @@
+"""What to start for one run: command, image, working directory and environment.
+
+The environment is built in Prefect 1.4.1's precedence (later wins):
+
+1. the platform's base (local: a copy of the agent's environment plus PYTHONPATH;
+   Docker: the API address as seen from a container), supplied at launch time;
+2. ``PREFECT__LOGGING__LEVEL`` from the agent's ``flow_log_level``;
+3. the agent's ``env_vars`` (``--env``);
+4. the run config's ``env``;
+5. the send-logs rule: when the agent disabled flow-run logs, or nothing set the variable,
+   ``PREFECT__CLOUD__SEND_FLOW_RUN_LOGS`` is the agent's setting (a run may turn logs off,
+   never on against the agent);
+6. fixed built-ins that nothing can override (run and flow ids, API, backend, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.errors import LaunchError
+from prefect_agent.domain.flow_run import FlowRun
+from prefect_agent.domain.frozen import frozen_map
+from prefect_agent.domain.images import flow_image
+from prefect_agent.domain.platform_kind import PlatformKind
+from prefect_agent.domain.run_config import DockerRun, KubernetesRun, LocalRun, select_run_config
+from prefect_agent.domain.secret import Secret
+
+PlatformRunConfig = LocalRun | DockerRun | KubernetesRun
+
+SEND_LOGS = "PREFECT__CLOUD__SEND_FLOW_RUN_LOGS"
+FLOW_RUNNER_CLASS = "prefect.engine.cloud.CloudFlowRunner"
+DEFAULT_COMMAND = ("prefect", "execute", "flow-run")
+LEGACY_COMMAND = ("prefect", "execute", "cloud-flow")
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    head = version.split("+", 1)[0]
+    parts = []
+    for piece in head.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def default_command(core_version: str | None) -> tuple[str, ...]:
+    """``prefect execute flow-run``; flows built with core < 0.13.0 used ``cloud-flow``."""
+    if core_version and _version_tuple(core_version) < (0, 13, 0):
+        return LEGACY_COMMAND
+    return DEFAULT_COMMAND
+
+
+@attrs.frozen(kw_only=True)
+class LaunchSpec:
+    """Everything a platform needs to start one run. Its repr never shows the API key."""
+
+    run_id: str
+    flow_id: str
+    run_name: str
+    kind: PlatformKind
+    run_config: PlatformRunConfig
+    command: tuple[str, ...]
+    image: str | None = None
+    working_dir: str | None = None
+    backend: str = "server"
+    api: str = ""
+    api_key: Secret | None = None
+    tenant_id: str | None = None
+    agent_labels: tuple[str, ...] = ()
+    flow_log_level: str = "INFO"
+    send_flow_run_logs: bool = True
+    agent_env: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
+
+    def builtins(self) -> dict[str, str]:
+        """The fixed variables (step 6). The API key appears here and only here."""
+        key = self.api_key.reveal() if self.api_key else None
+        tenant = self.tenant_id if key else None
+        fixed: dict[str, str | None] = {
+            "PREFECT__BACKEND": self.backend,
+            "PREFECT__CLOUD__AGENT__LABELS": repr(list(self.agent_labels)),
+            "PREFECT__CONTEXT__FLOW_RUN_ID": self.run_id,
+            "PREFECT__CONTEXT__FLOW_ID": self.flow_id,
+            "PREFECT__CLOUD__USE_LOCAL_SECRETS": "false",
+            "PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS": FLOW_RUNNER_CLASS,
+        }
+        if self.kind is PlatformKind.LOCAL:
+            # The local agent omits unset credentials rather than writing empty strings.
+            fixed["PREFECT__CLOUD__API"] = self.api
+            fixed["PREFECT__CLOUD__API_KEY"] = key
+            fixed["PREFECT__CLOUD__TENANT_ID"] = tenant
+        else:
+            # Container images older than Prefect 1.0 / 0.15 read these older names.
+            fixed["PREFECT__CLOUD__API_KEY"] = key or ""
+            fixed["PREFECT__CLOUD__TENANT_ID"] = tenant or ""
+            fixed["PREFECT__CLOUD__AUTH_TOKEN"] = key or ""
+            fixed["PREFECT__LOGGING__LOG_TO_CLOUD"] = str(self.send_flow_run_logs).lower()
+            fixed["PREFECT__CONTEXT__IMAGE"] = self.image or ""
+            if self.kind is not PlatformKind.DOCKER:
+                # Docker puts the API address in its base layer so users can override it.
+                fixed["PREFECT__CLOUD__API"] = self.api
+        return {k: v for k, v in fixed.items() if v is not None}
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The run's complete environment over the platform's ``base`` (step 1)."""
+        env: dict[str, str] = dict(base or {})
+        env["PREFECT__LOGGING__LEVEL"] = self.flow_log_level
+        env.update(self.agent_env)
+        env.update(self.run_config.env or {})
+        if not self.send_flow_run_logs or SEND_LOGS not in env:
+            env[SEND_LOGS] = str(self.send_flow_run_logs).lower()
+        env.update(self.builtins())
+        return env
+
+    def __repr__(self) -> str:
+        return (
+            f"LaunchSpec(run_id={self.run_id!r}, kind={self.kind.value}, "
+            f"command={list(self.command)!r}, image={self.image!r}, "
+            f"working_dir={self.working_dir!r})"
+        )
+
+
+def build_launch_spec(
+    run: FlowRun,
+    config: AgentConfig,
+    *,
+    tenant_id: str | None,
+    default_command_prefix: Sequence[str] = (),
+) -> LaunchSpec:
+    """The LaunchSpec for ``run`` on this agent, or a ``LaunchError`` saying why it cannot run.
+
+    ``default_command_prefix`` goes before ``prefect execute flow-run`` when the agent has no
+    ``flow_run_command`` of its own (the local platform passes ``<python> -m``).
+    """
+    kind = config.kind
+    run_config = select_run_config(run.run_config, kind.run_config_type, run_id=run.id)
+    if kind is PlatformKind.LOCAL and run.storage_type == "Docker":
+        raise LaunchError(
+            f"Flow run {run.id} uses Docker storage, which a local agent cannot run; "
+            "use a Docker or Kubernetes agent"
+        )
+    if config.flow_run_command is not None:
+        command = config.flow_run_command
+    else:
+        command = tuple(default_command_prefix) + default_command(run.core_version)
+    image = None
+    if kind.runs_containers:
+        assert isinstance(run_config, (DockerRun, KubernetesRun))
+        image = flow_image(run, run_config.image)
+    working_dir = run_config.working_dir if isinstance(run_config, LocalRun) else None
+    return LaunchSpec(
+        run_id=run.id,
+        flow_id=run.flow_id,
+        run_name=run.display_name,
+        kind=kind,
+        run_config=run_config,
+        command=command,
+        image=image,
+        working_dir=working_dir,
+        backend=config.backend,
+        api=config.api,
+        api_key=config.api_key,
+        tenant_id=tenant_id if tenant_id is not None else config.tenant_id,
+        agent_labels=config.labels,
+        flow_log_level=config.flow_log_level,
+        send_flow_run_logs=config.send_flow_run_logs,
+        agent_env=config.env_vars,
+    )

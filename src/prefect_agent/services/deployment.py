@@ -1,0 +1,149 @@
+"""Deploying due runs: claim them in one batch, launch each, log, fail what cannot start."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+
+from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.errors import LaunchError, PlatformUnavailable, PrefectAgentError
+from prefect_agent.domain.flow_run import FlowRun
+from prefect_agent.domain.launch_spec import build_launch_spec
+from prefect_agent.domain.outcomes import Claimed, ClaimLost, RunLog
+from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
+from prefect_agent.services.in_flight import InFlightRuns
+from prefect_agent.services.run_failure import RunFailer
+
+logger = logging.getLogger(__name__)
+
+
+class _LogBatch:
+    """Collects the success lines of one claim batch and writes them in one request."""
+
+    def __init__(self, expected: int, write: Callable[[Sequence[RunLog]], None]) -> None:
+        self._pending = expected
+        self._logs: list[RunLog] = []
+        self._lock = threading.Lock()
+        self._write = write
+
+    def add(self, log: RunLog | None) -> None:
+        with self._lock:
+            if log is not None:
+                self._logs.append(log)
+            self._pending -= 1
+            ready = self._logs if self._pending == 0 else None
+        if ready:
+            try:
+                self._write(ready)
+            except PrefectAgentError as exc:
+                # The runs are launched; a lost log line must not fail them (Prefect 1 did).
+                logger.warning("Could not write %d submission log lines: %s", len(ready), exc)
+
+
+class Deployer:
+    """Turns due runs into launched runs.
+
+    ``deploy(runs)`` runs on the scheduler thread: it checks the platform, claims the whole
+    batch in one call, then hands each won claim to the launch executor (bounded
+    concurrency). Every run leaves ``in_flight`` once its deployment is over, whatever the
+    outcome. ``on_launched`` tells the monitor what to watch.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: AgentConfig,
+        source: RunSource,
+        platform: Platform,
+        clock: Clock,
+        health: HealthReporter,
+        in_flight: InFlightRuns,
+        executor: Executor,
+        on_launched: Callable[[FlowRun], None],
+    ) -> None:
+        self._config = config
+        self._source = source
+        self._platform = platform
+        self._clock = clock
+        self._health = health
+        self._in_flight = in_flight
+        self._executor = executor
+        self._on_launched = on_launched
+        self._failer = RunFailer(source, config.name)
+
+    def deploy(self, runs: Sequence[FlowRun]) -> None:
+        if not runs:
+            return
+        try:
+            self._platform.check()
+        except PlatformUnavailable as exc:
+            # Claim nothing we cannot launch: the runs stay Scheduled for a later poll.
+            logger.warning("Platform unavailable, not claiming %d runs: %s", len(runs), exc)
+            self._health.platform_checked(False, str(exc))
+            self._release(runs)
+            return
+        self._health.platform_checked(True)
+        try:
+            results = self._source.claim(runs)
+        except PrefectAgentError as exc:
+            logger.error("Could not claim %d flow runs: %s", len(runs), exc)
+            self._release(runs)
+            return
+        by_id = {run.id: run for run in runs}
+        won = [(by_id[r.run_id], r.version) for r in results if isinstance(r, Claimed)]
+        lost = [r for r in results if isinstance(r, ClaimLost)]
+        for result in lost:
+            logger.debug("Flow run %s was taken by someone else: %s", result.run_id, result.reason)
+            self._in_flight.release(result.run_id)
+        answered = {r.run_id for r in results}
+        self._release([run for run in runs if run.id not in answered])
+        self._health.claims(len(won), len(lost))
+        if not won:
+            return
+        batch = _LogBatch(len(won), self._source.write_logs)
+        for run, version in won:
+            self._executor.submit(self._launch, run, version, batch)
+
+    def _launch(self, run: FlowRun, version: int, batch: _LogBatch) -> None:
+        log: RunLog | None = None
+        try:
+            logger.info("Deploying flow run %s (%s)", run.id, run.display_name)
+            spec = build_launch_spec(
+                run,
+                self._config,
+                tenant_id=self._source.tenant_id,
+                default_command_prefix=self._platform.default_command_prefix,
+            )
+            launched = self._platform.launch(run, spec)
+        except LaunchError as exc:
+            self._launch_failed(run, version, exc.reason)
+        except PlatformUnavailable as exc:
+            self._launch_failed(run, version, f"The platform was unavailable: {exc}")
+        except Exception as exc:  # any other bug or library error fails this run, not the agent
+            logger.exception("Unexpected error launching flow run %s", run.id)
+            self._launch_failed(run, version, f"{type(exc).__name__}: {exc}")
+        else:
+            log = RunLog(
+                run_id=run.id,
+                message=f"Submitted for execution: {launched.info}",
+                name=self._config.name,
+            )
+            lateness = (self._clock.now() - run.due_at(self._clock.now())).total_seconds()
+            self._health.launched(run.id, max(0.0, lateness))
+            self._on_launched(run)
+            logger.info("Completed deployment of flow run %s: %s", run.id, launched.info)
+        finally:
+            self._in_flight.release(run.id)
+            self._health.in_flight(len(self._in_flight))
+            batch.add(log)
+
+    def _launch_failed(self, run: FlowRun, version: int, reason: str) -> None:
+        self._health.launch_failed(run.id, reason)
+        self._failer.fail(run.id, reason, version)
+
+    def _release(self, runs: Sequence[FlowRun]) -> None:
+        for run in runs:
+            self._in_flight.release(run.id)
+        self._health.in_flight(len(self._in_flight))

@@ -1,0 +1,73 @@
+"""Failing a run with a reason: one log record, then a version-locked Failed state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from prefect_agent.domain.errors import PrefectAgentError, VersionConflict
+from prefect_agent.domain.outcomes import RunLog
+from prefect_agent.domain.states import is_finished
+from prefect_agent.ports import RunSource
+
+logger = logging.getLogger(__name__)
+
+
+class RunFailer:
+    """Writes the reason to the run's logs and sets Failed at the version the agent knows.
+
+    When the version is stale (the flow process moved the run on meanwhile) it reads the
+    run again: a run that already finished is left alone; otherwise Failed is retried once at
+    the current version. Errors are logged, never raised: failing one run must not stop
+    the agent from serving the others.
+    """
+
+    def __init__(self, source: RunSource, agent_name: str) -> None:
+        self._source = source
+        self._agent_name = agent_name
+
+    def fail(
+        self,
+        run_id: str,
+        reason: str,
+        version: int | None,
+        details: Sequence[str] = (),
+        log_name: str | None = None,
+    ) -> bool:
+        """Fail ``run_id``; True if the Failed state was written."""
+        name = log_name or self._agent_name
+        logs = [RunLog(run_id=run_id, message=reason, level="ERROR", name=name)]
+        if details:
+            logs.append(RunLog(run_id=run_id, message="\n".join(details), level="ERROR", name=name))
+        try:
+            self._source.write_logs(logs)
+        except PrefectAgentError as exc:
+            logger.warning("Could not write the failure reason to run %s: %s", run_id, exc)
+        for attempt in range(2):
+            try:
+                self._source.mark_failed(run_id, reason, version)
+                logger.error("Flow run %s failed: %s", run_id, reason)
+                return True
+            except VersionConflict:
+                if attempt:
+                    break
+                try:
+                    status = self._source.run_status(run_id)
+                except PrefectAgentError as exc:
+                    logger.warning(
+                        "Could not read run %s after a version conflict: %s", run_id, exc
+                    )
+                    return False
+                if is_finished(status.state):
+                    logger.info(
+                        "Flow run %s already finished (%s); not marking it Failed",
+                        run_id,
+                        status.state,
+                    )
+                    return False
+                version = status.version
+            except PrefectAgentError as exc:
+                logger.error("Could not mark flow run %s Failed (%s): %s", run_id, reason, exc)
+                return False
+        logger.warning("Flow run %s kept changing; gave up marking it Failed", run_id)
+        return False

@@ -1,0 +1,131 @@
+"""A platform that records launches instead of starting anything, and reports exits on demand."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from prefect_agent.domain.errors import LaunchError, PlatformUnavailable
+from prefect_agent.domain.flow_run import FlowRun
+from prefect_agent.domain.launch_spec import LaunchSpec
+from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
+from prefect_agent.domain.platform_kind import PlatformKind
+from prefect_agent.testing.faults import Faults
+
+
+@attrs.frozen
+class Launch:
+    """One recorded start: the run, its spec, and the environment it would have had."""
+
+    run: FlowRun
+    spec: LaunchSpec
+    environment: dict[str, str]
+
+
+class FakePlatform:
+    """Implements the ``Platform`` port in memory.
+
+    ``launches`` lists every start; ``starts[run_id]`` counts them (a second ``launch`` of a
+    run still running returns the first one, as real platforms do). ``report_exit`` queues
+    an outcome for ``outcomes()``; ``available = False`` makes ``check`` and ``launch``
+    raise ``PlatformUnavailable``; ``fail_launches_of`` makes chosen runs fail to launch.
+    """
+
+    def __init__(
+        self,
+        kind: PlatformKind = PlatformKind.LOCAL,
+        *,
+        default_command_prefix: Sequence[str] = (),
+        previously_launched: Iterable[str] = (),
+    ) -> None:
+        self._kind = kind
+        self._prefix = tuple(default_command_prefix)
+        self.available = True
+        self.unavailable_reason = "the fake platform is switched off"
+        self.faults = Faults()
+        self.launches: list[Launch] = []
+        self.starts: Counter[str] = Counter()
+        self.running: set[str] = set(previously_launched)
+        self.stopped: list[str] = []
+        self.closed = False
+        self._launch_failures: dict[str, str] = {}
+        self._outcomes: list[InfrastructureOutcome] = []
+        self._lock = threading.Lock()
+        self.launched_event = threading.Event()
+        """Set after every launch, for tests that wait for the next one."""
+
+    @property
+    def kind(self) -> PlatformKind:
+        return self._kind
+
+    @property
+    def default_command_prefix(self) -> Sequence[str]:
+        return self._prefix
+
+    def fail_launches_of(self, run_id: str, reason: str) -> None:
+        with self._lock:
+            self._launch_failures[run_id] = reason
+
+    def report_exit(
+        self, run_id: str, exit_code: int, *, reason: str | None = None, details: Sequence[str] = ()
+    ) -> None:
+        """The run's infrastructure ended with ``exit_code`` (0 is success)."""
+        outcome = InfrastructureOutcome(
+            run_id=run_id,
+            succeeded=exit_code == 0,
+            exit_code=exit_code,
+            reason=reason or f"exited with code {exit_code}",
+            details=details,
+        )
+        with self._lock:
+            self.running.discard(run_id)
+            self._outcomes.append(outcome)
+
+    def launched_ids(self) -> list[str]:
+        with self._lock:
+            return [launch.run.id for launch in self.launches]
+
+    # -- the Platform port -------------------------------------------------------------------
+
+    def check(self) -> None:
+        self.faults.enter("check")
+        if not self.available:
+            raise PlatformUnavailable(self.unavailable_reason)
+
+    def launch(self, run: FlowRun, spec: LaunchSpec) -> Launched:
+        self.faults.enter("launch")
+        if not self.available:
+            raise PlatformUnavailable(self.unavailable_reason)
+        with self._lock:
+            if run.id in self._launch_failures:
+                raise LaunchError(self._launch_failures[run.id])
+            if run.id in self.running:
+                return Launched(run.id, f"Fake {run.id} (already running)", run.id)
+            self.running.add(run.id)
+            self.starts[run.id] += 1
+            self.launches.append(Launch(run, spec, spec.environment()))
+        self.launched_event.set()
+        return Launched(run.id, f"Fake {run.id}", run.id)
+
+    def outcomes(self) -> Sequence[InfrastructureOutcome]:
+        self.faults.enter("outcomes")
+        with self._lock:
+            ready, self._outcomes = self._outcomes, []
+        return ready
+
+    def adopt(self) -> Sequence[str]:
+        self.faults.enter("adopt")
+        with self._lock:
+            return sorted(self.running)
+
+    def stop(self, run_id: str) -> None:
+        with self._lock:
+            if run_id in self.running:
+                self.running.discard(run_id)
+                self.stopped.append(run_id)
+
+    def close(self) -> None:
+        self.closed = True
