@@ -5,7 +5,9 @@ from __future__ import annotations
 # Importing a command module attaches its commands to the groups (each module owns its own).
 from prefect_agent.cli import (  # noqa: F401
     agent_commands,
+    demo_commands,
     kubernetes_install,
+    ops_commands,
     run_commands,
     server_commands,
 )

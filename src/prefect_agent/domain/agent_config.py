@@ -11,6 +11,7 @@ from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.frozen import frozen_map, sorted_unique
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
+from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import Secret
 from prefect_agent.domain.validators import (
@@ -117,6 +118,7 @@ class AgentConfig:
     """The command a run is launched with; None uses the platform's Prefect 1 default."""
     monitor_interval: float = attrs.field(default=2.0, validator=positive)
     shutdown_grace_seconds: float = attrs.field(default=30.0, validator=non_negative)
+    operations: OperationsSettings = attrs.field(factory=OperationsSettings)
 
     @name.validator
     def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:

@@ -12,4 +12,11 @@ from prefect_agent.testing.faults import Faults
 from prefect_agent.testing.platform import FakePlatform
 from prefect_agent.testing.run_source import InMemoryRunSource, StoredRun
 
-__all__ = ["FakeClock", "InlineExecutor", "FakePlatform", "Faults", "InMemoryRunSource", "StoredRun"]
+__all__ = [
+    "FakeClock",
+    "FakePlatform",
+    "Faults",
+    "InMemoryRunSource",
+    "InlineExecutor",
+    "StoredRun",
+]
