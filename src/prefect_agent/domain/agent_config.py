@@ -95,7 +95,7 @@ class AgentConfig:
     )
     backend: str = attrs.field(default="server", validator=_check_backend)
     api: str = attrs.field(
-        default=attrs.Factory(lambda self: DEFAULT_API[self.backend], takes_self=True),
+        default=attrs.Factory(lambda self: DEFAULT_API.get(self.backend, ""), takes_self=True),
         converter=_strip_slash,
         validator=_check_api,
     )

@@ -1,0 +1,34 @@
+import pytest
+
+from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.services.agent import AgentService
+from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
+
+
+class World:
+    """A fake API, platform and clock around one AgentService, stepped deterministically."""
+
+    def __init__(self, **config):
+        self.clock = FakeClock()
+        self.source = InMemoryRunSource(clock=self.clock)
+        self.platform = FakePlatform()
+        config.setdefault("labels", ["dev"])
+        self.config = AgentConfig(**config)
+        self.agent = AgentService(
+            config=self.config,
+            source=self.source,
+            platform=self.platform,
+            clock=self.clock,
+            executor=InlineExecutor(),
+        )
+        self.agent.register()
+
+    def step(self, seconds: float = 0.25) -> int:
+        found = self.agent.step()
+        self.clock.advance(seconds)
+        return found
+
+
+@pytest.fixture
+def world():
+    return World()

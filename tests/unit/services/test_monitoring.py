@@ -1,0 +1,71 @@
+from tests.unit.services.conftest import World
+
+
+def launched(world, **kw):
+    run_id = world.source.add_run(labels=["dev"], **kw)
+    world.step()
+    assert world.platform.starts[run_id] == 1
+    return run_id
+
+
+def test_a_non_zero_exit_fails_the_run_with_the_code_and_last_lines(world):
+    run_id = launched(world)
+    world.platform.report_exit(
+        run_id, 3, details=["Traceback (most recent call last):", "ValueError: x"]
+    )
+    world.step()
+    assert world.source.state_of(run_id) == "Failed"
+    assert world.source.run(run_id).serialized_state["message"] == "exited with code 3"
+    messages = [log.message for log in world.source.logs(run_id)]
+    assert "exited with code 3" in messages
+    assert "Traceback (most recent call last):\nValueError: x" in messages
+
+
+def test_an_exit_after_the_run_finished_changes_nothing(world):
+    run_id = launched(world)
+    world.source.set_state(run_id, "Running")
+    world.source.set_state(run_id, "Success")
+    world.platform.report_exit(run_id, 1)
+    world.step()
+    assert world.source.history(run_id)[-1] == "Success"
+
+
+def test_a_run_that_moved_on_is_failed_at_its_current_version(world):
+    run_id = launched(world)
+    world.source.set_state(run_id, "Running")  # the flow process started, then died
+    world.platform.report_exit(run_id, 137, reason="OOMKilled (exit code 137)")
+    world.step()
+    assert world.source.history(run_id) == ["Scheduled", "Submitted", "Running", "Failed"]
+    assert world.source.run(run_id).serialized_state["message"] == "OOMKilled (exit code 137)"
+
+
+def test_a_clean_exit_stops_watching(world):
+    run_id = launched(world)
+    assert run_id in world.agent.monitor.watched
+    world.platform.report_exit(run_id, 0)
+    world.step()
+    assert run_id not in world.agent.monitor.watched
+    assert world.source.state_of(run_id) == "Submitted"
+
+
+def test_runs_launched_before_a_restart_are_adopted_and_watched():
+    world = World()
+    run_id = world.source.add_run(labels=["dev"])
+    world.step()
+    successor = World()
+    successor.source, successor.platform = world.source, world.platform
+    from prefect_agent.services.agent import AgentService
+    from prefect_agent.testing import InlineExecutor
+
+    agent = AgentService(
+        config=world.config,
+        source=world.source,
+        platform=world.platform,
+        clock=world.clock,
+        executor=InlineExecutor(),
+    )
+    assert list(agent.adopt()) == [run_id]
+    world.platform.report_exit(run_id, 2)
+    agent.step()
+    assert world.source.state_of(run_id) == "Failed"
+    assert world.platform.starts[run_id] == 1
