@@ -100,6 +100,8 @@ class FlagSpec:
     negatable: bool = False
     """``--foo/--no-foo``."""
     metavar: str | None = None
+    help: str | None = None
+    """The flag's own help when it reads differently from the setting's (inverted flags)."""
 
 
 @attrs.frozen
@@ -142,68 +144,53 @@ class Prefect1Name:
 
 
 PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
-    (Section.AGENT, "name"): Prefect1Name(
-        key="cloud.agent.name", flag=FlagSpec("--name", "-n"), help="The agent's name."
-    ),
+    (Section.AGENT, "name"): Prefect1Name(key="cloud.agent.name", flag=FlagSpec("--name", "-n")),
     (Section.AGENT, "labels"): Prefect1Name(
         key="cloud.agent.labels",
         flag=FlagSpec("--label", "-l", multiple=True),
-        help="A label of this agent (repeatable); runs must carry only labels the agent has.",
     ),
     (Section.AGENT, "env_vars"): Prefect1Name(
         key="cloud.agent.env_vars",
         flag=FlagSpec("--env", "-e", multiple=True, metavar="KEY=VALUE"),
-        help="An environment variable for every flow run, KEY=VALUE (repeatable).",
     ),
-    (Section.AGENT, "backend"): Prefect1Name(
-        key="backend", help="server or cloud; selects the default API address."
-    ),
-    (Section.AGENT, "api"): Prefect1Name(
-        key="cloud.api", flag=FlagSpec("--api", "-a"), help="The Prefect API address."
-    ),
-    (Section.AGENT, "api_key"): Prefect1Name(
-        key="cloud.api_key", flag=FlagSpec("--key", "-k"), help="The API key (Prefect Cloud)."
-    ),
+    (Section.AGENT, "backend"): Prefect1Name(key="backend"),
+    (Section.AGENT, "api"): Prefect1Name(key="cloud.api", flag=FlagSpec("--api", "-a")),
+    (Section.AGENT, "api_key"): Prefect1Name(key="cloud.api_key", flag=FlagSpec("--key", "-k")),
     (Section.AGENT, "tenant_id"): Prefect1Name(
         key="cloud.tenant_id",
         flag=FlagSpec("--tenant-id"),
-        help="The tenant to use (a UUID); discovered from the API when not set.",
     ),
     (Section.AGENT, "agent_config_id"): Prefect1Name(
         flag=FlagSpec("--agent-config-id"),
-        help="The agent configuration id to register with (for automations).",
     ),
     (Section.AGENT, "agent_address"): Prefect1Name(
         key="cloud.agent.agent_address",
         flag=FlagSpec("--agent-address"),
-        help="Address of the health server, e.g. http://:8080 (off when empty).",
     ),
     (Section.AGENT, "max_polls"): Prefect1Name(
         flag=FlagSpec("--max-polls", metavar="INTEGER"),
-        help="Stop after this many polls (default: poll forever).",
     ),
     (Section.AGENT, "log_level"): Prefect1Name(
         key="cloud.agent.level",
         flag=FlagSpec("--log-level", metavar="[DEBUG|INFO|WARNING|ERROR]"),
-        help="The agent's log level.",
         choices=LOG_LEVEL_CHOICES,
     ),
     (Section.AGENT, "flow_log_level"): Prefect1Name(
         key="logging.level",
         no_flag=True,
-        help="The log level handed to flow runs (PREFECT__LOGGING__LEVEL).",
     ),
     (Section.AGENT, "send_flow_run_logs"): Prefect1Name(
         key="cloud.send_flow_run_logs",
-        flag=FlagSpec("--no-cloud-logs", switch=True, inverted=True),
-        help="Do not send flow run logs to the API.",
+        flag=FlagSpec(
+            "--no-cloud-logs",
+            switch=True,
+            inverted=True,
+            help="Do not send flow run logs to the API.",
+        ),
     ),
-    (Section.AGENT, "request_timeout"): Prefect1Name(
-        key="cloud.request_timeout", help="Seconds each API request may take."
-    ),
+    (Section.AGENT, "request_timeout"): Prefect1Name(key="cloud.request_timeout"),
     (Section.AGENT, "flow_run_command"): Prefect1Name(
         kind=ValueKind.COMMAND,
-        help="The command a flow run is launched with (default: prefect execute flow-run).",
     ),
     (Section.LOCAL, "import_paths"): Prefect1Name(
         flag=FlagSpec("--import-path", "-p", multiple=True),
@@ -266,8 +253,13 @@ PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
     ),
     (Section.KUBERNETES, "delete_finished_jobs"): Prefect1Name(
         env_aliases=("DELETE_FINISHED_JOBS",),
-        flag=FlagSpec("--disable-job-deletion", switch=True, inverted=True),
-        help="Keep finished jobs instead of deleting them.",
+        flag=FlagSpec(
+            "--disable-job-deletion",
+            switch=True,
+            inverted=True,
+            help="Keep the jobs of finished flow runs instead of deleting them.",
+        ),
+        help="Delete the jobs of finished flow runs.",
     ),
     (Section.KUBERNETES, "volume_mounts"): Prefect1Name(
         no_flag=True, help="Volume mounts of flow-run jobs (constructor-only in 1.4.1)."
@@ -355,9 +347,9 @@ def _kind_of(tp: Any) -> ValueKind:
     args = typing.get_args(tp)
     if origin in (tuple, list, frozenset, set) and args and args[0] is str:
         return ValueKind.LIST
-    if origin is not None and isinstance(origin, type) and issubclass(origin, Mapping):
-        if args == (str, str):
-            return ValueKind.MAPPING
+    is_mapping = isinstance(origin, type) and issubclass(origin, Mapping)
+    if is_mapping and args == (str, str):
+        return ValueKind.MAPPING
     return ValueKind.JSON
 
 
@@ -366,11 +358,9 @@ def _prefix(section: Section) -> str:
 
 
 def _default_of(attribute: attrs.Attribute[Any]) -> Any:
-    default = attribute.default
+    default: Any = attribute.default
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-        if default.takes_self:  # type: ignore[attr-defined]
-            return NO_DEFAULT
-        return default.factory()  # type: ignore[attr-defined]
+        return NO_DEFAULT if default.takes_self else default.factory()
     return default
 
 
@@ -403,11 +393,9 @@ def _keys_of(section: Section) -> list[ConfigKey]:
         kind = known.kind or _kind_of(tp)
         key = known.key or _prefix(section) + attribute.name
         default = _REFERENCE_DEFAULTS.get(key, _default_of(attribute))
-        if known.no_flag:
-            flag = None
-        else:
-            flag = known.flag or _derived_flag(attribute.name, kind, default)
-        help_text = known.help or attribute.metadata.get("help") or f"Sets {key}."
+        derived = known.flag or _derived_flag(attribute.name, kind, default)
+        flag = None if known.no_flag else derived
+        help_text = attribute.metadata.get("help") or known.help or f"Sets {key}."
         canonical = env_name(key)
         keys.append(
             ConfigKey(

@@ -130,7 +130,7 @@ def _checked(key: ConfigKey, value: Any, origin: str) -> Any:
         problem = "invalid value" if key.secret else str(err)
         raise ConfigError(problem, source=origin, key=key.key, value=shown) from None
     try:
-        SECTION_CLASSES[key.section](**{key.field: typed})  # type: ignore[index]
+        SECTION_CLASSES[key.section](**{str(key.field): typed})
     except (ValueError, TypeError) as err:
         problem = "invalid value" if key.secret else str(err)
         raise ConfigError(problem, source=origin, key=key.key, value=shown) from None

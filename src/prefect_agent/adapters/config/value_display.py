@@ -36,7 +36,7 @@ def plain(value: Any) -> Any:
 
 
 def as_table(resolved: ResolvedConfig) -> str:
-    """One line per key: key, value, origin (``default``, ``file ...:3``, ``env X``, ``flag --y``)."""
+    """One line per key: key, value and origin (``default``, ``file ...:3``, ``env X``, ...)."""
     rows = [("KEY", "VALUE", "SOURCE")]
     rows += [(e.key.key, display_value(e), e.origin) for e in resolved.entries]
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
