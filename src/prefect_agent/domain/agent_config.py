@@ -107,7 +107,9 @@ class AgentConfig:
         metadata={"help": "server or cloud; selects the default API address."},
     )
     api: str = attrs.field(
-        default=attrs.Factory(lambda self: DEFAULT_API[self.backend], takes_self=True),
+        default=attrs.Factory(
+            lambda self: DEFAULT_API.get(self.backend, DEFAULT_API["server"]), takes_self=True
+        ),
         converter=_strip_slash,
         validator=_check_api,
         metadata={"help": "The Prefect API address."},

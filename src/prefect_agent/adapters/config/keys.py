@@ -41,7 +41,16 @@ from prefect_agent.domain.secret import Secret
 LOG_LEVEL_CHOICES = ("DEBUG", "INFO", "WARNING", "ERROR")
 """The ``--log-level`` choices of 1.4.1 (CRITICAL is accepted from files and the environment)."""
 
-NO_DEFAULT: Any = attrs.NOTHING
+
+
+class _NoDefault:
+    """Marks a key whose default is computed from other settings (it has no fixed one)."""
+
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
 
 
 class ValueKind(enum.Enum):

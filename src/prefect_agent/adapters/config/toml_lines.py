@@ -15,7 +15,7 @@ def _dotted(text: str) -> str:
 def line_of(text: str, key: str) -> int | None:
     """The 1-based line where ``key`` (``cloud.agent.labels``) is assigned, if it can be found.
 
-    Understands table headers and dotted keys, which is what configuration files use; a key
+    Understands table headers (a key given as a table is at its header) and dotted keys, which is what configuration files use; a key
     inside an inline table is reported at the line of its table's assignment.
     """
     table = ""
@@ -24,6 +24,8 @@ def line_of(text: str, key: str) -> int | None:
         header = _HEADER.match(line)
         if header:
             table = _dotted(header.group(1))
+            if table == key:
+                return number
             continue
         assignment = _ASSIGNMENT.match(line)
         if not assignment:
