@@ -138,15 +138,24 @@ def effective_config(kind: PlatformKind, layers: Sequence[ConfigSource]) -> Reso
 
 
 def configure_logging(config: AgentConfig) -> None:
-    """Agent log lines to stdout at the configured level, timestamps in UTC (as Prefect 1)."""
+    """Agent log lines to stdout at the configured level, timestamps in UTC (as Prefect 1).
+
+    The handler installed by an earlier call is replaced, so it always writes to the current
+    ``sys.stdout``; handlers added by embedding code are left alone.
+    """
     logger = logging.getLogger("prefect_agent")
     logger.setLevel(config.log_level)
-    if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        formatter = logging.Formatter(LOG_FORMAT)
-        formatter.converter = time.gmtime
-        handler.setFormatter(formatter)
-        logger.addHandler(handler)
+    for old in [h for h in logger.handlers if getattr(h, _OWN_HANDLER, False)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(LOG_FORMAT)
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    setattr(handler, _OWN_HANDLER, True)
+    logger.addHandler(handler)
+
+
+_OWN_HANDLER = "_prefect_agent_cli"
 
 
 @attrs.frozen(kw_only=True)
