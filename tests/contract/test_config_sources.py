@@ -39,7 +39,7 @@ class TestFileSource(ConfigSourceContract):
 
     def malformed(self) -> tuple[ConfigSource, str]:
         path = self.tmp / "broken.toml"
-        path.write_text("[cloud.agent]\nlabels = [\"a\"\n")
+        path.write_text('[cloud.agent]\nlabels = ["a"\n')
         return FileSource(str(path), self.kind, environ={}), f"file {path}"
 
 

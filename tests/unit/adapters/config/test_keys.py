@@ -69,7 +69,11 @@ def test_a_field_added_to_a_settings_class_gets_a_key_env_var_and_flag(
     pull = keys["agent.docker.pull_timeout"]
     assert pull.env == ("PREFECT__AGENT__DOCKER__PULL_TIMEOUT",)
     assert pull.flag is not None and pull.flag.long == "--pull-timeout"
-    assert pull.kind is ValueKind.FLOAT and pull.help == "Seconds a pull takes." and pull.default == 5.0
+    assert (
+        pull.kind is ValueKind.FLOAT
+        and pull.help == "Seconds a pull takes."
+        and pull.default == 5.0
+    )
     gpus = keys["agent.docker.gpus"].flag
     assert gpus is not None and gpus.switch and not gpus.negatable
     cache = keys["agent.docker.cache"].flag
@@ -80,4 +84,6 @@ def test_a_field_added_to_a_settings_class_gets_a_key_env_var_and_flag(
 
 
 def test_env_name_convention() -> None:
-    assert keys_module.env_name("agent.docker.pull_timeout") == "PREFECT__AGENT__DOCKER__PULL_TIMEOUT"
+    assert (
+        keys_module.env_name("agent.docker.pull_timeout") == "PREFECT__AGENT__DOCKER__PULL_TIMEOUT"
+    )

@@ -85,7 +85,9 @@ def test_the_default_backend_is_server_on_localhost() -> None:
 
 
 def test_the_cloud_backend_selects_the_cloud_api() -> None:
-    config = resolve(LOCAL, [DefaultsSource(LOCAL), EnvSource(LOCAL, {"PREFECT__BACKEND": "cloud"})]).config
+    config = resolve(
+        LOCAL, [DefaultsSource(LOCAL), EnvSource(LOCAL, {"PREFECT__BACKEND": "cloud"})]
+    ).config
     assert config.api == "https://api.prefect.io"
 
 
@@ -104,7 +106,9 @@ def test_an_explicit_api_wins_over_the_backend() -> None:
 def test_references_between_keys_resolve(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text('[server]\nhost = "http://db"\n[cloud]\napi = "${server.host}:9999"\n')
-    config = resolve(LOCAL, [DefaultsSource(LOCAL), FileSource(str(path), LOCAL, environ={})]).config
+    config = resolve(
+        LOCAL, [DefaultsSource(LOCAL), FileSource(str(path), LOCAL, environ={})]
+    ).config
     assert config.api == "http://db:9999"
 
 
@@ -148,7 +152,9 @@ def test_a_secret_of_the_wrong_type_is_refused_without_showing_it(tmp_path: Path
 
 def test_a_non_positive_number_names_its_flag() -> None:
     with pytest.raises(ConfigError) as caught:
-        resolve(LOCAL, [DefaultsSource(LOCAL), FlagSource(LOCAL, {"agent.deploy_concurrency": "0"})])
+        resolve(
+            LOCAL, [DefaultsSource(LOCAL), FlagSource(LOCAL, {"agent.deploy_concurrency": "0"})]
+        )
     assert str(caught.value) == (
         "flag --deploy-concurrency: agent.deploy_concurrency: deploy_concurrency must be "
         "positive, got 0"
