@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from click.testing import CliRunner, Result
@@ -393,3 +393,36 @@ def test_local_install_validates_like_start() -> None:
         "Error: flag --env: cloud.agent.env_vars: expected KEY=VALUE, got 'NOEQUALS'\n"
     )
     assert "--api" not in invoke("agent", "local", "install", "--help").output
+
+
+def test_a_field_added_to_a_settings_class_gets_its_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    import attrs
+
+    from prefect_agent.adapters.config.keys import SECTION_CLASSES, Section
+    from prefect_agent.cli import agent_commands
+    from prefect_agent.domain.docker_settings import DockerSettings
+    from prefect_agent.domain.platform_kind import PlatformKind
+
+    @attrs.frozen(kw_only=True)
+    class GrownDockerSettings(DockerSettings):
+        pull_timeout: float = attrs.field(default=5.0, metadata={"help": "Seconds a pull takes."})
+        mode: Literal["fast", "safe"] = "safe"
+
+    monkeypatch.setitem(SECTION_CLASSES, Section.DOCKER, GrownDockerSettings)
+    config = agent_commands._config_command(PlatformKind.DOCKER)
+    runner = CliRunner()
+    help_text = runner.invoke(config, ["--help"]).output
+    assert "--pull-timeout NUMBER" in help_text and "Seconds a pull takes." in help_text
+    assert "--mode [fast|safe]" in help_text
+    result = runner.invoke(config, ["--json", "--pull-timeout", "7", "--mode", "FAST"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["agent.docker.pull_timeout"] == {
+        "value": 7.0,
+        "source": "flag --pull-timeout",
+        "env": "PREFECT__AGENT__DOCKER__PULL_TIMEOUT",
+    }
+    assert document["agent.docker.mode"]["value"] == "fast"
+    monkeypatch.setenv("PREFECT__AGENT__DOCKER__PULL_TIMEOUT", "9")
+    from_env = json.loads(runner.invoke(config, ["--json"]).output)
+    assert from_env["agent.docker.pull_timeout"]["value"] == 9.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Literal
 
 import attrs
 import pytest
@@ -63,6 +64,7 @@ def test_a_field_added_to_a_settings_class_gets_a_key_env_var_and_flag(
         gpus: bool = False
         cache: bool = True
         extra_labels: tuple[str, ...] = ()
+        mode: Literal["fast", "safe"] = "safe"
 
     monkeypatch.setitem(SECTION_CLASSES, Section.DOCKER, GrownDockerSettings)
     keys = {k.key: k for k in keys_for(PlatformKind.DOCKER)}
@@ -80,6 +82,8 @@ def test_a_field_added_to_a_settings_class_gets_a_key_env_var_and_flag(
     assert cache is not None and cache.negatable
     extra = keys["agent.docker.extra_labels"]
     assert extra.kind is ValueKind.LIST and extra.flag is not None and extra.flag.multiple
+    mode = keys["agent.docker.mode"]
+    assert mode.kind is ValueKind.TEXT and mode.choices == ("fast", "safe")
     assert "agent.docker.pull_timeout" not in {k.key for k in keys_for(PlatformKind.LOCAL)}
 
 
