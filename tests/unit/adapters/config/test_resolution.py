@@ -165,3 +165,12 @@ def test_values_of_other_platforms_in_a_layer_are_ignored() -> None:
     source = ArgumentSource(PlatformKind.DOCKER, {"base_url": "tcp://x:2375"})
     config = resolve(LOCAL, [DefaultsSource(LOCAL), source]).config
     assert config.kind is LOCAL
+
+
+def test_a_secret_is_never_substituted_into_another_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[cloud]\napi_key = "top-secret-value"\napi = "${cloud.api_key}"\n')
+    with pytest.raises(ConfigError) as caught:
+        resolve(LOCAL, [DefaultsSource(LOCAL), FileSource(str(path), LOCAL, environ={})])
+    assert "top-secret-value" not in str(caught.value)
+    assert "${cloud.api_key}" in str(caught.value)
