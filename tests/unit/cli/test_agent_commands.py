@@ -426,3 +426,30 @@ def test_a_field_added_to_a_settings_class_gets_its_flag(monkeypatch: pytest.Mon
     monkeypatch.setenv("PREFECT__AGENT__DOCKER__PULL_TIMEOUT", "9")
     from_env = json.loads(runner.invoke(config, ["--json"]).output)
     assert from_env["agent.docker.pull_timeout"]["value"] == 9.0
+
+
+@pytest.mark.parametrize("layer", ["env", "file", "flag"])
+def test_a_secret_from_any_layer_never_reaches_logs_or_output(
+    layer: str, clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-never-show-this"
+    args = ["--max-polls", "1", "--no-hostname-label", "--log-level", "DEBUG", "-l", "s"]
+    if layer == "env":
+        monkeypatch.setenv("PREFECT__CLOUD__API_KEY", secret)
+    elif layer == "file":
+        clean_environment.write_text(f'[cloud]\napi_key = "{secret}"\n')
+    else:
+        args += ["--key", secret]
+    source = InMemoryRunSource(clock=SystemClock())
+    platform = FakePlatform()
+    source.add_run(labels=["s"])
+    result = invoke(
+        "agent", "local", "start", *args, obj=AdapterOverrides(source=source, platform=platform)
+    )
+    assert result.exit_code == 0, result.output
+    assert "DEBUG" in result.output or "INFO" in result.output
+    assert secret not in result.output and secret not in result.stderr
+    spec = platform.launches[0].spec
+    assert spec.api_key is not None and spec.api_key.reveal() == secret  # it did reach the run
+    shown = invoke("agent", "local", "config", *args[3:]).output
+    assert secret not in shown and "********" in shown
