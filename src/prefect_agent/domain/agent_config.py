@@ -160,7 +160,7 @@ class AgentConfig:
     prefetch_seconds: float = attrs.field(
         default=10.0,
         validator=non_negative,
-        metadata={"help": "Claim runs this many seconds before their start time."},
+        metadata={"help": "Fetch runs due within this many seconds, so they launch on time."},
     )
     deploy_concurrency: int = attrs.field(
         default=16,
