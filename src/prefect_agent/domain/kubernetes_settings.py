@@ -32,3 +32,15 @@ class KubernetesSettings:
     """A pod still Pending after this long fails its run."""
     failed_job_ttl_seconds: float = attrs.field(default=3600, validator=non_negative)
     """How long a failed job is kept for inspection before this agent deletes it."""
+    job_owner: str | None = attrs.field(
+        default=None,
+        metadata={
+            "help": "Label value marking this agent's jobs (default: the agent name); "
+            "cleanup and adoption touch only jobs carrying it."
+        },
+    )
+    job_sync_interval_seconds: float = attrs.field(
+        default=10.0,
+        validator=positive,
+        metadata={"help": "Seconds between two label-selected listings of this agent's jobs."},
+    )
