@@ -73,7 +73,9 @@ class Emulator:
     def forbid(self, plural: str, group_version: str = "v1") -> None:
         """Answer every request on ``plural`` with 403 Forbidden, as RBAC would."""
         resource = kmock.resource(f"{group_version}/{plural}")
-        error = kmock.KubernetesError(status=403, reason="Forbidden", message=f"{plural} is forbidden")
+        error = kmock.KubernetesError(
+            status=403, reason="Forbidden", message=f"{plural} is forbidden"
+        )
         self.in_loop(lambda: self.handler[resource] << error)
 
     def requests_to(self, plural: str, group_version: str = "v1") -> int:
@@ -124,9 +126,7 @@ class JobController:
     def pod_name(self, job: dict[str, Any], attempt: int = 0) -> str:
         return f"{job['metadata']['name'][:50]}-p{attempt}"
 
-    def make_pod(
-        self, job: dict[str, Any], status: dict[str, Any], attempt: int = 0
-    ) -> str:
+    def make_pod(self, job: dict[str, Any], status: dict[str, Any], attempt: int = 0) -> str:
         """Create (or replace the status of) the job's pod from its template."""
         name = self.pod_name(job, attempt)
         template = job["spec"]["template"]
@@ -169,7 +169,9 @@ class JobController:
             {
                 "phase": "Pending",
                 "containerStatuses": [
-                    self._container("flow", {"waiting": {"reason": reason, "message": message}}, job)
+                    self._container(
+                        "flow", {"waiting": {"reason": reason, "message": message}}, job
+                    )
                 ],
             },
         )

@@ -11,10 +11,10 @@ def cluster_client() -> client.ApiClient:
     """An API client for the cluster the agent runs in, else the current kubeconfig context."""
     configuration = client.Configuration()
     try:
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException as in_cluster:
         try:
-            config.load_kube_config(client_configuration=configuration)
+            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except (config.ConfigException, OSError, TypeError) as kubeconfig:
             raise ConfigError(
                 "cannot reach a Kubernetes cluster: not running in a pod with a service account "

@@ -88,7 +88,10 @@ def _resources(container: dict[str, Any], run_config: KubernetesRun) -> None:
 
 
 def _pod_identity(
-    settings: KubernetesSettings, run_config: KubernetesRun, pod: dict[str, Any], template: JobTemplate
+    settings: KubernetesSettings,
+    run_config: KubernetesRun,
+    pod: dict[str, Any],
+    template: JobTemplate,
 ) -> None:
     """Service account and pull secrets: run config, else a run config template's, else agent's."""
     keep_template = template.from_run_config

@@ -144,7 +144,9 @@ def judge(
             condition = true_conditions.get("Failed") or {}
             why = condition.get("message") or condition.get("reason") or "the job failed"
             code = None
-        return Verdict(succeeded=False, reason=f"Kubernetes job {name} failed: {why}", exit_code=code)
+        return Verdict(
+            succeeded=False, reason=f"Kubernetes job {name} failed: {why}", exit_code=code
+        )
     pull_error = _pull_error(pods)
     if pull_error:
         return Verdict(
@@ -189,9 +191,8 @@ def container_states(pods: Sequence[Mapping[str, Any]]) -> Iterator[str]:
                         parts.append(f"{key} {terminated[key]}")
                 yield f"{where} terminated: {', '.join(parts)}"
             elif waiting and waiting.get("reason"):
-                yield f"{where} waiting: {waiting['reason']}: {waiting.get('message') or ''}".rstrip(
-                    ": "
-                )
+                message = waiting.get("message") or ""
+                yield f"{where} waiting: {waiting['reason']}: {message}".rstrip(": ")
         status = pod.get("status") or {}
         if status.get("reason") == "Evicted":
             yield f"Pod {_pod_name(pod)} evicted: {status.get('message') or ''}".rstrip(": ")

@@ -31,7 +31,7 @@ def _read(location: str) -> str:
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https"):
         try:
-            with urllib.request.urlopen(location, timeout=TEMPLATE_FETCH_TIMEOUT) as response:  # noqa: S310 - scheme checked above
+            with urllib.request.urlopen(location, timeout=TEMPLATE_FETCH_TIMEOUT) as response:
                 body: bytes = response.read()
                 return body.decode("utf-8")
         except (urllib.error.URLError, OSError, UnicodeDecodeError) as exc:
@@ -68,7 +68,9 @@ def parse_template(text: str, source: str) -> dict[str, Any]:
 def checked_template(document: object, source: str) -> dict[str, Any]:
     """A deep copy of ``document`` if it is shaped like a batch/v1 Job, else a TemplateError."""
     if not isinstance(document, Mapping):
-        raise TemplateError(f"job template {source} must be a mapping (a Job), not {document!r:.60}")
+        raise TemplateError(
+            f"job template {source} must be a mapping (a Job), not {document!r:.60}"
+        )
     job: dict[str, Any] = copy.deepcopy(_plain(document))
     kind = job.get("kind", "Job")
     api_version = job.get("apiVersion", "batch/v1")

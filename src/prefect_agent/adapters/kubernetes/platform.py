@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -107,6 +108,7 @@ class KubernetesPlatform:
         self._template = self._agent_template()
         self._timeout = config.request_timeout
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}
         self._reported: set[str] = set()
         self._outcomes: list[InfrastructureOutcome] = []
@@ -147,8 +149,11 @@ class KubernetesPlatform:
         secret = spec.api_key.reveal() if spec.api_key else ""
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
+                # A plain dict body is validated by the client against V1Job all the same.
                 self._batch.create_namespaced_job(
-                    self._settings.namespace, job, _request_timeout=self._timeout
+                    self._settings.namespace,
+                    job,  # type: ignore[arg-type]
+                    _request_timeout=self._timeout,
                 )
                 logger.info("Created job %s for flow run %s", name, run.id)
                 return Launched(run.id, f"Job {name}", name)
@@ -225,6 +230,10 @@ class KubernetesPlatform:
 
     def sync(self) -> None:
         """One pass: list jobs and pods, report what ended, clean up. Never raises."""
+        with self._sync_lock:  # the thread and a caller must not report one job twice
+            self._sync()
+
+    def _sync(self) -> None:
         try:
             jobs = self._list_jobs()
             pods = self._list_pods()
@@ -267,25 +276,34 @@ class KubernetesPlatform:
                 tracked.pending_since = None
             pending_for = None if tracked.pending_since is None else now - tracked.pending_since
         verdict = judge(
-            job, pods, pending_for=pending_for, pending_deadline=self._settings.pending_deadline_seconds
+            job,
+            pods,
+            pending_for=pending_for,
+            pending_deadline=self._settings.pending_deadline_seconds,
         )
-        troubled = [p for p in pods if (p.get("status") or {}).get("phase") in (None, "Pending", "Failed")]
+        troubled = [
+            p for p in pods if (p.get("status") or {}).get("phase") in (None, "Pending", "Failed")
+        ]
         if troubled or (verdict is not None and not verdict.succeeded):
             self._collect_events(tracked, troubled or pods)
         if verdict is not None:
             self._report(job, tracked, verdict, pods)
 
     def _report(
-        self, job: dict[str, Any], tracked: _Tracked, verdict: Verdict, pods: list[Mapping[str, Any]]
+        self,
+        job: dict[str, Any],
+        tracked: _Tracked,
+        verdict: Verdict,
+        pods: list[Mapping[str, Any]],
     ) -> None:
         name = job_name_of(job)
-        details = [*container_states(pods), *tracked.events]
+        details = (*container_states(pods), *tracked.events)
         outcome = InfrastructureOutcome(
             run_id=tracked.run_id,
             succeeded=verdict.succeeded,
             reason=verdict.reason,
             exit_code=verdict.exit_code,
-            details=details,
+            details=details,  # type: ignore[arg-type]  # mypy misreads attrs' tuple converter
         )
         stamp = self._wall_clock().isoformat()
         with self._lock:
@@ -358,10 +376,13 @@ class KubernetesPlatform:
             return
         if (job.get("spec") or {}).get("ttlSecondsAfterFinished") is not None:
             return  # Kubernetes' TTL controller deletes it
-        verdict_ok = any(
-            c.get("type") == "Complete" and c.get("status") == "True"
-            for c in (job.get("status") or {}).get("conditions") or ()
-        ) or ((job.get("status") or {}).get("succeeded") or 0) >= 1
+        verdict_ok = (
+            any(
+                c.get("type") == "Complete" and c.get("status") == "True"
+                for c in (job.get("status") or {}).get("conditions") or ()
+            )
+            or ((job.get("status") or {}).get("succeeded") or 0) >= 1
+        )
         if not verdict_ok:
             try:
                 age = (self._wall_clock() - datetime.fromisoformat(reported_at)).total_seconds()
@@ -419,10 +440,8 @@ class KubernetesPlatform:
 
     def _api_problem(self, action: str, exc: ApiException) -> str:
         message = exc.reason or ""
-        try:
+        with contextlib.suppress(ValueError, AttributeError):
             message = json.loads(exc.body or "{}").get("message") or message
-        except (ValueError, AttributeError):
-            pass
         return (
             f"the Kubernetes API refused to {action} in namespace {self._settings.namespace} "
             f"(HTTP {exc.status}): {message}"

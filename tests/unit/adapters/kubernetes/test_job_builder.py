@@ -65,8 +65,7 @@ def pod_of(job: dict[str, Any]) -> dict[str, Any]:
 
 def env_of(job: dict[str, Any]) -> dict[str, Any]:
     return {
-        e["name"]: e.get("value", e.get("valueFrom"))
-        for e in pod_of(job)["containers"][0]["env"]
+        e["name"]: e.get("value", e.get("valueFrom")) for e in pod_of(job)["containers"][0]["env"]
     }
 
 
@@ -129,7 +128,9 @@ def test_template_env_has_the_lowest_precedence() -> None:
         ("memory_limit", "1Gi", ("resources", "limits", "memory")),
     ],
 )
-def test_each_container_field_of_the_run_config(field: str, value: str, where: tuple[str, ...]) -> None:
+def test_each_container_field_of_the_run_config(
+    field: str, value: str, where: tuple[str, ...]
+) -> None:
     node: Any = pod_of(make(KubernetesRun(**{field: value})))["containers"][0]
     for key in where:
         node = node[key]

@@ -39,9 +39,13 @@ def test_restart_policy_must_be_never() -> None:
 
 def test_bad_memory_is_named() -> None:
     problems = job_problems(
-        job(containers=[{"name": "flow", "image": "i", "resources": {"limits": {"memory": "lots"}}}])
+        job(
+            containers=[{"name": "flow", "image": "i", "resources": {"limits": {"memory": "lots"}}}]
+        )
     )
-    assert problems == ["spec.template.spec.containers[0].resources.limits.memory 'lots' is not a quantity"]
+    assert problems == [
+        "spec.template.spec.containers[0].resources.limits.memory 'lots' is not a quantity"
+    ]
 
 
 def test_negative_backoff_limit() -> None:

@@ -59,7 +59,9 @@ def test_oom_killed() -> None:
 
 
 def test_eviction() -> None:
-    result = verdict(pod("Failed", reason="Evicted", message="The node was low on resource: memory."))
+    result = verdict(
+        pod("Failed", reason="Evicted", message="The node was low on resource: memory.")
+    )
     assert result is not None
     assert "was evicted: The node was low on resource: memory." in result.reason
 
@@ -81,7 +83,11 @@ def test_the_failed_condition_ends_it_even_without_pods() -> None:
         **JOB,
         "status": {
             "conditions": [
-                {"type": "Failed", "status": "True", "message": "Job was active longer than specified deadline"}
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "message": "Job was active longer than specified deadline",
+                }
             ]
         },
     }
@@ -92,7 +98,9 @@ def test_the_failed_condition_ends_it_even_without_pods() -> None:
 def test_pending_past_the_deadline() -> None:
     unschedulable = pod(
         "Pending",
-        conditions=[{"type": "PodScheduled", "status": "False", "message": "0/3 nodes are available"}],
+        conditions=[
+            {"type": "PodScheduled", "status": "False", "message": "0/3 nodes are available"}
+        ],
     )
     assert verdict(unschedulable, pending_for=59) is None
     result = verdict(unschedulable, pending_for=61)

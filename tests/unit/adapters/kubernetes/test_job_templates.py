@@ -79,7 +79,7 @@ def test_unsupported_scheme() -> None:
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(TemplateError, match="nope.yaml"):
+    with pytest.raises(TemplateError, match=r"nope\.yaml"):
         load_template(str(tmp_path / "nope.yaml"))
 
 
