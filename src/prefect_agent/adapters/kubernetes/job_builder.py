@@ -169,6 +169,14 @@ def build_job(
     template_env = [e for e in container.get("env") or () if e.get("name") not in names]
     container["env"] = generated + template_env
     _resources(container, run_config)
+    # Prefect 1.4.1 accepted these agent settings and ignored them; here they apply.
+    if settings.volumes:
+        pod["volumes"] = [*(pod.get("volumes") or []), *map(dict, settings.volumes)]
+    if settings.volume_mounts:
+        container["volumeMounts"] = [
+            *(container.get("volumeMounts") or []),
+            *map(dict, settings.volume_mounts),
+        ]
 
     problems = job_problems(job)
     if problems:

@@ -400,7 +400,9 @@ class KubernetesPlatform:
         return ((item.get("metadata") or {}).get("labels") or {}).get(OWNER_LABEL) == self.owner
 
     def _list_jobs(self, limit: int | None = None) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {"limit": limit} if limit else {}
+        # resourceVersion 0 lets the API server answer from its watch cache instead of etcd;
+        # a slightly old view is fine for monitoring (the reported set covers the gap).
+        kwargs: dict[str, Any] = {"limit": limit} if limit else {"resource_version": "0"}
         response = self._batch.list_namespaced_job(
             self._settings.namespace,
             label_selector=self._selector,
@@ -414,6 +416,7 @@ class KubernetesPlatform:
         response = self._core.list_namespaced_pod(
             self._settings.namespace,
             label_selector=self._selector,
+            resource_version="0",
             _preload_content=False,
             _request_timeout=self._timeout,
         )

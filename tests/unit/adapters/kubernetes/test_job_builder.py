@@ -244,3 +244,13 @@ def test_a_sidecar_template_targets_the_flow_container() -> None:
     sidecar, flow = pod_of(job)["containers"]
     assert sidecar == {"name": "sidecar", "image": "proxy:1"}
     assert flow["args"] == ["prefect", "execute", "flow-run"]
+
+
+def test_agent_volumes_and_mounts_are_applied() -> None:
+    settings = KubernetesSettings(
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "flows"}}],
+        volume_mounts=[{"name": "data", "mountPath": "/data"}],
+    )
+    pod = pod_of(make(settings=settings))
+    assert pod["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "flows"}}]
+    assert pod["containers"][0]["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
