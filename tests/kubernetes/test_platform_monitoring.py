@@ -442,3 +442,23 @@ def test_the_agent_fails_a_run_whose_image_cannot_be_pulled(
     messages = [log.message for log in source.logs(run_id)]
     assert any("could not pull nowhere/missing:2 (ErrImagePull)" in m for m in messages)
     assert sum("Error: ErrImagePull" in m for m in messages) == 1
+
+
+def test_an_evicted_pod_fails_the_run_with_the_eviction_message(
+    make_platform: Callable[..., KubernetesPlatform], controller: JobController
+) -> None:
+    platform = make_platform()
+    run = new_run()
+    launch(platform, run)
+    job = controller.job_of(run.id)
+    controller.make_pod(
+        job,
+        {
+            "phase": "Failed",
+            "reason": "Evicted",
+            "message": "The node was low on resource: memory.",
+        },
+    )
+    outcome = outcome_of(platform, run.id)
+    assert not outcome.succeeded
+    assert "was evicted: The node was low on resource: memory." in outcome.reason
