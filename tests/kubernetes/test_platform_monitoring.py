@@ -132,8 +132,11 @@ def test_an_image_pull_error_fails_the_run_with_the_reason_and_events(
     run = new_run(KubernetesRun(image="nowhere/missing:1"))
     launch(platform, run)
     job = controller.job_of(run.id)
-    pod = controller.pull_error(job, "ImagePullBackOff")
-    controller.event(pod, "Failed", 'Failed to pull image "nowhere/missing:1": no such host')
+    # The kubelet writes the event before the status the agent acts on.
+    controller.event(
+        controller.pod_name(job), "Failed", 'Failed to pull image "nowhere/missing:1": no such host'
+    )
+    controller.pull_error(job, "ImagePullBackOff")
     outcome = outcome_of(platform, run.id)
     assert not outcome.succeeded
     assert "could not pull nowhere/missing:1 (ImagePullBackOff)" in outcome.reason
@@ -149,8 +152,9 @@ def test_an_oom_killed_pod_fails_the_run_with_its_termination_state(
     run = new_run(KubernetesRun(memory_limit="64Mi"))
     launch(platform, run)
     job = controller.job_of(run.id)
-    pod = controller.finish(job, 137, reason="OOMKilled")
+    pod = controller.pod_name(job)
     controller.event(pod, "Killing", "Memory cgroup out of memory")
+    controller.finish(job, 137, reason="OOMKilled")
     outcome = outcome_of(platform, run.id)
     assert not outcome.succeeded
     assert outcome.exit_code == 137
@@ -167,8 +171,11 @@ def test_a_pod_pending_past_the_deadline_fails_the_run(
     platform = make_platform(pending_deadline_seconds=0.3)
     run = new_run()
     launch(platform, run)
-    pod = controller.make_pod(controller.job_of(run.id), {"phase": "Pending"})
-    controller.event(pod, "FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu.")
+    job = controller.job_of(run.id)
+    controller.event(
+        controller.pod_name(job), "FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu."
+    )
+    controller.make_pod(job, {"phase": "Pending"})
     outcome = outcome_of(platform, run.id)
     assert not outcome.succeeded
     assert "still Pending after" in outcome.reason
@@ -432,8 +439,9 @@ def test_the_agent_fails_a_run_whose_image_cannot_be_pulled(
     (_claim,) = source.claim([run])
     platform = make_platform()
     launch(platform, run)
-    pod = controller.pull_error(controller.job_of(run_id))
-    controller.event(pod, "Failed", "Error: ErrImagePull")
+    job = controller.job_of(run_id)
+    controller.event(controller.pod_name(job), "Failed", "Error: ErrImagePull")
+    controller.pull_error(job)
     monitor = InfrastructureMonitor(
         source=source, platform=platform, health=NullHealthReporter(), agent_name="agent-a"
     )
