@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from kubernetes import client, config
 
 from prefect_agent.domain.errors import ConfigError
@@ -14,7 +16,12 @@ def cluster_client() -> client.ApiClient:
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except config.ConfigException as in_cluster:
         try:
-            config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            # KUBECONFIG is read now, not when the library was imported (it may list several
+            # files separated by the path separator, which the library merges).
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=os.environ.get("KUBECONFIG") or None,
+                client_configuration=configuration,
+            )
         except (config.ConfigException, OSError, TypeError) as kubeconfig:
             raise ConfigError(
                 "cannot reach a Kubernetes cluster: not running in a pod with a service account "
