@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from prefect_agent import __version__
 from prefect_agent.adapters.kubernetes.install_manifests import (
     InstallOptions,
     install_manifests,
@@ -128,6 +129,7 @@ def install(**flags: Any) -> None:
     options = InstallOptions(
         api_key=Secret(key) if key else None,
         labels=tuple(sorted(set(flags.pop("labels")))),
+        agent_version=__version__,
         **flags,
     )
     click.echo(render(install_manifests(options)), nl=False)

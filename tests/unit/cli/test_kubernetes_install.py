@@ -4,6 +4,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from prefect_agent import __version__
 from prefect_agent.cli.main import prefect
 
 
@@ -16,6 +17,9 @@ def test_prints_applyable_yaml() -> None:
     assert result.exit_code == 0, result.output
     kinds = [doc["kind"] for doc in yaml.safe_load_all(result.output)]
     assert kinds == ["ServiceAccount", "Role", "RoleBinding", "Deployment"]
+    deployment = list(yaml.safe_load_all(result.output))[-1]
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"prefect-agent:{__version__}"
 
 
 def test_every_spec_flag_is_accepted() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import attrs
 import yaml
 
-from prefect_agent import __version__
 from prefect_agent.domain.secret import Secret
 
 AGENT_NAME = "prefect-agent"
@@ -50,12 +49,14 @@ class InstallOptions:
     image_pull_policy: str | None = None
     service_account_name: str | None = None
     backend: str = "cloud"
+    agent_version: str = "latest"
+    """Tag of the default agent image (the CLI passes this package's version)."""
 
     @property
     def agent_image(self) -> str:
         if self.image:
             return self.image
-        return f"{IMAGE_REPOSITORY}:{'latest' if self.latest else __version__}"
+        return f"{IMAGE_REPOSITORY}:{'latest' if self.latest else self.agent_version}"
 
 
 def _metadata(name: str, options: InstallOptions) -> dict[str, Any]:
