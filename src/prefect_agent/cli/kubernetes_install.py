@@ -14,8 +14,8 @@ from prefect_agent.adapters.kubernetes.install_manifests import (
     render,
 )
 from prefect_agent.adapters.kubernetes.job_checks import is_quantity
-from prefect_agent.adapters.kubernetes.job_naming import DNS_1123_LABEL
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, agent_kubernetes
+from prefect_agent.domain.kubernetes_settings import DNS_1123_LABEL
 from prefect_agent.domain.run_config import IMAGE_PULL_POLICIES
 from prefect_agent.domain.secret import Secret
 from prefect_agent.domain.validators import ENV_NAME

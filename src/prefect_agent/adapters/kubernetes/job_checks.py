@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prefect_agent.adapters.kubernetes.job_naming import DNS_1123_LABEL, LABEL_VALUE, MAX_NAME
+from prefect_agent.adapters.kubernetes.job_naming import LABEL_VALUE, MAX_NAME
+from prefect_agent.domain.kubernetes_settings import DNS_1123_LABEL
 
 # A Kubernetes resource quantity: a decimal number with an optional binary (Ki..Ei),
 # decimal (n, u, m, k, M..E) or exponent suffix. Requests and limits may not be negative.

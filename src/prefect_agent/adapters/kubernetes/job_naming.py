@@ -5,10 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-from prefect_agent.domain.kubernetes_settings import DNS_1123_LABEL
-
-__all__ = ["DNS_1123_LABEL", "job_name", "label_value"]
-
 MAX_NAME = 63
 """Job names become the ``job-name`` label of their pods, so they must fit a label (63)."""
 

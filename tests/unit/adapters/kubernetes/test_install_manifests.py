@@ -12,7 +12,7 @@ from prefect_agent.adapters.kubernetes.install_manifests import (
     render,
 )
 from prefect_agent.adapters.kubernetes.job_checks import is_quantity
-from prefect_agent.adapters.kubernetes.job_naming import DNS_1123_LABEL
+from prefect_agent.domain.kubernetes_settings import DNS_1123_LABEL
 from prefect_agent.domain.secret import Secret
 from tests.unit.adapters.kubernetes.manifest_validation import assert_valid
 

@@ -5,12 +5,8 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prefect_agent.adapters.kubernetes.job_naming import (
-    DNS_1123_LABEL,
-    LABEL_VALUE,
-    job_name,
-    label_value,
-)
+from prefect_agent.adapters.kubernetes.job_naming import LABEL_VALUE, job_name, label_value
+from prefect_agent.domain.kubernetes_settings import DNS_1123_LABEL
 
 run_ids = st.one_of(st.uuids().map(str), st.text(min_size=1, max_size=200))
 versions = st.integers(min_value=0, max_value=10**15)
