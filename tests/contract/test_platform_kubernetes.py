@@ -42,6 +42,9 @@ class TestKubernetesPlatform(PlatformContract):
             platform=KubernetesSettings(job_sync_interval_seconds=0.05),
         )
 
+    # Not honoured as written: the emulator runs no containers, so these commands only end up
+    # in the Job's args. ``finish`` (the test as Job controller) gives the pod the exit code the
+    # contract asks for; tests/kubernetes/test_job_on_docker.py runs a real Job container.
     def exit_command(self, code: int) -> Sequence[str]:
         return ("sh", "-c", f"exit {code}")
 
@@ -49,7 +52,8 @@ class TestKubernetesPlatform(PlatformContract):
         return ("sh", "-c", "sleep 3600")
 
     def release(self, platform: Platform, run_id: str) -> None:
-        # The controller has no process to release: ``finish`` ends the pod with the code.
+        # No process to release in an emulator: the pod is shown running, and ``finish`` (which
+        # the contract calls next) ends it.
         self.controller.run(self.controller.job_of(run_id))
 
     def finish(self, platform: Platform, run_id: str, code: int) -> None:
@@ -61,4 +65,5 @@ class TestKubernetesPlatform(PlatformContract):
         return KubernetesPlatform(self.config(), self._emulator.api_client())
 
     def starts(self, platform: Platform, run_id: str) -> int:
+        # Without a controller nothing starts; a run started twice would show as two Jobs.
         return len(self.controller.jobs_of(run_id))

@@ -471,3 +471,27 @@ def test_an_evicted_pod_fails_the_run_with_the_eviction_message(
     outcome = outcome_of(platform, run.id)
     assert not outcome.succeeded
     assert "was evicted: The node was low on resource: memory." in outcome.reason
+
+
+def test_a_template_field_kubernetes_does_not_know_fails_the_run_without_values(
+    make_platform: Callable[..., KubernetesPlatform], controller: JobController
+) -> None:
+    template = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "flow", "imagePullPolicyy": "Always"},
+                    ]
+                }
+            }
+        },
+    }
+    run = new_run(KubernetesRun(job_template=template, env={"TOKEN": "hunter2"}))
+    with pytest.raises(LaunchError) as raised:
+        launch(make_platform(), run)
+    assert "spec.template.spec.containers.0.imagePullPolicyy: Extra inputs" in raised.value.reason
+    assert "hunter2" not in raised.value.reason
+    assert controller.jobs() == []

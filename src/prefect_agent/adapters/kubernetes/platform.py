@@ -72,6 +72,19 @@ def _wall_clock() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _rejection(exc: ValueError) -> str:
+    """What the client's validation found, by field path only: values may hold secrets."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return type(exc).__name__
+    found = []
+    for error in errors(include_input=False, include_url=False):
+        # The first path element is the argument position of the body.
+        path = ".".join(str(part) for part in error.get("loc", ())[1:])
+        found.append(f"{path}: {error.get('msg')}")
+    return "; ".join(found) or type(exc).__name__
+
+
 def _body(response: Any) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(response.data)
     return data
@@ -169,6 +182,13 @@ class KubernetesPlatform:
                     if exc.status in (401, 403):
                         raise PlatformUnavailable(problem) from None
                     raise LaunchError(problem) from None
+            except ValueError as exc:
+                # The client checks the body against V1Job before sending it.
+                self._forget(name)
+                raise LaunchError(
+                    f"The job built from {template.source} for flow run {run.id} is not a valid "
+                    f"Job: {_rejection(exc)}"
+                ) from None
             except urllib3.exceptions.HTTPError as exc:
                 if attempt == CREATE_ATTEMPTS:
                     self._forget(name)
