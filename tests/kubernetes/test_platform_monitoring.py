@@ -495,3 +495,51 @@ def test_a_template_field_kubernetes_does_not_know_fails_the_run_without_values(
     assert "spec.template.spec.containers.0.imagePullPolicyy: Extra inputs" in raised.value.reason
     assert "hunter2" not in raised.value.reason
     assert controller.jobs() == []
+
+
+def test_the_agent_launches_a_run_and_fails_it_when_its_pod_is_oom_killed(
+    emulator: Emulator, controller: JobController
+) -> None:
+    """Poll, claim, launch a Job, then fail the run from the pod's fate: the whole service."""
+    from prefect_agent.services.agent import AgentService
+    from prefect_agent.testing import InlineExecutor
+
+    config = AgentConfig(
+        name="agent-a",
+        labels=["k8s"],
+        platform=KubernetesSettings(job_sync_interval_seconds=0.05),
+    )
+    source = InMemoryRunSource(clock=SystemClock())
+    run_id = source.add_run(labels=["k8s"], run_config=KubernetesRun(memory_limit="32Mi"))
+    platform = KubernetesPlatform(config, emulator.api_client())
+    agent = AgentService(
+        config=config,
+        source=source,
+        platform=platform,
+        clock=SystemClock(),
+        executor=InlineExecutor(),
+    )
+    try:
+        agent.register()
+        agent.step()
+        job = controller.job_of(run_id)
+        assert job["spec"]["template"]["spec"]["containers"][0]["resources"] == {
+            "limits": {"memory": "32Mi"}
+        }
+        source.set_state(run_id, "Running")  # the flow process started
+        controller.event(controller.pod_name(job), "OOMKilling", "Memory cgroup out of memory")
+        controller.finish(job, 137, reason="OOMKilled")
+
+        def failed() -> bool:
+            agent.step()
+            return source.state_of(run_id) == "Failed"
+
+        eventually(failed, "the run to be failed")
+    finally:
+        platform.close()
+    messages = [log.message for log in source.logs(run_id)]
+    assert messages[0] == f"Submitted for execution: Job {job['metadata']['name']}"
+    assert any("OOMKilled (out of memory, exit code 137)" in m for m in messages)
+    details = "\n".join(messages)
+    assert details.count("Memory cgroup out of memory") == 1
+    assert "terminated: exit code 137, reason OOMKilled" in details
