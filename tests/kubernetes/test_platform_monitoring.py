@@ -104,6 +104,15 @@ def launch(platform: KubernetesPlatform, run: FlowRun) -> None:
     platform.launch(run, build_launch_spec(run, config, tenant_id=None))
 
 
+def launched(
+    platform: KubernetesPlatform, controller: JobController, run_config: KubernetesRun | None = None
+) -> tuple[FlowRun, dict[str, Any]]:
+    """Launch a new run and return it with its Job as the API server stored it."""
+    run = new_run(run_config)
+    launch(platform, run)
+    return run, controller.job_of(run.id)
+
+
 _SEEN: dict[int, list[InfrastructureOutcome]] = {}
 """Outcomes read from each platform, kept for the runs a test asks about later."""
 
@@ -129,9 +138,7 @@ def test_an_image_pull_error_fails_the_run_with_the_reason_and_events(
     make_platform: Callable[..., KubernetesPlatform], controller: JobController
 ) -> None:
     platform = make_platform()
-    run = new_run(KubernetesRun(image="nowhere/missing:1"))
-    launch(platform, run)
-    job = controller.job_of(run.id)
+    run, job = launched(platform, controller, KubernetesRun(image="nowhere/missing:1"))
     # The kubelet writes the event before the status the agent acts on.
     controller.event(
         controller.pod_name(job), "Failed", 'Failed to pull image "nowhere/missing:1": no such host'
@@ -149,9 +156,7 @@ def test_an_oom_killed_pod_fails_the_run_with_its_termination_state(
     make_platform: Callable[..., KubernetesPlatform], controller: JobController
 ) -> None:
     platform = make_platform()
-    run = new_run(KubernetesRun(memory_limit="64Mi"))
-    launch(platform, run)
-    job = controller.job_of(run.id)
+    run, job = launched(platform, controller, KubernetesRun(memory_limit="64Mi"))
     pod = controller.pod_name(job)
     controller.event(pod, "Killing", "Memory cgroup out of memory")
     controller.finish(job, 137, reason="OOMKilled")
@@ -169,9 +174,7 @@ def test_a_pod_pending_past_the_deadline_fails_the_run(
     make_platform: Callable[..., KubernetesPlatform], controller: JobController
 ) -> None:
     platform = make_platform(pending_deadline_seconds=0.3)
-    run = new_run()
-    launch(platform, run)
-    job = controller.job_of(run.id)
+    run, job = launched(platform, controller)
     controller.event(
         controller.pod_name(job), "FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu."
     )
@@ -186,9 +189,7 @@ def test_each_event_reaches_the_details_once(
     make_platform: Callable[..., KubernetesPlatform], controller: JobController
 ) -> None:
     platform = make_platform()
-    run = new_run()
-    launch(platform, run)
-    job = controller.job_of(run.id)
+    run, job = launched(platform, controller)
     pod = controller.make_pod(job, {"phase": "Pending"})
     controller.event(pod, "Scheduled", "Successfully assigned", type_="Normal")
     # Several listings see the same event while the pod stays Pending.
@@ -457,9 +458,7 @@ def test_an_evicted_pod_fails_the_run_with_the_eviction_message(
     make_platform: Callable[..., KubernetesPlatform], controller: JobController
 ) -> None:
     platform = make_platform()
-    run = new_run()
-    launch(platform, run)
-    job = controller.job_of(run.id)
+    run, job = launched(platform, controller)
     controller.make_pod(
         job,
         {
