@@ -542,3 +542,10 @@ def test_the_agent_launches_a_run_and_fails_it_when_its_pod_is_oom_killed(
     details = "\n".join(messages)
     assert details.count("Memory cgroup out of memory") == 1
     assert "terminated: exit code 137, reason OOMKilled" in details
+
+
+def test_adoption_with_the_api_refusing_degrades_to_monitoring(
+    make_platform: Callable[..., KubernetesPlatform], emulator: Emulator
+) -> None:
+    emulator.forbid("jobs", "batch/v1")
+    assert make_platform().adopt() == []

@@ -207,10 +207,13 @@ class KubernetesPlatform:
         return ready
 
     def adopt(self) -> Sequence[str]:
+        self._ensure_sync_thread()
         try:
             jobs = self._list_jobs()
         except (ApiException, urllib3.exceptions.HTTPError) as exc:
-            raise PlatformUnavailable(f"could not list this agent's jobs: {exc}") from None
+            # Not fatal: the sync thread watches every job of this agent once the API answers.
+            logger.warning("Could not list this agent's jobs to adopt them: %s", exc)
+            return []
         adopted = []
         with self._lock:
             for job in jobs:
@@ -224,7 +227,6 @@ class KubernetesPlatform:
                 if run_id and not finished and REPORTED_ANNOTATION not in annotations:
                     self._tracked.setdefault(name, _Tracked(run_id))
                     adopted.append(run_id)
-        self._ensure_sync_thread()
         return sorted(set(adopted))
 
     def stop(self, run_id: str) -> None:
