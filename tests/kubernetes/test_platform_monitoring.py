@@ -549,3 +549,16 @@ def test_adoption_with_the_api_refusing_degrades_to_monitoring(
 ) -> None:
     emulator.forbid("jobs", "batch/v1")
     assert make_platform().adopt() == []
+
+
+@pytest.mark.parametrize(
+    ("api", "warned"),
+    [("http://localhost:4200", True), ("http://prefect-apollo.prefect:4200", False)],
+)
+def test_a_loopback_api_address_is_flagged_because_pods_cannot_reach_it(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture, api: str, warned: bool
+) -> None:
+    caplog.set_level(logging.WARNING)
+    config = AgentConfig(api=api, platform=KubernetesSettings())
+    KubernetesPlatform(config, emulator.api_client()).close()
+    assert any("flow-run pods cannot reach it" in r.getMessage() for r in caplog.records) is warned

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import urllib3
@@ -56,6 +57,7 @@ CREATE_ATTEMPTS = 3
 MAX_EVENT_LINES = 50
 """Events kept per job for its logs; a crash-looping pod must not grow memory without bound."""
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @attrs.define
@@ -129,6 +131,13 @@ class KubernetesPlatform:
         self._sync_failing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        if urlsplit(config.api).hostname in LOOPBACK_HOSTS:
+            logger.warning(
+                "The Prefect API address %s is this machine's loopback: flow-run pods cannot "
+                "reach it there. Set the API (--api, PREFECT__CLOUD__API) to an address pods "
+                "can reach, such as a Service name.",
+                config.api,
+            )
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> KubernetesPlatform:
