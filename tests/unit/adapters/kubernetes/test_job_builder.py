@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prefect_agent.adapters.kubernetes.job_builder import JobTemplate, build_job
 from prefect_agent.adapters.kubernetes.job_checks import job_problems
@@ -254,3 +256,52 @@ def test_agent_volumes_and_mounts_are_applied() -> None:
     pod = pod_of(make(settings=settings))
     assert pod["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "flows"}}]
     assert pod["containers"][0]["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+
+
+dns_names = st.from_regex(r"[a-z]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
+quantities = st.sampled_from(["100m", "0.5", "2", "64Mi", "1Gi", "1.5G", "129e6", None])
+env_names = st.from_regex(r"[A-Z_][A-Z0-9_]{0,15}", fullmatch=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    image=st.one_of(
+        st.none(),
+        st.sampled_from(["busybox", "reg.io:5000/team/img:1.2", "a/b@sha256:" + "0" * 64]),
+    ),
+    pull_policy=st.sampled_from([None, "Always", "IfNotPresent", "Never"]),
+    cpu_request=quantities,
+    cpu_limit=quantities,
+    memory_request=quantities,
+    memory_limit=quantities,
+    service_account=st.one_of(st.none(), dns_names),
+    pull_secrets=st.lists(dns_names, max_size=3),
+    env=st.dictionaries(env_names, st.text(max_size=30), max_size=5),
+)
+def test_any_run_config_makes_a_valid_job(
+    image: str | None,
+    pull_policy: str | None,
+    cpu_request: str | None,
+    cpu_limit: str | None,
+    memory_request: str | None,
+    memory_limit: str | None,
+    service_account: str | None,
+    pull_secrets: list[str],
+    env: dict[str, str],
+) -> None:
+    run_config = KubernetesRun(
+        image=image,
+        image_pull_policy=pull_policy,
+        cpu_request=cpu_request,
+        cpu_limit=cpu_limit,
+        memory_request=memory_request,
+        memory_limit=memory_limit,
+        service_account_name=service_account,
+        image_pull_secrets=pull_secrets,
+        env=env,
+    )
+    job = make(run_config)  # validates strictly and with the project's own checks
+    generated = env_of(job)
+    for name, value in env.items():
+        if not name.startswith("PREFECT__"):  # built-ins cannot be overridden
+            assert generated[name] == value
