@@ -1,0 +1,528 @@
+"""The Kubernetes platform: each flow run as a Job, watched by label-selected listings."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from prefect_agent.adapters.kubernetes.api_client import cluster_client
+from prefect_agent.adapters.kubernetes.job_builder import JobTemplate, build_job
+from prefect_agent.adapters.kubernetes.job_naming import (
+    OWNER_LABEL,
+    REPORTED_ANNOTATION,
+    RUN_ANNOTATION,
+    label_value,
+)
+from prefect_agent.adapters.kubernetes.job_status import (
+    Verdict,
+    container_states,
+    event_key,
+    event_line,
+    is_pending,
+    job_name_of,
+    judge,
+    pods_of,
+)
+from prefect_agent.adapters.kubernetes.job_templates import (
+    TemplateError,
+    checked_template,
+    default_template,
+    load_template,
+)
+from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
+from prefect_agent.domain.flow_run import FlowRun
+from prefect_agent.domain.kubernetes_settings import KubernetesSettings
+from prefect_agent.domain.launch_spec import LaunchSpec
+from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
+from prefect_agent.domain.platform_kind import PlatformKind
+from prefect_agent.domain.run_config import KubernetesRun
+from prefect_agent.domain.secret import MASK
+
+logger = logging.getLogger(__name__)
+
+CREATE_ATTEMPTS = 3
+MAX_EVENT_LINES = 50
+"""Events kept per job for its logs; a crash-looping pod must not grow memory without bound."""
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@attrs.define
+class _Tracked:
+    """What this process knows of one of its jobs between two listings."""
+
+    run_id: str
+    pending_since: float | None = None
+    events: list[str] = attrs.field(factory=list)
+    seen_events: set[str] = attrs.field(factory=set)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _rejection(exc: ValueError) -> str:
+    """What the client's validation found, by field path only: values may hold secrets."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return type(exc).__name__
+    found = []
+    for error in errors(include_input=False, include_url=False):
+        # The first path element is the argument position of the body.
+        path = ".".join(str(part) for part in error.get("loc", ())[1:])
+        found.append(f"{path}: {error.get('msg')}")
+    return "; ".join(found) or type(exc).__name__
+
+
+def _body(response: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(response.data)
+    return data
+
+
+class KubernetesPlatform:
+    """Implements the ``Platform`` port with batch/v1 Jobs in one namespace.
+
+    A background thread lists this agent's jobs and their pods (two label-selected calls per
+    interval however many jobs run), turns finished or hopeless jobs into outcomes, writes the
+    pod events and container states into the outcome's details, and deletes finished jobs by
+    the cleanup policy. Only jobs labelled with this agent's owner value are ever touched.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        api: client.ApiClient,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = _wall_clock,
+    ) -> None:
+        if not isinstance(config.platform, KubernetesSettings):
+            raise ConfigError("the Kubernetes platform needs Kubernetes settings", key="platform")
+        self._config = config
+        self._settings: KubernetesSettings = config.platform
+        self._api = api
+        self._batch = client.BatchV1Api(api)
+        self._core = client.CoreV1Api(api)
+        self._monotonic = monotonic
+        self._wall_clock = wall_clock
+        self.owner = label_value(self._settings.job_owner or config.name)
+        self._selector = f"{OWNER_LABEL}={self.owner}"
+        self._template = self._agent_template()
+        self._timeout = config.request_timeout
+        self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._tracked: dict[str, _Tracked] = {}
+        self._reported: set[str] = set()
+        self._outcomes: list[InfrastructureOutcome] = []
+        self._events_forbidden = False
+        self._sync_failing = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if urlsplit(config.api).hostname in LOOPBACK_HOSTS:
+            logger.warning(
+                "The Prefect API address %s is this machine's loopback: flow-run pods cannot "
+                "reach it there. Set the API (--api, PREFECT__CLOUD__API) to an address pods "
+                "can reach, such as a Service name.",
+                config.api,
+            )
+
+    @classmethod
+    def from_config(cls, config: AgentConfig) -> KubernetesPlatform:
+        return cls(config, cluster_client())
+
+    # -- the Platform port -------------------------------------------------------------------
+
+    @property
+    def kind(self) -> PlatformKind:
+        return PlatformKind.KUBERNETES
+
+    @property
+    def default_command_prefix(self) -> Sequence[str]:
+        return ()
+
+    def check(self) -> None:
+        try:
+            self._list_jobs(limit=1)
+        except ApiException as exc:
+            raise PlatformUnavailable(self._api_problem("list jobs", exc)) from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise PlatformUnavailable(f"the Kubernetes API is unreachable: {exc}") from None
+
+    def launch(self, run: FlowRun, spec: LaunchSpec) -> Launched:
+        template = self._run_template(spec.run_config)
+        job, _ = build_job(template, run, spec, settings=self._settings, owner=self.owner)
+        name = job["metadata"]["name"]
+        self._ensure_sync_thread()
+        with self._lock:
+            self._tracked.setdefault(name, _Tracked(run.id, pending_since=self._monotonic()))
+        secret = spec.api_key.reveal() if spec.api_key else ""
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                # A plain dict body is validated by the client against V1Job all the same.
+                self._batch.create_namespaced_job(
+                    self._settings.namespace,
+                    job,  # type: ignore[arg-type]
+                    _request_timeout=self._timeout,
+                )
+                logger.info("Created job %s for flow run %s", name, run.id)
+                return Launched(run.id, f"Job {name}", name)
+            except ApiException as exc:
+                if exc.status == 409:
+                    logger.info("Job %s of flow run %s already exists", name, run.id)
+                    return Launched(run.id, f"Job {name} (already created)", name)
+                if exc.status not in RETRYABLE_STATUSES or attempt == CREATE_ATTEMPTS:
+                    self._forget(name)
+                    problem = self._api_problem(f"create job {name}", exc)
+                    if secret:
+                        problem = problem.replace(secret, MASK)
+                    if exc.status in (401, 403):
+                        raise PlatformUnavailable(problem) from None
+                    raise LaunchError(problem) from None
+            except ValueError as exc:
+                # The client checks the body against V1Job before sending it.
+                self._forget(name)
+                raise LaunchError(
+                    f"The job built from {template.source} for flow run {run.id} is not a valid "
+                    f"Job: {_rejection(exc)}"
+                ) from None
+            except urllib3.exceptions.HTTPError as exc:
+                if attempt == CREATE_ATTEMPTS:
+                    self._forget(name)
+                    raise PlatformUnavailable(
+                        f"could not create job {name}: the Kubernetes API is unreachable: {exc}"
+                    ) from None
+            # A lost answer may hide a created job: the next attempt then meets 409.
+            logger.warning("Creating job %s failed (attempt %d); retrying", name, attempt)
+            self._stop.wait(0.5 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def outcomes(self) -> Sequence[InfrastructureOutcome]:
+        self._ensure_sync_thread()
+        with self._lock:
+            ready, self._outcomes = self._outcomes, []
+        return ready
+
+    def adopt(self) -> Sequence[str]:
+        self._ensure_sync_thread()
+        try:
+            jobs = self._list_jobs()
+        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+            # Not fatal: the sync thread watches every job of this agent once the API answers.
+            logger.warning("Could not list this agent's jobs to adopt them: %s", exc)
+            return []
+        adopted = []
+        with self._lock:
+            for job in jobs:
+                name = job_name_of(job)
+                annotations = job["metadata"].get("annotations") or {}
+                run_id = annotations.get(RUN_ANNOTATION)
+                finished = any(
+                    c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                    for c in (job.get("status") or {}).get("conditions") or ()
+                )
+                if run_id and not finished and REPORTED_ANNOTATION not in annotations:
+                    self._tracked.setdefault(name, _Tracked(run_id))
+                    adopted.append(run_id)
+        return sorted(set(adopted))
+
+    def stop(self, run_id: str) -> None:
+        try:
+            jobs = self._list_jobs()
+        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+            raise PlatformUnavailable(f"could not list this agent's jobs: {exc}") from None
+        for job in jobs:
+            if (job["metadata"].get("annotations") or {}).get(RUN_ANNOTATION) == run_id:
+                name = job_name_of(job)
+                with self._lock:
+                    self._reported.add(name)
+                    self._tracked.pop(name, None)
+                self._delete(name)
+
+    def close(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self._timeout + 5)
+
+    # -- monitoring --------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """One pass: list jobs and pods, report what ended, clean up. Never raises."""
+        with self._sync_lock:  # the thread and a caller must not report one job twice
+            self._sync()
+
+    def _sync(self) -> None:
+        try:
+            jobs = self._list_jobs()
+            pods = self._list_pods()
+        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+            if not self._sync_failing:
+                logger.warning("Could not list this agent's jobs and pods: %s", exc)
+            self._sync_failing = True
+            return
+        if self._sync_failing:
+            logger.info("Listing this agent's jobs works again")
+        self._sync_failing = False
+        present = set()
+        for job in jobs:
+            name = job_name_of(job)
+            present.add(name)
+            try:
+                self._sync_job(job, pods_of(job, pods))
+            except (ApiException, urllib3.exceptions.HTTPError) as exc:
+                logger.warning("Could not handle job %s: %s", name, exc)
+        with self._lock:
+            # Jobs gone from the cluster (deleted by us, a user or a TTL) need no memory.
+            for name in set(self._tracked) - present:
+                del self._tracked[name]
+            self._reported &= present
+
+    def _sync_job(self, job: dict[str, Any], pods: list[Mapping[str, Any]]) -> None:
+        name = job_name_of(job)
+        annotations = job["metadata"].get("annotations") or {}
+        run_id = annotations.get(RUN_ANNOTATION)
+        if REPORTED_ANNOTATION in annotations or name in self._reported or not run_id:
+            self._clean_up(job, annotations.get(REPORTED_ANNOTATION))
+            return
+        now = self._monotonic()
+        with self._lock:
+            tracked = self._tracked.setdefault(name, _Tracked(run_id))
+            if is_pending(pods):
+                if tracked.pending_since is None:
+                    tracked.pending_since = now
+            else:
+                tracked.pending_since = None
+            pending_for = None if tracked.pending_since is None else now - tracked.pending_since
+        verdict = judge(
+            job,
+            pods,
+            pending_for=pending_for,
+            pending_deadline=self._settings.pending_deadline_seconds,
+        )
+        troubled = [
+            p for p in pods if (p.get("status") or {}).get("phase") in (None, "Pending", "Failed")
+        ]
+        if troubled or (verdict is not None and not verdict.succeeded):
+            self._collect_events(tracked, troubled or pods)
+        if verdict is not None:
+            self._report(job, tracked, verdict, pods)
+
+    def _report(
+        self,
+        job: dict[str, Any],
+        tracked: _Tracked,
+        verdict: Verdict,
+        pods: list[Mapping[str, Any]],
+    ) -> None:
+        name = job_name_of(job)
+        details = (*container_states(pods), *tracked.events)
+        outcome = InfrastructureOutcome(
+            run_id=tracked.run_id,
+            succeeded=verdict.succeeded,
+            reason=verdict.reason,
+            exit_code=verdict.exit_code,
+            details=details,  # type: ignore[arg-type]  # mypy misreads attrs' tuple converter
+        )
+        stamp = self._wall_clock().isoformat()
+        with self._lock:
+            self._outcomes.append(outcome)
+            self._reported.add(name)
+            self._tracked.pop(name, None)
+        if verdict.succeeded:
+            logger.info("Job %s of flow run %s completed", name, tracked.run_id)
+        else:
+            logger.warning("Job %s of flow run %s failed: %s", name, tracked.run_id, verdict.reason)
+        try:
+            # Recorded on the job so a restarted agent does not report it a second time.
+            self._batch.patch_namespaced_job(
+                name,
+                self._settings.namespace,
+                {"metadata": {"annotations": {REPORTED_ANNOTATION: stamp}}},
+                _request_timeout=self._timeout,
+            )
+        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+            logger.warning("Could not mark job %s as reported: %s", name, exc)
+        if verdict.still_active and self._settings.delete_finished_jobs:
+            # The pod would retry the pull or wait for capacity forever.
+            self._delete(name)
+        else:
+            job["metadata"].setdefault("annotations", {})[REPORTED_ANNOTATION] = stamp
+            self._clean_up(job, stamp)
+
+    def _collect_events(self, tracked: _Tracked, pods: Sequence[Mapping[str, Any]]) -> None:
+        if self._events_forbidden:
+            return
+        for pod in pods:
+            pod_name = (pod.get("metadata") or {}).get("name")
+            try:
+                response = self._core.list_namespaced_event(
+                    self._settings.namespace,
+                    field_selector=f"involvedObject.name={pod_name}",
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
+                )
+            except ApiException as exc:
+                if exc.status in (401, 403):
+                    self._events_forbidden = True
+                    logger.warning(
+                        "Not allowed to list events in namespace %s (HTTP %s): pod events will "
+                        "not appear in flow run logs. Grant 'list' on events to the agent's "
+                        "service account to get them.",
+                        self._settings.namespace,
+                        exc.status,
+                    )
+                    return
+                logger.debug("Could not list events of pod %s: %s", pod_name, exc)
+                continue
+            events = [
+                e
+                for e in _body(response).get("items") or ()
+                if (e.get("involvedObject") or {}).get("name") == pod_name
+            ]
+            events.sort(key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
+            with self._lock:
+                for event in events:
+                    key = event_key(event)
+                    if key not in tracked.seen_events:
+                        tracked.seen_events.add(key)
+                        tracked.events.append(event_line(event))
+                del tracked.events[:-MAX_EVENT_LINES]
+
+    def _clean_up(self, job: Mapping[str, Any], reported_at: str | None) -> None:
+        """Delete a finished job of this agent when the policy says so."""
+        if not self._settings.delete_finished_jobs or reported_at is None:
+            return
+        if (job.get("spec") or {}).get("ttlSecondsAfterFinished") is not None:
+            return  # Kubernetes' TTL controller deletes it
+        verdict_ok = (
+            any(
+                c.get("type") == "Complete" and c.get("status") == "True"
+                for c in (job.get("status") or {}).get("conditions") or ()
+            )
+            or ((job.get("status") or {}).get("succeeded") or 0) >= 1
+        )
+        if not verdict_ok:
+            try:
+                age = (self._wall_clock() - datetime.fromisoformat(reported_at)).total_seconds()
+            except ValueError:
+                age = float("inf")
+            if age < self._settings.failed_job_ttl_seconds:
+                return
+        self._delete(job_name_of(job))
+
+    # -- API calls ---------------------------------------------------------------------------
+
+    def _owned(self, item: Mapping[str, Any]) -> bool:
+        # Label selectors narrow the listing; this check is what guarantees it (an emulator or
+        # a proxy that ignores selectors must never make us touch another agent's job).
+        return ((item.get("metadata") or {}).get("labels") or {}).get(OWNER_LABEL) == self.owner
+
+    def _list_jobs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        # resourceVersion 0 lets the API server answer from its watch cache instead of etcd;
+        # a slightly old view is fine for monitoring (the reported set covers the gap).
+        kwargs: dict[str, Any] = {"limit": limit} if limit else {"resource_version": "0"}
+        response = self._batch.list_namespaced_job(
+            self._settings.namespace,
+            label_selector=self._selector,
+            _preload_content=False,
+            _request_timeout=self._timeout,
+            **kwargs,
+        )
+        return [job for job in _body(response).get("items") or () if self._owned(job)]
+
+    def _list_pods(self) -> list[dict[str, Any]]:
+        response = self._core.list_namespaced_pod(
+            self._settings.namespace,
+            label_selector=self._selector,
+            resource_version="0",
+            _preload_content=False,
+            _request_timeout=self._timeout,
+        )
+        return [pod for pod in _body(response).get("items") or () if self._owned(pod)]
+
+    def _delete(self, name: str) -> None:
+        try:
+            self._batch.delete_namespaced_job(
+                name,
+                self._settings.namespace,
+                propagation_policy="Background",
+                _request_timeout=self._timeout,
+            )
+            logger.info("Deleted job %s", name)
+        except ApiException as exc:
+            if exc.status != 404:
+                logger.error("Could not delete job %s: %s", name, self._api_problem("delete", exc))
+        except urllib3.exceptions.HTTPError as exc:
+            logger.warning("Could not delete job %s: %s", name, exc)
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self._tracked.pop(name, None)
+
+    def _api_problem(self, action: str, exc: ApiException) -> str:
+        message = exc.reason or ""
+        with contextlib.suppress(ValueError, AttributeError):
+            message = json.loads(exc.body or "{}").get("message") or message
+        return (
+            f"the Kubernetes API refused to {action} in namespace {self._settings.namespace} "
+            f"(HTTP {exc.status}): {message}"
+        )
+
+    # -- templates and the sync thread ---------------------------------------------------------
+
+    def _agent_template(self) -> JobTemplate:
+        path = self._settings.job_template_path
+        if not path:
+            return JobTemplate(body=default_template(), source="the default job template")
+        try:
+            return JobTemplate(body=load_template(path), source=path)
+        except TemplateError as exc:
+            raise ConfigError(str(exc), key="kubernetes.job_template_path", value=path) from None
+
+    def _run_template(self, run_config: object) -> JobTemplate:
+        assert isinstance(run_config, KubernetesRun)
+        try:
+            if run_config.job_template is not None:
+                body = checked_template(run_config.job_template, "the run config's job_template")
+                return JobTemplate(
+                    body=body, source="the run config's job_template", from_run_config=True
+                )
+            if run_config.job_template_path:
+                return JobTemplate(
+                    body=load_template(run_config.job_template_path),
+                    source=run_config.job_template_path,
+                    from_run_config=True,
+                )
+        except TemplateError as exc:
+            raise LaunchError(str(exc)) from None
+        return self._template
+
+    def _ensure_sync_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(
+                target=self._sync_forever, name="kubernetes-job-sync", daemon=True
+            )
+            self._thread.start()
+
+    def _sync_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sync()
+            except Exception:  # a bug here must not end monitoring for good
+                logger.exception("Unexpected error while watching Kubernetes jobs")
+            self._stop.wait(self._settings.job_sync_interval_seconds)
