@@ -8,7 +8,7 @@ from datetime import datetime
 import attrs
 
 from prefect_agent.domain.flow_run import FlowRun
-from prefect_agent.domain.frozen import frozen_map
+from prefect_agent.domain.frozen import frozen_map, str_tuple
 
 
 @attrs.frozen
@@ -52,7 +52,7 @@ class InfrastructureOutcome:
     succeeded: bool
     reason: str = ""
     exit_code: int | None = None
-    details: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    details: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
 
 
 @attrs.frozen(kw_only=True)

@@ -334,7 +334,7 @@ class KubernetesPlatform:
             succeeded=verdict.succeeded,
             reason=verdict.reason,
             exit_code=verdict.exit_code,
-            details=details,  # type: ignore[arg-type]  # mypy misreads attrs' tuple converter
+            details=details,
         )
         stamp = self._wall_clock().isoformat()
         with self._lock:
