@@ -42,7 +42,7 @@ def schema_sdl() -> str:
 
 def build_api_schema() -> GraphQLSchema:
     schema = build_schema(schema_sdl())
-    bind_scalars(schema.type_map)  # type: ignore[arg-type]
+    bind_scalars(dict(schema.type_map))
     bind_resolvers(schema)
     return schema
 

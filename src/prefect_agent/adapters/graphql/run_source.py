@@ -185,10 +185,13 @@ class GraphQLRunSource:
             except RowError as exc:
                 logger.error("Skipping a flow run row without an id: %s", exc)
                 continue
-            (runs if isinstance(result, FlowRun) else unreadable).append(result)  # type: ignore[arg-type]
+            if isinstance(result, FlowRun):
+                runs.append(result)
+            else:
+                unreadable.append(result)
         now = self._now()
         runs.sort(key=lambda run: (run.due_at(now), run.id))
-        return ReadyRuns(runs=runs, unreadable=unreadable)
+        return ReadyRuns(runs=tuple(runs), unreadable=tuple(unreadable))
 
     def _tenant(self) -> str:
         if self._tenant_id is None:
