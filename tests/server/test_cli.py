@@ -64,6 +64,14 @@ def test_run_create_list_and_show(api: RunningServer) -> None:
     assert "State: Running" in out and "hello from the flow" in out
 
 
+def test_run_cancel(api: RunningServer) -> None:
+    run_id = api.create_run(labels=[])
+    code, out, _ = cli("run", "cancel", "--api", api.url, run_id)
+    assert code == 0
+    assert out.split() == [run_id, "Cancelled"]
+    assert api.state_of(run_id) == "Cancelled"
+
+
 def test_run_create_with_a_flow_script_and_a_later_start(
     api: RunningServer, tmp_path: Path
 ) -> None:

@@ -535,3 +535,30 @@ def test_requests_as_prefect_1_sends_them(api: RunningServer) -> None:
         "message": "m",
         "context": {},
     }
+
+
+def test_heartbeats_and_cancellation(api: RunningServer) -> None:
+    run_id = api.create_run(labels=[])
+    api.graphql(
+        "mutation($input: update_flow_run_heartbeat_input!) {"
+        " update_flow_run_heartbeat(input: $input) { success } }",
+        {"input": {"flow_run_id": run_id}},
+    )
+    assert api.store.row("flow_run", run_id)["heartbeat"] is not None
+    cancel = "mutation($input: cancel_flow_run_input!) { cancel_flow_run(input: $input) { state } }"
+    assert api.graphql(cancel, {"input": {"flow_run_id": run_id}}) == {
+        "cancel_flow_run": {"state": "Cancelled"}
+    }
+    done = api.create_run(labels=[])
+    api.set_state(done, "Success")
+    assert api.graphql(cancel, {"input": {"flow_run_id": done}})["cancel_flow_run"] == {
+        "state": "Success"
+    }
+    ghost = {"input": {"flow_run_id": "00000000-0000-0000-0000-000000000009"}}
+    assert codes_of(post(api, {"query": cancel, "variables": ghost})) == {"NOT_FOUND"}
+
+
+def test_create_runs_makes_a_burst_in_a_few_requests(api: RunningServer) -> None:
+    ids = api.create_runs(600, labels=["burst"], run_config={"type": "LocalRun"})
+    assert len(set(ids)) == 600
+    assert len(queue(api, ["burst"])) == 600

@@ -282,3 +282,18 @@ def show(api: str, api_key: str | None, run_id: str, as_json: bool) -> None:
         click.echo(
             f"  {log['timestamp']}  {log['level']:8} {log.get('name') or ''}: {log['message']}"
         )
+
+
+@run.command("cancel", context_settings=CONTEXT_SETTINGS)
+@_api_options
+@click.argument("run_ids", nargs=-1, required=True)
+def cancel(api: str, api_key: str | None, run_ids: tuple[str, ...]) -> None:
+    """Cancel flow runs that have not finished; prints each run's resulting state."""
+    admin = _admin(api, api_key)
+    try:
+        for run_id in run_ids:
+            click.echo(f"{run_id} {admin.cancel_run(run_id)}")
+    except PrefectAgentError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        admin.client.close()

@@ -218,6 +218,15 @@ def _write_run_logs(_root: Any, info: Info, input: Any) -> Any:
     return {"success": True, "error": None}
 
 
+def _heartbeat(_root: Any, info: Info, input: Any) -> Any:
+    _ctx(info).store.heartbeat(input["flow_run_id"])
+    return {"success": True, "error": None}
+
+
+def _cancel_flow_run(_root: Any, info: Info, input: Any) -> Any:
+    return {"state": _ctx(info).store.cancel_flow_run(input["flow_run_id"])}
+
+
 QUERY: Mapping[str, Resolver] = {
     "hello": _hello,
     "auth_info": _auth_info,
@@ -243,6 +252,8 @@ MUTATION: Mapping[str, Resolver] = {
     "set_flow_run_states": _set_flow_run_states,
     "set_task_run_states": _set_task_run_states,
     "write_run_logs": _write_run_logs,
+    "update_flow_run_heartbeat": _heartbeat,
+    "cancel_flow_run": _cancel_flow_run,
 }
 
 RELATIONS: Mapping[tuple[str, str], Resolver] = {

@@ -583,6 +583,28 @@ class Store:
                 ids.append(task_run_id)
             return ids
 
+    def heartbeat(self, flow_run_id: str) -> None:
+        with self.transaction() as conn:
+            found = conn.execute(
+                "UPDATE flow_run SET heartbeat = ? WHERE id = ?",
+                (timestamps.to_text(timestamps.utc_now()), flow_run_id),
+            )
+            if found.rowcount == 0:
+                raise NotFound(f"update_flow_run_heartbeat: no flow run with id {flow_run_id}")
+
+    def cancel_flow_run(self, flow_run_id: str) -> str:
+        """Cancel a run that has not finished; returns its state afterwards."""
+        # Holding the (re-entrant) lock makes the check and the update one step.
+        with self.reading() as conn:
+            row = conn.execute("SELECT state FROM flow_run WHERE id = ?", (flow_run_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"cancel_flow_run: no flow run with id {flow_run_id}")
+            if is_finished(row["state"]):
+                return str(row["state"])
+            state = {"type": "Cancelled", "message": "Flow run was cancelled."}
+            self.set_flow_run_states([{"flow_run_id": flow_run_id, "state": state}])
+            return "Cancelled"
+
     def write_logs(self, logs: Sequence[Mapping[str, Any]]) -> int:
         """Store every record or none; a record naming an unknown flow run refuses the batch."""
         now = timestamps.utc_now()

@@ -9,6 +9,7 @@ from graphql import GraphQLSchema, build_schema, parse, validate
 
 from prefect_agent.adapters.graphql import documents
 from prefect_agent.adapters.graphql.run_admin import (
+    CANCEL_RUN,
     CREATE_FLOW,
     CREATE_FLOW_RUN,
     FIND_FLOW,
@@ -30,6 +31,7 @@ PYTHON_HALF = [
     documents.claims([], [(0, 0)]),
     CREATE_FLOW,
     CREATE_FLOW_RUN,
+    CANCEL_RUN,
 ]
 HASURA_HALF = [
     documents.TENANT,
