@@ -516,14 +516,7 @@ class Store:
             ids = []
             for item in states:
                 run_id = item["flow_run_id"]
-                what = f"State update failed for flow run {run_id}"
-                state = _check_state(item["state"], what)
-                row = conn.execute(
-                    "SELECT version, agent_id FROM flow_run WHERE id = ?", (run_id,)
-                ).fetchone()
-                if row is None:
-                    raise NotFound(f"{what}: no flow run with this id")
-                _check_version(what, item.get("version"), row["version"])
+                state, row = _state_update(conn, "flow_run", run_id, item)
                 version = row["version"] + 1
                 start = _state_start_time(state)
                 kind = state["type"]
@@ -560,14 +553,7 @@ class Store:
             ids = []
             for item in states:
                 task_run_id = item["task_run_id"]
-                what = f"State update failed for task run {task_run_id}"
-                state = _check_state(item["state"], what)
-                row = conn.execute(
-                    "SELECT version FROM task_run WHERE id = ?", (task_run_id,)
-                ).fetchone()
-                if row is None:
-                    raise NotFound(f"{what}: no task run with this id")
-                _check_version(what, item.get("version"), row["version"])
+                state, row = _state_update(conn, "task_run", task_run_id, item)
                 conn.execute(
                     "UPDATE task_run SET version = ?, state = ?, state_message = ?, "
                     "state_start_time = ?, serialized_state = ? WHERE id = ?",
@@ -667,9 +653,22 @@ class Store:
         )
 
 
-def _check_version(what: str, wanted: int | None, current: int) -> None:
+def _state_update(
+    conn: sqlite3.Connection, table: str, row_id: str, item: Mapping[str, Any]
+) -> tuple[dict[str, Any], sqlite3.Row]:
+    """The checked new state and the current row of a flow or task run about to change.
+
+    Raises ``NotFound`` for an unknown id and ``VersionLocked`` for a stale ``version``.
+    """
+    what = f"State update failed for {table.replace('_', ' ')} {row_id}"
+    state = _check_state(item["state"], what)
+    row = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"{what}: no {table.replace('_', ' ')} with this id")
+    wanted, current = item.get("version"), row["version"]
     if wanted is not None and wanted != current:
         raise VersionLocked(f"{what}: provided version {wanted} but current version is {current}")
+    return state, row
 
 
 def _message(state: Mapping[str, Any]) -> str | None:
