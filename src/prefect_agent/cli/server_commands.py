@@ -72,9 +72,15 @@ def start(
     log_level: str,
 ) -> None:
     """Serve a Prefect-compatible GraphQL API (the subset agents and flow runs use)."""
-    from prefect_agent.server.api import Api
-    from prefect_agent.server.http_server import ApiServer
-    from prefect_agent.server.store import Store
+    try:
+        from prefect_agent.server.api import Api
+        from prefect_agent.server.http_server import ApiServer
+        from prefect_agent.server.store import Store
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the embedded API needs the 'server' extra ({exc.name} is missing): "
+            "pip install 'prefect-agent[server]'"
+        ) from None
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     limits = _limits(queue_scan_limit, queue_limit)

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from prefect_agent.domain.labels import LabelPolicy
-from prefect_agent.domain.states import SCHEDULED_FAMILY, is_finished
+from prefect_agent.domain.states import SCHEDULED_FAMILY, is_finished, serialized_state
 from prefect_agent.server import timestamps
 from prefect_agent.server.errors import NotFound, ServerError, VersionLocked
 from prefect_agent.server.queue_limits import QueueLimits
@@ -148,18 +148,6 @@ def _check_state(state: Any, what: str) -> dict[str, Any]:
     if len(json.dumps(state)) > MAX_STATE_BYTES:
         raise ServerError(f"{what}: serialized state exceeds {MAX_STATE_BYTES} bytes")
     return state
-
-
-def scheduled_state(start: str, message: str) -> dict[str, Any]:
-    return {
-        "type": "Scheduled",
-        "start_time": start,
-        "message": message,
-        "context": {},
-        "cached_inputs": {},
-        "_result": {"type": "NoResultType", "__version__": "1.4.1"},
-        "__version__": "1.4.1",
-    }
 
 
 class Store:
@@ -415,7 +403,7 @@ class Store:
                 run_config = flow_run_config
             run_labels = _labels_for(labels, run_config, flow_run_config)
             run_id = new_id()
-            state = scheduled_state(start, "Flow run scheduled.")
+            state = serialized_state("Scheduled", "Flow run scheduled.", start_time=start)
             conn.execute(
                 "INSERT INTO flow_run (id, tenant_id, flow_id, name, labels, parameters, context, "
                 "run_config, version, state, state_message, state_start_time, state_timestamp, "
