@@ -24,7 +24,9 @@ from graphql.language import (
 )
 
 from prefect_agent.server.errors import ServerError
+from prefect_agent.server.faults import EXEMPT_HEADER
 from prefect_agent.server.queue_limits import QueueLimits
+from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.resolvers import RequestContext, bind_resolvers
 from prefect_agent.server.scalars import bind_scalars
 from prefect_agent.server.store import Store
@@ -64,6 +66,19 @@ def _depth(node: Any, fragments: Mapping[str, Any], seen: frozenset[str] = froze
     return deepest
 
 
+def _root_fields(document: Any, operation_name: str | None) -> list[str]:
+    return [
+        selection.name.value
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (
+            operation_name is None or (definition.name and definition.name.value == operation_name)
+        )
+        for selection in definition.selection_set.selections
+        if isinstance(selection, FieldNode)
+    ]
+
+
 def _error(message: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"message": message, "extensions": {"code": code}, **extra}
 
@@ -96,6 +111,7 @@ class Api:
         self.store = store
         self.limits = limits or QueueLimits()
         self.schema = build_api_schema()
+        self.stats = RequestStats()
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """(HTTP status, response JSON) for one POSTed request body."""
@@ -139,6 +155,8 @@ class Api:
         errors = validate(self.schema, document)
         if errors:
             return 400, {"errors": [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors]}
+        if not any(key.lower() == EXEMPT_HEADER.lower() for key in headers or {}):
+            self.stats.record(_root_fields(document, operation_name))
         too_deep = self._too_deep(document)
         if too_deep:
             return 400, {"errors": [_error(too_deep, "GRAPHQL_VALIDATION_FAILED")]}

@@ -11,7 +11,10 @@ Public helper for every test suite that needs a Prefect API::
         assert api.state_of(run_id) == "Success"
 
 Everything here goes through HTTP (``requests``), exactly as an agent or flow process would,
-except ``api.store`` which gives direct read access to the database for assertions.
+except ``api.store`` which gives direct read access to the database for assertions. The
+helpers' own requests are exempt from ``api.faults`` (injected failures: errors, 429s,
+malformed bodies, resets, lost answers, delays, outages) and from ``api.stats`` (request
+counts by operation), so a test can inspect the API while the agent sees it failing.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from typing import Any
 import requests
 
 from prefect_agent.server.api import Api
+from prefect_agent.server.faults import EXEMPT_HEADER, ServerFaults
 from prefect_agent.server.http_server import ApiServer
 from prefect_agent.server.queue_limits import QueueLimits
+from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.store import Store
 from prefect_agent.server.timestamps import to_text
 
@@ -43,7 +48,12 @@ class RunningServer:
         self.url = server.url
         self.tenant_id = tenant_id
         self.store: Store = server.api.store
+        self.faults: ServerFaults = server.faults
+        """Injects failures into every request except these helpers' own."""
+        self.stats: RequestStats = server.api.stats
+        """Counts every request except these helpers' own (``stats.snapshot()``)."""
         self._session = requests.Session()
+        self._session.headers[EXEMPT_HEADER] = "1"
 
     # -- raw access ------------------------------------------------------------------------
 

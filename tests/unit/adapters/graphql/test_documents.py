@@ -37,6 +37,7 @@ HASURA_HALF = [
     documents.TENANT,
     documents.AGENT_CONFIG,
     documents.FLOW_RUN_METADATA,
+    documents.CLAIM_CHECK,
     documents.RUN_STATUS,
     FIND_FLOW,
     LIST_RUNS,
