@@ -191,8 +191,15 @@ def test_mark_failed_and_logs_with_timestamps(api: RunningServer) -> None:
     source = source_for(api)
     register(source, [])
     stamp = datetime(2024, 5, 1, tzinfo=timezone.utc)
-    source.write_logs([RunLog(run_id=run_id, message="m", level="warning", timestamp=stamp)])
-    assert api.logs(run_id)[0]["level"] == "WARNING"
+    source.write_logs(
+        [
+            RunLog(run_id=run_id, message="m", level="warning", timestamp=stamp),
+            RunLog(run_id=run_id, message="w", level="WARN"),
+            RunLog(run_id=run_id, message="odd", level="NOTICE"),
+        ]
+    )
+    levels = {log["message"]: log["level"] for log in api.logs(run_id)}
+    assert levels == {"m": "WARNING", "w": "WARNING", "odd": "INFO"}
     assert api.logs(run_id)[0]["timestamp"].startswith("2024-05-01T00:00:00")
     source.mark_failed(run_id, "exit code 3", None)
     assert api.run(run_id)["serialized_state"]["message"] == "exit code 3"
