@@ -75,4 +75,3 @@ class TestDockerPlatform(PlatformContract):
             decode=True,
         )
         return sum(1 for _ in events)
-

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 LAST_LINES = 20
 """How many of a failed container's last output lines go to the run's logs."""
 STOP_TIMEOUT = 10
+RACE_WAIT = 10.0
+"""Seconds to wait for the container of a concurrent launch of the same run to appear."""
 
 
 @attrs.define
@@ -164,6 +167,16 @@ class DockerPlatform:
         found.sort(key=lambda c: c.get("State") != "running")
         return dict(found[0])
 
+    def _find_racer(self, api: Any, run_id: str) -> dict[str, Any] | None:
+        """The container a concurrent launch is creating: the engine reserves its name
+        before the container shows up in listings, so look again for a few seconds."""
+        deadline = time.monotonic() + RACE_WAIT
+        while True:
+            found = self._find(api, run_id)
+            if found is not None or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
     def _reuse(self, api: Any, run: FlowRun, summary: dict[str, Any]) -> Launched | None:
         """The existing container of ``run`` if it is live; None if a new one is needed."""
         cid, name, state = summary["Id"], _name_of(summary), summary.get("State")
@@ -228,7 +241,7 @@ class DockerPlatform:
         except docker.errors.APIError as exc:
             if exc.status_code == 409:
                 # Another launch of this run got there first: use its container.
-                existing = self._find(api, run.id)
+                existing = self._find_racer(api, run.id)
                 if existing is not None:
                     reused = self._reuse(api, run, existing)
                     if reused is not None:
