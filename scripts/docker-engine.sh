@@ -63,9 +63,12 @@ install_packages() {
 start_dockerd() {
     say "starting dockerd (--iptables=false --bridge=none) on $socket"
     rm -f "$pidfile"
-    # setsid: the engine must outlive this script and not get the test runner's signals.
-    as_root setsid dockerd --iptables=false --bridge=none -H "unix://$socket" \
-        --pidfile "$pidfile" >"$log" 2>&1 </dev/null &
+    # setsid: the engine must outlive this script and not get the test runner's signals;
+    # 9>&-: it must not inherit (and so hold forever) the lock of this script.
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+    "${sudo[@]}" setsid dockerd --iptables=false --bridge=none -H "unix://$socket" \
+        --pidfile "$pidfile" >"$log" 2>&1 </dev/null 9>&- &
     local deadline=$((SECONDS + ready_timeout))
     until answers; do
         if [ "$SECONDS" -ge "$deadline" ]; then
