@@ -371,3 +371,20 @@ def test_a_bad_host_config_option_fails_the_launch(harness: Harness) -> None:
     run = harness.run(host_config={"no_such_option": 1})
     with pytest.raises(LaunchError, match=r"invalid host_config.*no_such_option"):
         harness.launch(platform, run, "true")
+
+
+def test_user_networks_are_joined_and_ports_exposed(harness: Harness) -> None:
+    names = [f"prefect-test-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    networks = [harness.client.networks.create(n, internal=True) for n in names]
+    try:
+        platform = harness.platform(networks=names, container_removal="never")
+        run = harness.run(ports=[8080])
+        harness.launch(platform, run, "exit 0")
+        assert outcome_of(platform, run).succeeded
+        container = harness.container(run)
+        assert set(container.attrs["NetworkSettings"]["Networks"]) == set(names)
+        assert "8080/tcp" in container.attrs["Config"]["ExposedPorts"]
+    finally:
+        remove_agent_containers(harness.client, harness.agent)
+        for network in networks:
+            network.remove()

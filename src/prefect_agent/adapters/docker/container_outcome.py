@@ -43,7 +43,12 @@ def ended_outcome(
     if error:
         reason += f": {error}"
     return InfrastructureOutcome(
-        run_id=run_id, succeeded=False, exit_code=code, reason=reason, details=tuple(last_lines)
+        run_id=run_id,
+        succeeded=False,
+        exit_code=code,
+        reason=reason,
+        # The attrs plugin types the ``tuple`` converter's argument with an unbound TypeVar.
+        details=tuple(last_lines),  # type: ignore[arg-type]
     )
 
 
