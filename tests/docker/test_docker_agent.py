@@ -16,6 +16,7 @@ from prefect_agent.adapters.docker.platform import DockerPlatform
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.errors import PlatformUnavailable
+from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.run_config import DockerRun
 from prefect_agent.services.agent import AgentService
 from prefect_agent.testing import FakeClock, InMemoryRunSource
@@ -120,3 +121,37 @@ def test_an_unreachable_engine_claims_nothing_and_the_agent_recovers(
     finally:
         proxy.stop()
         platform.close()
+
+
+def test_adoption_waits_for_an_engine_that_was_down_at_start(
+    agent_name: str, tmp_path: Path, docker_engine: Any
+) -> None:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        pytest.skip(f"the engine is not on a Unix socket ({host})")
+    config = AgentConfig(
+        platform=DockerSettings(), name=agent_name, flow_run_command=("sh", "-c", "exit 3")
+    )
+    earlier = DockerPlatform.from_config(config)
+    _, source = make_agent(config, earlier)
+    run_id = source.add_run(run_config=DockerRun(image=BUSYBOX))
+    run = source.ready_runs((), source.clock.now()).runs[0]
+    earlier.launch(run, build_launch_spec(run, config, tenant_id=None))
+    earlier.close()
+
+    proxy = SocketProxy(str(tmp_path / "docker.sock"), host.removeprefix("unix://"))
+    restarted = DockerPlatform(DockerSettings(base_url=proxy.url), agent_name=agent_name)
+    assert restarted.adopt() == []  # the engine is unreachable: no crash, adopt later
+    with pytest.raises(PlatformUnavailable):
+        restarted.outcomes()
+    proxy.start()
+    try:
+        end = time.monotonic() + DEADLINE
+        outcomes: list[Any] = []
+        while not outcomes and time.monotonic() < end:
+            outcomes = [o for o in restarted.outcomes() if o.run_id == run_id]
+            time.sleep(0.05)  # polling with a deadline
+        assert outcomes and outcomes[0].exit_code == 3
+    finally:
+        restarted.close()
+        proxy.stop()

@@ -29,7 +29,7 @@ from prefect_agent.adapters.docker.log_streaming import (
 from prefect_agent.adapters.docker.volumes import Volume, parse_volumes
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.docker_settings import DockerSettings
-from prefect_agent.domain.errors import ConfigError, LaunchError
+from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
@@ -76,6 +76,7 @@ class DockerPlatform:
         self._engine = DockerEngine(settings.base_url, settings.docker_client_timeout)
         self._watched: dict[str, _Watched] = {}
         self._pending: list[InfrastructureOutcome] = []
+        self._adoption_pending = False
         self._lock = threading.Lock()
         self._logs = FlowLogStreamer(self._open_log_stream, write_flow_log)
 
@@ -106,15 +107,23 @@ class DockerPlatform:
 
     def launch(self, run: FlowRun, spec: LaunchSpec) -> Launched:
         api = self._engine.api()
-        with self._engine.translated("launch on"):
-            existing = self._find(api, run.id)
-            if existing is not None:
-                reused = self._reuse(api, run, existing)
-                if reused is not None:
-                    return reused
-            return self._create(api, run, spec)
+        try:
+            with self._engine.translated("launch on"):
+                existing = self._find(api, run.id)
+                if existing is not None:
+                    reused = self._reuse(api, run, existing)
+                    if reused is not None:
+                        return reused
+                return self._create(api, run, spec)
+        except docker.errors.APIError as exc:
+            # Anything the engine refused that the steps above did not explain themselves.
+            raise LaunchError(
+                f"Docker refused a request while launching flow run {run.id}: {explanation(exc)}"
+            ) from exc
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
+        if self._adoption_pending:
+            self._adopt_now()
         with self._lock:
             watched = dict(self._watched)
         if watched:
@@ -126,6 +135,15 @@ class DockerPlatform:
         return ready
 
     def adopt(self) -> Sequence[str]:
+        """Watch this agent's containers; with the engine down, adopt once it answers."""
+        try:
+            return self._adopt_now()
+        except PlatformUnavailable as exc:
+            logger.warning("Cannot look for earlier containers yet (%s); will retry", exc)
+            self._adoption_pending = True
+            return []
+
+    def _adopt_now(self) -> list[str]:
         api = self._engine.api()
         adopted = []
         with self._engine.translated("list containers on"):
@@ -137,10 +155,21 @@ class DockerPlatform:
                 name = _name_of(summary)
                 if summary.get("State") == "created":
                     # Claimed and created, but the previous agent died before starting it.
-                    self._start(api, summary["Id"], run_id, name)
+                    try:
+                        self._start(api, summary["Id"], run_id, name)
+                    except LaunchError as exc:
+                        self._report(
+                            InfrastructureOutcome(run_id=run_id, succeeded=False, reason=exc.reason)
+                        )
+                        continue
                 self._watch(run_id, summary["Id"], name, labels.get(ident.RUN_NAME) or run_id)
                 adopted.append(run_id)
+        self._adoption_pending = False
         return sorted(set(adopted))
+
+    def _report(self, outcome: InfrastructureOutcome) -> None:
+        with self._lock:
+            self._pending.append(outcome)
 
     def stop(self, run_id: str) -> None:
         api = self._engine.api()
