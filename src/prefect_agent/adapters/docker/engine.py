@@ -51,8 +51,8 @@ class DockerEngine:
     def _connect(self) -> docker.APIClient:
         if self._from_env:
             # from_env also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH with DOCKER_HOST.
-            return docker.from_env(version="auto", timeout=int(self._timeout)).api
-        return docker.APIClient(base_url=self.url, version="auto", timeout=int(self._timeout))
+            return docker.from_env(version="auto", timeout=self._timeout).api
+        return docker.APIClient(base_url=self.url, version="auto", timeout=self._timeout)
 
     def ping(self) -> None:
         api = self.api()
