@@ -14,9 +14,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import docker
 import docker.errors
 import requests.exceptions
+from docker.api.client import APIClient
+from docker.client import DockerClient
 
 from prefect_agent.domain.errors import PlatformUnavailable
 
@@ -32,27 +33,27 @@ def engine_url(
 
 
 class DockerEngine:
-    """Holds one ``docker.APIClient``; ``api()`` returns it or raises ``PlatformUnavailable``."""
+    """Holds one docker-py ``APIClient``; ``api()`` returns it or raises ``PlatformUnavailable``."""
 
     def __init__(self, base_url: str | None, timeout: float) -> None:
         self.url = engine_url(base_url)
         self._from_env = base_url is None
         self._timeout = timeout
-        self._client: docker.APIClient | None = None
+        self._client: APIClient | None = None
         self._lock = threading.Lock()
 
-    def api(self) -> docker.APIClient:
+    def api(self) -> APIClient:
         with self._lock:
             if self._client is None:
                 with self.translated("connect to"):
                     self._client = self._connect()
             return self._client
 
-    def _connect(self) -> docker.APIClient:
+    def _connect(self) -> APIClient:
         if self._from_env:
             # from_env also honours DOCKER_TLS_VERIFY and DOCKER_CERT_PATH with DOCKER_HOST.
-            return docker.from_env(version="auto", timeout=self._timeout).api
-        return docker.APIClient(base_url=self.url, version="auto", timeout=self._timeout)
+            return DockerClient.from_env(version="auto", timeout=self._timeout).api
+        return APIClient(base_url=self.url, version="auto", timeout=self._timeout)
 
     def ping(self) -> None:
         api = self.api()

@@ -138,7 +138,7 @@ class DockerPlatform:
         """Watch this agent's containers; with the engine down, adopt once it answers."""
         try:
             return self._adopt_now()
-        except PlatformUnavailable as exc:
+        except (PlatformUnavailable, docker.errors.APIError) as exc:
             logger.warning("Cannot look for earlier containers yet (%s); will retry", exc)
             self._adoption_pending = True
             return []
