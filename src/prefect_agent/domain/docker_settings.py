@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import attrs
 
@@ -10,8 +10,10 @@ from prefect_agent.domain.frozen import str_tuple
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.validators import non_empty_strings, positive
 
-PULL_POLICIES = ("IfNotPresent", "Always", "Never")
-CONTAINER_REMOVAL = ("always", "on-success", "never")
+PullPolicy = Literal["IfNotPresent", "Always", "Never"]
+ContainerRemoval = Literal["always", "on-success", "never"]
+PULL_POLICIES: tuple[str, ...] = get_args(PullPolicy)
+CONTAINER_REMOVAL: tuple[str, ...] = get_args(ContainerRemoval)
 
 
 def _optional_tuple(value: object) -> tuple[str, ...] | None:
@@ -38,10 +40,10 @@ class DockerSettings:
     no_pull: bool = attrs.field(
         default=False, metadata={"help": "Never pull images (same as pull_policy Never)"}
     )
-    pull_policy: str = attrs.field(
+    pull_policy: PullPolicy = attrs.field(
         default="IfNotPresent",
         validator=_one_of(PULL_POLICIES),
-        metadata={"help": "When to pull a run's image: IfNotPresent, Always or Never"},
+        metadata={"help": "When to pull a run's image (IfNotPresent: only when the engine lacks it)"},
     )
     volumes: tuple[str, ...] = attrs.field(
         default=(),
@@ -76,10 +78,10 @@ class DockerSettings:
         metadata={"help": "API address given to containers; unset rewrites a localhost API"},
     )
     """The API address given to containers; None rewrites a localhost API automatically."""
-    container_removal: str = attrs.field(
+    container_removal: ContainerRemoval = attrs.field(
         default="always",
         validator=_one_of(CONTAINER_REMOVAL),
-        metadata={"help": "Remove ended containers: always, on-success or never"},
+        metadata={"help": "When to remove ended containers, once their exit status is read"},
     )
     """Ended containers are removed after their exit status and last lines were read."""
 
