@@ -43,7 +43,7 @@ class DockerSettings:
     pull_policy: PullPolicy = attrs.field(
         default="IfNotPresent",
         validator=_one_of(PULL_POLICIES),
-        metadata={"help": "When to pull a run's image (IfNotPresent: only when the engine lacks it)"},
+        metadata={"help": "When to pull a run's image (IfNotPresent: when the engine lacks it)"},
     )
     volumes: tuple[str, ...] = attrs.field(
         default=(),
