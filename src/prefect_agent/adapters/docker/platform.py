@@ -12,7 +12,7 @@ import attrs
 import docker.errors
 
 from prefect_agent.adapters.docker import container_identity as ident
-from prefect_agent.adapters.docker.api_address import container_api_address
+from prefect_agent.adapters.docker.api_address import can_map_hosts, container_api_address
 from prefect_agent.adapters.docker.container_outcome import (
     ended_outcome,
     has_ended,
@@ -305,9 +305,14 @@ class DockerPlatform:
         return api.create_networking_config({networks[0]: api.create_endpoint_config()})
 
     def _connect_networks(self, api: Any, cid: str, host: HostConfig) -> None:
-        first = 0 if host.network_mode else 1
+        mode = host.network_mode
+        if mode and not can_map_hosts(mode):
+            # A container in the host's (or none, or another container's) network namespace
+            # cannot join other networks: the engine would refuse every one.
+            return
+        first = 0 if mode else 1
         for network in self._settings.networks[first:]:
-            if network in ("host", "none"):
+            if network in ("host", "none") or network == mode:
                 continue
             try:
                 api.connect_container_to_network(cid, network)
