@@ -388,3 +388,20 @@ def test_user_networks_are_joined_and_ports_exposed(harness: Harness) -> None:
         remove_agent_containers(harness.client, harness.agent)
         for network in networks:
             network.remove()
+
+
+def test_the_api_key_reaches_the_container_environment_only(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "pa-secret-key-0123456789"
+    (harness.tmp / "out").mkdir()
+    config = attrs.evolve(harness.config(volumes=["./out:/out"]), api_key=key)
+    platform = harness.platform(config)
+    run = harness.run()
+    with caplog.at_level("DEBUG"):
+        launched = harness.launch(platform, run, "env > /out/env; exit 3", config)
+        outcome = outcome_of(platform, run)
+    assert env_file(harness.tmp)["PREFECT__CLOUD__API_KEY"] == key
+    assert key not in launched.info
+    assert key not in outcome.reason and all(key not in line for line in outcome.details)
+    assert key not in caplog.text
