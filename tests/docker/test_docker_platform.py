@@ -22,6 +22,7 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
 from prefect_agent.domain.run_config import DockerRun
+from tests.contract.platform_contract import PlatformContract
 from tests.docker.conftest import BUSYBOX, remove_agent_containers
 
 pytestmark = pytest.mark.docker
@@ -59,17 +60,9 @@ class Harness:
         return platform
 
     def run(self, **run_config: Any) -> FlowRun:
-        run_id = str(uuid.uuid4())
+        """A Submitted run (as the contract suite makes them) with these DockerRun fields."""
         run_config.setdefault("image", BUSYBOX)
-        return FlowRun(
-            id=run_id,
-            version=2,
-            state="Submitted",
-            flow_id=str(uuid.uuid4()),
-            flow_name="docker-flow",
-            name=f"run-{run_id[:8]}",
-            run_config=DockerRun(**run_config),
-        )
+        return attrs.evolve(PlatformContract().new_run(), run_config=DockerRun(**run_config))
 
     def launch(
         self, platform: DockerPlatform, run: FlowRun, script: str, config: AgentConfig | None = None
@@ -163,7 +156,7 @@ def test_containers_are_named_and_labelled_from_the_run(harness: Harness) -> Non
     assert launched.handle == container.id
     assert container.labels["io.prefect.flow-run-id"] == run.id
     assert container.labels["io.prefect.flow-id"] == run.flow_id
-    assert container.labels["io.prefect.flow-name"] == "docker-flow"
+    assert container.labels["io.prefect.flow-name"] == run.flow_name
     assert container.labels["io.prefect.agent"] == harness.agent
 
 
