@@ -73,7 +73,12 @@ class FlowLogStreamer:
         try:
             stream = self._open_stream(container_id)
             with self._lock:
-                self._streams[container_id] = stream
+                closed = self._closed
+                if not closed:
+                    self._streams[container_id] = stream
+            if closed:  # close() ran while the stream was being opened
+                getattr(stream, "close", lambda: None)()
+                return
             for line in split_lines(stream):
                 self._write(f"[{prefix}] {line}")
         except Exception as exc:  # the container vanished or the engine went away
