@@ -7,6 +7,7 @@ import http.server
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,14 @@ def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE
     raise AssertionError(f"timed out waiting for {what}")
 
 
+_SEEN: weakref.WeakKeyDictionary[DockerPlatform, list[InfrastructureOutcome]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Outcomes read from each platform: one read may bring those of several runs."""
+
+
 def outcome_of(platform: DockerPlatform, run: FlowRun) -> InfrastructureOutcome:
-    seen: list[InfrastructureOutcome] = []
+    seen = _SEEN.setdefault(platform, [])
 
     def ready() -> InfrastructureOutcome | None:
         seen.extend(platform.outcomes())
@@ -317,23 +324,34 @@ def test_a_container_created_but_never_started_is_started_on_adoption(harness: H
 
 
 def test_concurrent_launches_of_one_run_start_one_container(harness: Harness) -> None:
-    platforms = [harness.platform() for _ in range(4)]
+    (harness.tmp / "gate").mkdir()
+    config = harness.config(volumes=["./gate:/gate:ro"])
+    platforms = [harness.platform(config) for _ in range(4)]
     run = harness.run()
     results: list[Launched] = []
+    errors: list[BaseException] = []
     barrier = threading.Barrier(len(platforms))
 
     def launch(platform: DockerPlatform) -> None:
         barrier.wait()
-        results.append(harness.launch(platform, run, "sleep 2"))
+        try:
+            # Blocks until released, so every launch races a live container.
+            script = "until [ -e /gate/open ]; do sleep 0.05; done"
+            results.append(harness.launch(platform, run, script, config))
+        except Exception as exc:  # reported below with its message
+            errors.append(exc)
 
     threads = [threading.Thread(target=launch, args=(p,)) for p in platforms]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert not errors, [repr(e) for e in errors]
     assert len(results) == 4
     assert len({r.handle for r in results}) == 1
     harness.container(run)  # exactly one
+    (harness.tmp / "gate" / "open").touch()
+    assert outcome_of(platforms[0], run).succeeded
 
 
 def test_a_registry_outside_the_allow_list_fails_the_launch(harness: Harness) -> None:

@@ -8,10 +8,17 @@ from typing import Any
 from prefect_agent.domain.outcomes import InfrastructureOutcome
 
 ENDED_STATES = frozenset({"exited", "dead"})
+SIGKILL_EXIT = 137
 
 
 def has_ended(inspect: Mapping[str, Any]) -> bool:
     return str(inspect.get("State", {}).get("Status", "")) in ENDED_STATES
+
+
+def killed_without_oom_flag(inspect: Mapping[str, Any]) -> bool:
+    """Exit 137 (SIGKILL) without OOMKilled: maybe an OOM kill the engine has not noted yet."""
+    state = inspect.get("State") or {}
+    return state.get("ExitCode") == SIGKILL_EXIT and not state.get("OOMKilled")
 
 
 def _memory_limit(inspect: Mapping[str, Any]) -> str:

@@ -16,6 +16,7 @@ from prefect_agent.adapters.docker.api_address import can_map_hosts, container_a
 from prefect_agent.adapters.docker.container_outcome import (
     ended_outcome,
     has_ended,
+    killed_without_oom_flag,
     vanished_outcome,
 )
 from prefect_agent.adapters.docker.engine import DockerEngine, explanation
@@ -41,6 +42,11 @@ logger = logging.getLogger(__name__)
 LAST_LINES = 20
 """How many of a failed container's last output lines go to the run's logs."""
 STOP_TIMEOUT = 10
+OOM_FLAG_GRACE = 2.0
+"""Seconds a SIGKILLed container's OOMKilled flag is given to appear before it is reported."""
+LIVE_STATES = frozenset({"running", "restarting", "paused"})
+START_WAIT = 5.0
+"""Seconds a container created by another launch of the same run may take to be started."""
 RACE_WAIT = 10.0
 """Seconds to wait for the container of a concurrent launch of the same run to appear."""
 
@@ -77,6 +83,7 @@ class DockerPlatform:
         self._watched: dict[str, _Watched] = {}
         self._pending: list[InfrastructureOutcome] = []
         self._adoption_pending = False
+        self._killed_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._logs = FlowLogStreamer(self._open_log_stream, write_flow_log)
 
@@ -208,10 +215,17 @@ class DockerPlatform:
 
     def _reuse(self, api: Any, run: FlowRun, summary: dict[str, Any]) -> Launched | None:
         """The existing container of ``run`` if it is live; None if a new one is needed."""
-        cid, name, state = summary["Id"], _name_of(summary), summary.get("State")
-        if state in ("running", "created", "restarting", "paused"):
-            if state == "created":
+        cid, name = summary["Id"], _name_of(summary)
+        state: str | None = summary.get("State")
+        if state == "created":
+            # Most likely a concurrent launch is about to start it: give it the time to.
+            state = self._settled_state(api, cid)
+            if state == "created":  # abandoned between create and start: start it here
                 self._start(api, cid, run.id, name)
+                state = "running"
+        if state is None:
+            return None  # it vanished meanwhile: create a new one
+        if state in LIVE_STATES:
             self._watch(run.id, cid, name, run.display_name)
             logger.info("Flow run %s already has container %s; not starting another", run.id, name)
             return Launched(run.id, f"Container ID: {cid[:12]} ({name}, already running)", cid)
@@ -220,6 +234,20 @@ class DockerPlatform:
         self._collect(api, {run.id: _Watched(cid, name)})
         self._make_way(api, cid, name)
         return None
+
+    def _settled_state(self, api: Any, cid: str) -> str | None:
+        """The container's state once it left ``created`` (or as it is after a while).
+
+        A container still being created by a concurrent launch is listed before the engine
+        can inspect or start it (it answers "no such container"), so a missing container
+        counts as not settled yet either.
+        """
+        deadline = time.monotonic() + START_WAIT
+        while True:
+            state = _state_of(api, cid)
+            if state not in (None, "created") or time.monotonic() > deadline:
+                return state
+            time.sleep(0.05)
 
     def _make_way(self, api: Any, cid: str, name: str) -> None:
         """Free the run's container name: remove the ended container, or rename a kept one."""
@@ -290,10 +318,14 @@ class DockerPlatform:
         try:
             api.start(cid)
         except docker.errors.APIError as exc:
-            try:
-                api.remove_container(cid, force=True)
-            except docker.errors.APIError:
-                logger.warning("Could not remove container %s that failed to start", name)
+            state = _state_of(api, cid)
+            if state not in (None, "created"):
+                return  # a concurrent launch of the same run started it first
+            if state == "created":
+                try:
+                    api.remove_container(cid, force=True)
+                except docker.errors.APIError:
+                    logger.warning("Could not remove container %s that failed to start", name)
             raise LaunchError(
                 f"Docker could not start container {name} for flow run {run_id}: {explanation(exc)}"
             ) from exc
@@ -398,6 +430,13 @@ class DockerPlatform:
             return vanished_outcome(run_id, item.name)
         if not has_ended(inspect):
             return None
+        if killed_without_oom_flag(inspect):
+            # The engine may record the OOM kill just after the exit: look again shortly
+            # (on a later call, so this one does not block) before calling it a plain kill.
+            first_seen = self._killed_at.setdefault(item.container_id, time.monotonic())
+            if time.monotonic() - first_seen < OOM_FLAG_GRACE:
+                return None
+        self._killed_at.pop(item.container_id, None)
         try:
             tail = api.logs(item.container_id, stdout=True, stderr=True, tail=LAST_LINES)
         except docker.errors.APIError:
@@ -422,3 +461,11 @@ class DockerPlatform:
 def _name_of(summary: dict[str, Any]) -> str:
     names = summary.get("Names") or []
     return str(names[0]).lstrip("/") if names else str(summary["Id"])[:12]
+
+
+def _state_of(api: Any, cid: str) -> str | None:
+    """The container's state (``created``, ``running``, ``exited``...), None once it is gone."""
+    try:
+        return str(api.inspect_container(cid)["State"]["Status"])
+    except docker.errors.NotFound:
+        return None

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from prefect_agent.adapters.docker.container_identity import container_name
-from prefect_agent.adapters.docker.container_outcome import ended_outcome, vanished_outcome
+from prefect_agent.adapters.docker.container_outcome import (
+    ended_outcome,
+    killed_without_oom_flag,
+    vanished_outcome,
+)
 from prefect_agent.adapters.docker.log_streaming import split_lines
 
 
@@ -46,3 +50,9 @@ def test_names_keep_only_characters_the_engine_allows() -> None:
 def test_split_lines_rejoins_chunks() -> None:
     chunks = [b"one\ntw", b"o\r\n", b"", b"thr\xc3", b"\xa9e"]
     assert list(split_lines(chunks)) == ["one", "two", "thrée"]
+
+
+def test_a_sigkill_without_the_oom_flag_may_still_become_an_oom_kill() -> None:
+    assert killed_without_oom_flag({"State": {"ExitCode": 137}})
+    assert not killed_without_oom_flag({"State": {"ExitCode": 137, "OOMKilled": True}})
+    assert not killed_without_oom_flag({"State": {"ExitCode": 3}})
