@@ -1,0 +1,157 @@
+"""The agent's services on DockerPlatform and the real engine: failures end runs Failed with
+the reason, an unreachable engine makes the agent claim nothing until it comes back."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prefect_agent.adapters.docker.platform import DockerPlatform
+from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.docker_settings import DockerSettings
+from prefect_agent.domain.errors import PlatformUnavailable
+from prefect_agent.domain.launch_spec import build_launch_spec
+from prefect_agent.domain.run_config import DockerRun
+from prefect_agent.services.agent import AgentService
+from prefect_agent.testing import FakeClock, InMemoryRunSource
+from prefect_agent.testing.executor import InlineExecutor
+from tests.docker.conftest import BUSYBOX, remove_agent_containers
+from tests.docker.socket_proxy import SocketProxy
+
+pytestmark = pytest.mark.docker
+
+DEADLINE = 60.0
+
+
+@pytest.fixture
+def agent_name(docker_engine: Any) -> Iterator[str]:
+    name = f"agent-{uuid.uuid4().hex[:10]}"
+    yield name
+    remove_agent_containers(docker_engine, name)
+
+
+def make_agent(
+    config: AgentConfig, platform: DockerPlatform
+) -> tuple[AgentService, InMemoryRunSource]:
+    clock = FakeClock()
+    source = InMemoryRunSource(clock=clock)
+    agent = AgentService(
+        config=config, source=source, platform=platform, clock=clock, executor=InlineExecutor()
+    )
+    agent.register()
+    return agent, source
+
+
+def step_until(agent: AgentService, source: InMemoryRunSource, run_id: str, state: str) -> None:
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        agent.step()
+        if source.state_of(run_id) == state:
+            return
+        time.sleep(0.05)  # the container runs in real time; poll with a deadline
+    raise AssertionError(f"run {run_id} is {source.state_of(run_id)}, not {state}")
+
+
+@pytest.mark.parametrize(
+    ("host_config", "script", "reason"),
+    [
+        (None, "echo about to fail; exit 3", "exited with code 3"),
+        ({"mem_limit": "8m", "memswap_limit": "8m"}, "tail /dev/zero", "OOMKilled"),
+    ],
+    ids=["exit-3", "oom"],
+)
+def test_a_failing_container_ends_its_run_failed_with_the_reason(
+    agent_name: str, host_config: Any, script: str, reason: str
+) -> None:
+    config = AgentConfig(
+        platform=DockerSettings(), name=agent_name, flow_run_command=("sh", "-c", script)
+    )
+    platform = DockerPlatform.from_config(config)
+    agent, source = make_agent(config, platform)
+    run_id = source.add_run(run_config=DockerRun(image=BUSYBOX, host_config=host_config))
+    step_until(agent, source, run_id, "Failed")
+    assert source.submissions(run_id) == 1
+    messages = [log.message for log in source.logs(run_id)]
+    assert any(m.startswith("Submitted for execution: Container ID: ") for m in messages)
+    assert any(reason in m for m in messages)
+    if reason.startswith("exited"):
+        assert any("about to fail" in m for m in messages)  # the container's last lines
+    platform.close()
+
+
+def test_an_unreachable_engine_claims_nothing_and_the_agent_recovers(
+    agent_name: str, tmp_path: Path
+) -> None:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        pytest.skip(f"the engine is not on a Unix socket ({host})")
+    proxy = SocketProxy(str(tmp_path / "docker.sock"), host.removeprefix("unix://"))
+    config = AgentConfig(
+        platform=DockerSettings(base_url=proxy.url),
+        name=agent_name,
+        flow_run_command=("sh", "-c", "exit 0"),
+    )
+    platform = DockerPlatform.from_config(config)
+    agent, source = make_agent(config, platform)
+    with pytest.raises(PlatformUnavailable, match=str(tmp_path)):
+        platform.check()
+    run_id = source.add_run(run_config=DockerRun(image=BUSYBOX))
+    agent.step()
+    assert source.state_of(run_id) == "Scheduled"
+    assert source.submissions(run_id) == 0
+
+    proxy.start()
+    try:
+        step_until(agent, source, run_id, "Submitted")
+        platform.check()
+        proxy.stop()
+        with pytest.raises(PlatformUnavailable):
+            platform.check()
+        second = source.add_run(run_config=DockerRun(image=BUSYBOX))
+        agent.step()
+        assert source.state_of(second) == "Scheduled"
+        proxy.start()
+        step_until(agent, source, second, "Submitted")
+    finally:
+        proxy.stop()
+        platform.close()
+
+
+def test_adoption_waits_for_an_engine_that_was_down_at_start(
+    agent_name: str, tmp_path: Path, docker_engine: Any
+) -> None:
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        pytest.skip(f"the engine is not on a Unix socket ({host})")
+    config = AgentConfig(
+        platform=DockerSettings(), name=agent_name, flow_run_command=("sh", "-c", "exit 3")
+    )
+    earlier = DockerPlatform.from_config(config)
+    _, source = make_agent(config, earlier)
+    run_id = source.add_run(run_config=DockerRun(image=BUSYBOX))
+    run = source.ready_runs((), source.clock.now()).runs[0]
+    earlier.launch(run, build_launch_spec(run, config, tenant_id=None))
+    earlier.close()
+
+    proxy = SocketProxy(str(tmp_path / "docker.sock"), host.removeprefix("unix://"))
+    restarted = DockerPlatform(DockerSettings(base_url=proxy.url), agent_name=agent_name)
+    assert restarted.adopt() == []  # the engine is unreachable: no crash, adopt later
+    with pytest.raises(PlatformUnavailable):
+        restarted.outcomes()
+    proxy.start()
+    try:
+        end = time.monotonic() + DEADLINE
+        outcomes: list[Any] = []
+        while not outcomes and time.monotonic() < end:
+            outcomes = [o for o in restarted.outcomes() if o.run_id == run_id]
+            time.sleep(0.05)  # polling with a deadline
+        assert outcomes and outcomes[0].exit_code == 3
+    finally:
+        restarted.close()
+        proxy.stop()
