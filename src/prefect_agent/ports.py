@@ -81,6 +81,9 @@ class Platform(Protocol):
       an unavailable platform raises ``PlatformUnavailable``.
     - ``outcomes()`` returns, without blocking, what became of launched runs since the last
       call: each run's infrastructure is reported once when it ends.
+    - ``infrastructure_logs()`` returns, without blocking, log records about launched runs'
+      infrastructure since the last call (pod events, container states), each once; the
+      agent writes them to the runs' logs. Platforms with nothing to say return ``()``.
     - ``adopt()`` returns the ids of runs launched earlier (by a previous agent process) that
       are still known to the platform, and watches them from then on.
     - ``stop(run_id)`` stops a run's infrastructure if it still exists (idempotent).
@@ -98,6 +101,8 @@ class Platform(Protocol):
     def launch(self, run: FlowRun, spec: LaunchSpec) -> Launched: ...
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]: ...
+
+    def infrastructure_logs(self) -> Sequence[RunLog]: ...
 
     def adopt(self) -> Sequence[str]: ...
 

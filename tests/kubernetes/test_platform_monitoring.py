@@ -18,7 +18,7 @@ from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavai
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.launch_spec import build_launch_spec
-from prefect_agent.domain.outcomes import InfrastructureOutcome
+from prefect_agent.domain.outcomes import InfrastructureOutcome, RunLog
 from prefect_agent.domain.run_config import KubernetesRun
 from prefect_agent.services.monitoring import InfrastructureMonitor
 from prefect_agent.services.null_health import NullHealthReporter
@@ -127,6 +127,18 @@ def outcome_of(platform: KubernetesPlatform, run_id: str) -> InfrastructureOutco
     return eventually(found, f"the outcome of run {run_id}")  # type: ignore[no-any-return]
 
 
+_LOGGED: dict[int, list[RunLog]] = {}
+"""Infrastructure log records read from each platform."""
+
+
+def infra_lines(platform: KubernetesPlatform, run_id: str) -> list[str]:
+    """The pod event lines the platform handed out for the run's logs so far."""
+    logged = _LOGGED.setdefault(id(platform), [])
+    logged.extend(platform.infrastructure_logs())
+    assert all(log.name == "k8s-infra" for log in logged)
+    return [log.message for log in logged if log.run_id == run_id]
+
+
 def job_names(controller: JobController) -> set[str]:
     return {job["metadata"]["name"] for job in controller.jobs()}
 
@@ -147,7 +159,9 @@ def test_an_image_pull_error_fails_the_run_with_the_reason_and_events(
     outcome = outcome_of(platform, run.id)
     assert not outcome.succeeded
     assert "could not pull nowhere/missing:1 (ImagePullBackOff)" in outcome.reason
-    assert any('Failed to pull image "nowhere/missing:1"' in line for line in outcome.details)
+    assert any(
+        'Failed to pull image "nowhere/missing:1"' in line for line in infra_lines(platform, run.id)
+    )
     # The pod would retry the pull forever: the agent deletes the job.
     eventually(lambda: not controller.jobs_of(run.id), "the job's deletion")
 
@@ -167,7 +181,7 @@ def test_an_oom_killed_pod_fails_the_run_with_its_termination_state(
     assert f"Container 'flow' in pod {pod} terminated: exit code 137, reason OOMKilled" in (
         outcome.details
     )
-    assert sum("Memory cgroup out of memory" in line for line in outcome.details) == 1
+    assert sum("Memory cgroup out of memory" in line for line in infra_lines(platform, run.id)) == 1
 
 
 def test_a_pod_pending_past_the_deadline_fails_the_run(
@@ -182,10 +196,10 @@ def test_a_pod_pending_past_the_deadline_fails_the_run(
     outcome = outcome_of(platform, run.id)
     assert not outcome.succeeded
     assert "still Pending after" in outcome.reason
-    assert any("3 Insufficient cpu" in line for line in outcome.details)
+    assert any("3 Insufficient cpu" in line for line in infra_lines(platform, run.id))
 
 
-def test_each_event_reaches_the_details_once(
+def test_each_event_reaches_the_run_logs_once(
     make_platform: Callable[..., KubernetesPlatform], controller: JobController
 ) -> None:
     platform = make_platform()
@@ -197,7 +211,8 @@ def test_each_event_reaches_the_details_once(
     platform.sync()
     controller.finish(job, 1)
     outcome = outcome_of(platform, run.id)
-    assert sum("Successfully assigned" in line for line in outcome.details) == 1
+    assert not outcome.succeeded
+    assert sum("Successfully assigned" in line for line in infra_lines(platform, run.id)) == 1
 
 
 def test_without_permission_to_list_events_monitoring_degrades_once(

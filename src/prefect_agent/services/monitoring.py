@@ -43,6 +43,7 @@ class InfrastructureMonitor:
 
     def check(self) -> list[InfrastructureOutcome]:
         """Handle every outcome reported since the last check; returns the failures handled."""
+        self._write_infrastructure_logs()
         try:
             outcomes = self._platform.outcomes()
         except PrefectAgentError as exc:
@@ -57,6 +58,14 @@ class InfrastructureMonitor:
             if self._handle_failure(outcome):
                 failures.append(outcome)
         return failures
+
+    def _write_infrastructure_logs(self) -> None:
+        try:
+            logs = self._platform.infrastructure_logs()
+            if logs:
+                self._source.write_logs(logs)
+        except PrefectAgentError as exc:
+            logger.warning("Could not write infrastructure logs to flow runs: %s", exc)
 
     def _handle_failure(self, outcome: InfrastructureOutcome) -> bool:
         try:

@@ -11,7 +11,7 @@ import attrs
 from prefect_agent.domain.errors import LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
-from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
+from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.testing.faults import Faults
 
@@ -53,6 +53,7 @@ class FakePlatform:
         self.closed = False
         self._launch_failures: dict[str, str] = {}
         self._outcomes: list[InfrastructureOutcome] = []
+        self._infrastructure_logs: list[RunLog] = []
         self._lock = threading.Lock()
         self.launched_event = threading.Event()
         """Set after every launch, for tests that wait for the next one."""
@@ -84,6 +85,13 @@ class FakePlatform:
             self.running.discard(run_id)
             self._outcomes.append(outcome)
 
+    def report_log(self, run_id: str, message: str, level: str = "INFO") -> None:
+        """Something happened to the run's infrastructure (an event) worth a line in its logs."""
+        with self._lock:
+            self._infrastructure_logs.append(
+                RunLog(run_id=run_id, message=message, level=level, name="fake-infra")
+            )
+
     def launched_ids(self) -> list[str]:
         with self._lock:
             return [launch.run.id for launch in self.launches]
@@ -114,6 +122,11 @@ class FakePlatform:
         self.faults.enter("outcomes")
         with self._lock:
             ready, self._outcomes = self._outcomes, []
+        return ready
+
+    def infrastructure_logs(self) -> Sequence[RunLog]:
+        with self._lock:
+            ready, self._infrastructure_logs = self._infrastructure_logs, []
         return ready
 
     def adopt(self) -> Sequence[str]:

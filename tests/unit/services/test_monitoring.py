@@ -69,3 +69,14 @@ def test_runs_launched_before_a_restart_are_adopted_and_watched():
     agent.step()
     assert world.source.state_of(run_id) == "Failed"
     assert world.platform.starts[run_id] == 1
+
+
+def test_infrastructure_events_reach_the_run_logs_as_they_happen(world):
+    run_id = launched(world)
+    world.platform.report_log(run_id, "Event: 'Pulling' on pod p-1: pulling image")
+    world.step()
+    assert ("fake-infra", "Event: 'Pulling' on pod p-1: pulling image") in [
+        (log.name, log.message) for log in world.source.logs(run_id)
+    ]
+    world.step()
+    assert len([log for log in world.source.logs(run_id) if log.name == "fake-infra"]) == 1

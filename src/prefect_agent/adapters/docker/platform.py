@@ -33,7 +33,7 @@ from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
-from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
+from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.run_config import DockerRun
 
@@ -127,6 +127,10 @@ class DockerPlatform:
             raise LaunchError(
                 f"Docker refused a request while launching flow run {run.id}: {explanation(exc)}"
             ) from exc
+
+    def infrastructure_logs(self) -> Sequence[RunLog]:
+        # Exit status, OOMKilled and the last output lines travel with the outcome instead.
+        return ()
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
         if self._adoption_pending:

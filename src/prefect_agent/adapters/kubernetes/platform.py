@@ -46,7 +46,7 @@ from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavai
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.launch_spec import LaunchSpec
-from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
+from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.run_config import KubernetesRun
 from prefect_agent.domain.secret import MASK
@@ -54,7 +54,8 @@ from prefect_agent.domain.secret import MASK
 logger = logging.getLogger(__name__)
 
 CREATE_ATTEMPTS = 3
-MAX_EVENT_LINES = 50
+INFRA_LOG_NAME = "k8s-infra"
+"""The log name of pod events in a run's logs (the name Prefect 1 used)."""
 """Events kept per job for its logs; a crash-looping pod must not grow memory without bound."""
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -66,7 +67,6 @@ class _Tracked:
 
     run_id: str
     pending_since: float | None = None
-    events: list[str] = attrs.field(factory=list)
     seen_events: set[str] = attrs.field(factory=set)
 
 
@@ -128,6 +128,7 @@ class KubernetesPlatform:
         self._reported: set[str] = set()
         self._outcomes: list[InfrastructureOutcome] = []
         self._events_forbidden = False
+        self._event_logs: list[RunLog] = []
         self._sync_failing = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -208,6 +209,11 @@ class KubernetesPlatform:
             logger.warning("Creating job %s failed (attempt %d); retrying", name, attempt)
             self._stop.wait(0.5 * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def infrastructure_logs(self) -> Sequence[RunLog]:
+        with self._lock:
+            ready, self._event_logs = self._event_logs, []
+        return ready
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
         self._ensure_sync_thread()
@@ -328,7 +334,8 @@ class KubernetesPlatform:
         pods: list[Mapping[str, Any]],
     ) -> None:
         name = job_name_of(job)
-        details = (*container_states(pods), *tracked.events)
+        # Pod events already went to the run's logs as they happened (infrastructure_logs).
+        details = tuple(container_states(pods))
         outcome = InfrastructureOutcome(
             run_id=tracked.run_id,
             succeeded=verdict.succeeded,
@@ -398,8 +405,13 @@ class KubernetesPlatform:
                     key = event_key(event)
                     if key not in tracked.seen_events:
                         tracked.seen_events.add(key)
-                        tracked.events.append(event_line(event))
-                del tracked.events[:-MAX_EVENT_LINES]
+                        self._event_logs.append(
+                            RunLog(
+                                run_id=tracked.run_id,
+                                message=event_line(event),
+                                name=INFRA_LOG_NAME,
+                            )
+                        )
 
     def _clean_up(self, job: Mapping[str, Any], reported_at: str | None) -> None:
         """Delete a finished job of this agent when the policy says so."""
