@@ -114,8 +114,9 @@ class FaultProxy:
             return
         server = _ProxyServer(("127.0.0.1", self._port), self)
         self._port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         self._server = server
 
     def down(self) -> None:
@@ -214,8 +215,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault in (Fault.STATUS_500, Fault.STATUS_502, Fault.STATUS_503):
             self._reply(int(fault.value), b"<html>upstream trouble</html>", "text/html")
         elif fault is Fault.RATE_LIMIT:
-            self._reply(429, b'{"errors": [{"message": "rate limited"}]}', "application/json",
-                        {"Retry-After": "1"})
+            self._reply(
+                429,
+                b'{"errors": [{"message": "rate limited"}]}',
+                "application/json",
+                {"Retry-After": "1"},
+            )
         elif fault is Fault.MALFORMED:
             self._reply(200, b'{"data": {"get_runs_in_q', "application/json")
         else:
