@@ -8,6 +8,7 @@ applied it, the case that tests idempotency.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import http.client
 import random
@@ -192,13 +193,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.proxy.track(self.connection, True)
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
         self.server.proxy.track(self.connection, False)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
