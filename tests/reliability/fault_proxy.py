@@ -104,6 +104,7 @@ class FaultProxy:
         self._server: _ProxyServer | None = None
         self._port = 0
         self._connections: set[socket.socket] = set()
+        self._busy: set[socket.socket] = set()
         self.up()
 
     @property
@@ -120,15 +121,25 @@ class FaultProxy:
         ).start()
         self._server = server
 
+    @property
+    def is_down(self) -> bool:
+        return self._server is None
+
     def down(self) -> None:
+        """Stop listening and cut idle connections; requests in flight still complete.
+
+        So every request the API applied is answered, and every later one is refused or
+        reset before the API sees it: an outage, not a lost response (those are faults of
+        their own, ``AFTER_API``).
+        """
         server, self._server = self._server, None
         if server is None:
             return
         server.shutdown()
         server.server_close()
         with self._lock:
-            connections, self._connections = self._connections, set()
-        for conn in connections:
+            idle = self._connections - self._busy
+        for conn in idle:
             _reset(conn)
 
     def close(self) -> None:
@@ -144,6 +155,18 @@ class FaultProxy:
                 self._connections.add(conn)
             else:
                 self._connections.discard(conn)
+                self._busy.discard(conn)
+
+    def busy(self, conn: socket.socket, busy: bool) -> bool:
+        """Mark a connection busy with a request; False if the proxy is down (refuse it)."""
+        with self._lock:
+            if busy:
+                if self._server is None:
+                    return False
+                self._busy.add(conn)
+            else:
+                self._busy.discard(conn)
+            return True
 
     def forward(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
         conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
@@ -207,6 +230,17 @@ class _Handler(BaseHTTPRequestHandler):
         proxy = self.server.proxy
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        if not proxy.busy(self.connection, True):
+            self._reset()  # arrived on a kept-alive connection after the API went down
+            return
+        try:
+            self._handle(proxy, body)
+        finally:
+            proxy.busy(self.connection, False)
+            if proxy.is_down:
+                self.close_connection = True
+
+    def _handle(self, proxy: FaultProxy, body: bytes) -> None:
         fault = proxy.plan.choose(body)
         proxy.count(fault)
         if fault is Fault.RESET:
