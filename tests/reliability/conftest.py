@@ -12,7 +12,6 @@ from tests.reliability.fault_proxy import FaultProxy
 from tests.reliability.harness import SECRET, CapturedLogs
 
 
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/reliability/" in str(item.path).replace("\\", "/"):

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
+import pytest
 
 from prefect_agent.adapters.graphql.run_source import GraphQLRunSource
 from prefect_agent.adapters.health.server import HttpHealthReporter
 from prefect_agent.adapters.system.clock import SystemClock
 from prefect_agent.domain.agent_config import AgentConfig
-from prefect_agent.domain.states import FAILED
+from prefect_agent.domain.states import FAILED, SUBMITTED
 from prefect_agent.server.testing import RunningServer
 from prefect_agent.services.agent import AgentService
 from prefect_agent.testing import FakePlatform
@@ -114,6 +115,59 @@ def tally(
             figures.lost += 1
             figures.lost_ids.append(run_id)
     return figures
+
+
+def wait_for_fates(
+    api: RunningServer,
+    run_ids: Sequence[str],
+    launched: Callable[[], Iterable[str]],
+    timeout: float,
+    settle: float = 5.0,
+) -> bool:
+    """Wait until every run is launched or Failed (True), or until the only runs left are
+    Submitted without a launch and stay so for ``settle`` seconds (False: they are stuck),
+    or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    stuck_since: float | None = None
+    previous: set[str] = set()
+    while time.monotonic() < deadline:
+        done = set(launched())
+        rows = api.store.rows_by("flow_run", "id", run_ids)
+        remaining = {r["id"] for r in rows if r["id"] not in done and r["state"] != FAILED}
+        if not remaining:
+            return True
+        if remaining == previous and all(
+            r["state"] == SUBMITTED for r in rows if r["id"] in remaining
+        ):
+            stuck_since = stuck_since or time.monotonic()
+            if time.monotonic() - stuck_since >= settle:
+                return False
+        else:
+            stuck_since = None
+        previous = remaining
+        pause.wait(0.1)
+    return False
+
+
+KNOWN_GAP = (
+    "a claim the API applied but whose answer the agent never got (lost response, timeout, "
+    "or the agent killed between claim and launch) leaves the run Submitted with no process; "
+    "GraphQLRunSource.claim turns its resend's version conflict into ClaimLost, and nothing "
+    "revisits runs this agent claimed (see docs/operations.md, 'Uncertain claims')"
+)
+
+
+def expect_nothing_lost(api: RunningServer, figures: Figures, *, known_gap: bool) -> None:
+    """Doubles always fail the test. A lost run fails it too, unless ``known_gap`` and every
+    lost run shows that gap's signature (Submitted, never launched): then it is an xfail
+    naming the runs, so the suite stays green while the gap is open and says so."""
+    assert figures.doubled == 0, figures
+    if figures.lost and known_gap:
+        states = states_of(api, figures.lost_ids)
+        if set(states) == {SUBMITTED}:
+            pytest.xfail(f"{figures.lost} run(s) stuck in Submitted: {KNOWN_GAP}")
+    assert figures.lost == 0, figures
 
 
 def states_of(api: RunningServer, run_ids: Iterable[str]) -> Counter[str]:

@@ -39,8 +39,9 @@ def test_bad_run_configs_fail_their_runs_and_only_those(
     began = time.monotonic()
     with InProcessAgent(api.url) as agent:
         done = wait_until(
-            lambda: len(agent.platform.starts) >= GOOD
-            and states_of(api, bad)["Failed"] == len(bad),
+            lambda: (
+                len(agent.platform.starts) >= GOOD and states_of(api, bad)["Failed"] == len(bad)
+            ),
             60,
         )
     figures = tally(api, "malformed run configs", good + bad, agent.platform.starts)

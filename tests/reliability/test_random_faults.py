@@ -9,9 +9,11 @@ from tests.reliability.fault_proxy import AFTER_API, BEFORE_API, FaultPlan, Faul
 from tests.reliability.harness import (
     CapturedLogs,
     InProcessAgent,
+    expect_nothing_lost,
     seed_runs,
     states_of,
     tally,
+    wait_for_fates,
     wait_until,
 )
 
@@ -48,12 +50,9 @@ def test_random_failures_after_the_api_applied_the_request(
     with InProcessAgent(proxy.url) as agent:
         assert wait_until(lambda: agent.agent.agent_id is not None, 10)
         proxy.plan = FaultPlan.random(0.2, BEFORE_API + AFTER_API, seed=21)
-        done = wait_until(
-            lambda: len(agent.platform.starts) + states_of(api, run_ids)["Failed"] >= RUNS, 60
-        )
+        wait_for_fates(api, run_ids, lambda: agent.platform.starts, 90)
     figures = tally(api, "20% of calls failing, responses lost too", run_ids, agent.platform.starts)
     figures.seconds = time.monotonic() - began
     figures.extra = {"faults": dict(proxy.stats), "states": dict(states_of(api, run_ids))}
     figures.show()
-    assert done, f"not finished: {states_of(api, run_ids)}"
-    assert (figures.lost, figures.doubled) == (0, 0), figures
+    expect_nothing_lost(api, figures, known_gap=True)
