@@ -9,20 +9,32 @@ so a local agent never loads the docker or kubernetes clients. Each adapter pack
 - ``adapters.docker.platform.DockerPlatform.from_config(config)``
 - ``adapters.kubernetes.platform.KubernetesPlatform.from_config(config)``
 - ``adapters.health.server.HttpHealthReporter.from_config(config, wake=...)``
+
+It also holds the Python facades of Prefect 1 (``LocalAgent``, ``DockerAgent``,
+``KubernetesAgent``), which build their ``AgentConfig`` from the layered configuration
+(defaults, user file, environment, then their arguments), and ``start_from_layers``, which the
+CLI calls with its flags as the top layer.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
+import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
+import attrs
+
+from prefect_agent.adapters.config import ArgumentSource, ResolvedConfig, resolve, standard_layers
+from prefect_agent.adapters.config.keys import Section
 from prefect_agent.adapters.system.clock import SystemClock
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
+from prefect_agent.ports import Clock, ConfigSource, HealthReporter, Platform, RunSource
 from prefect_agent.services.agent import AgentService
 
 logger = logging.getLogger(__name__)
@@ -79,8 +91,8 @@ def run_until_signalled(agent: AgentService) -> None:
     try:
         agent.run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _stopper(agent: AgentService) -> Callable[[int, Any], None]:
@@ -89,3 +101,247 @@ def _stopper(agent: AgentService) -> Callable[[int, Any], None]:
         agent.stop()
 
     return handle
+
+
+# -- layered configuration ------------------------------------------------------------------
+
+DOCKER_DESKTOP = "docker-desktop"
+LOG_FORMAT = "[%(asctime)s] %(levelname)s - %(name)s | %(message)s"
+
+
+def hostname_label() -> str:
+    """This machine's host name, or its address when every container is "docker-desktop"."""
+    host = socket.gethostname()
+    if host == DOCKER_DESKTOP:
+        # Containers on Docker Desktop share this host name; Prefect 1 uses the IP instead.
+        host = socket.gethostbyname(host)
+    return host
+
+
+def effective_config(kind: PlatformKind, layers: Sequence[ConfigSource]) -> ResolvedConfig:
+    """The layers resolved, plus the local agent's host name label unless it is turned off."""
+    resolved = resolve(kind, layers)
+    config = resolved.config
+    if kind is not PlatformKind.LOCAL or not getattr(config.platform, "hostname_label", False):
+        return resolved
+    host = hostname_label()
+    if host in config.labels:
+        return resolved
+    config = attrs.evolve(config, labels=(*config.labels, host))
+    entries = tuple(
+        attrs.evolve(e, value=config.labels, origin=f"{e.origin} + host name")
+        if e.key.field == "labels" and e.key.section is Section.AGENT
+        else e
+        for e in resolved.entries
+    )
+    return ResolvedConfig(config=config, entries=entries)
+
+
+def configure_logging(config: AgentConfig) -> None:
+    """Agent log lines to stdout at the configured level, timestamps in UTC (as Prefect 1).
+
+    The handler installed by an earlier call is replaced, so it always writes to the current
+    ``sys.stdout``; handlers added by embedding code are left alone.
+    """
+    logger = logging.getLogger("prefect_agent")
+    logger.setLevel(config.log_level)
+    for old in [h for h in logger.handlers if getattr(h, _OWN_HANDLER, False)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(LOG_FORMAT)
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    setattr(handler, _OWN_HANDLER, True)
+    logger.addHandler(handler)
+
+
+_OWN_HANDLER = "_prefect_agent_cli"
+
+
+@attrs.frozen(kw_only=True)
+class AdapterOverrides:
+    """Ports to use instead of the real adapters (tests, embedding): see ``build_agent``."""
+
+    source: RunSource | None = None
+    platform: Platform | None = None
+    clock: Clock | None = None
+    health: HealthReporter | None = None
+
+
+def start_from_layers(
+    kind: PlatformKind,
+    layers: Sequence[ConfigSource],
+    overrides: AdapterOverrides | None = None,
+) -> AgentConfig:
+    """Resolve ``layers``, build the agent and run it until a signal or ``max_polls``.
+
+    A bad value raises ``ConfigError`` before anything starts. Returns the config it ran with.
+    """
+    config = effective_config(kind, layers).config
+    run_configured(config, overrides or AdapterOverrides())
+    return config
+
+
+def run_configured(config: AgentConfig, ports: AdapterOverrides) -> None:
+    """Set up logging, build the agent (real adapters unless overridden) and run it."""
+    configure_logging(config)
+    run_until_signalled(
+        build_agent(
+            config,
+            source=ports.source,
+            platform=ports.platform,
+            clock=ports.clock,
+            health=ports.health,
+        )
+    )
+
+
+# -- the Prefect 1 facades ------------------------------------------------------------------
+
+
+class _Agent:
+    """What the three facades share: configuration at construction, ``start()`` to run.
+
+    Besides the Prefect 1.4.1 arguments, each facade takes keyword ``**options``: any setting
+    by its field name (``api="http://server:4200"``, ``api_key=...``,
+    ``flow_run_command=[...]``); ``source``, ``platform``, ``clock`` and ``health`` to replace
+    the real adapters; ``environ`` to replace ``os.environ`` as the environment layer.
+    """
+
+    kind: ClassVar[PlatformKind]
+
+    def __init__(
+        self,
+        arguments: Mapping[str, Any],
+        *,
+        source: RunSource | None = None,
+        platform: Platform | None = None,
+        clock: Clock | None = None,
+        health: HealthReporter | None = None,
+        environ: Mapping[str, str] | None = None,
+        **settings: Any,
+    ) -> None:
+        given = {**arguments, **settings}
+        no_cloud_logs = given.pop("no_cloud_logs", None)
+        if no_cloud_logs is not None:
+            given["send_flow_run_logs"] = not no_cloud_logs
+        layers = standard_layers(self.kind, ArgumentSource(self.kind, given), environ=environ)
+        self.resolved = effective_config(self.kind, layers)
+        self.overrides = AdapterOverrides(
+            source=source, platform=platform, clock=clock, health=health
+        )
+
+    @property
+    def config(self) -> AgentConfig:
+        return self.resolved.config
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config.labels)
+
+    @property
+    def env_vars(self) -> dict[str, str]:
+        return dict(self.config.env_vars)
+
+    def start(self) -> None:
+        """Run the agent until SIGINT, SIGTERM or ``max_polls``."""
+        run_configured(self.config, self.overrides)
+
+
+# 1.4.1 defaults of boolean arguments that mean "not given", so the file and environment decide.
+_DEFAULT_MEANS_UNSET = {
+    "show_flow_logs": False,
+    "hostname_label": True,
+    "delete_finished_jobs": True,
+}
+
+
+def _arguments(frame: Mapping[str, Any]) -> dict[str, Any]:
+    """A facade's own arguments from its ``locals()``, with "not given" defaults dropped."""
+    arguments = {
+        name: value
+        for name, value in frame.items()
+        if name not in ("self", "options") and not name.startswith("__")
+    }
+    for name, default in _DEFAULT_MEANS_UNSET.items():
+        if name in arguments and arguments[name] is default:
+            arguments[name] = None
+    return arguments
+
+
+class LocalAgent(_Agent):
+    """Runs each flow run as a local subprocess (Prefect 1.4.1 ``LocalAgent``)."""
+
+    kind = PlatformKind.LOCAL
+
+    def __init__(
+        self,
+        agent_config_id: str | None = None,
+        name: str | None = None,
+        labels: Iterable[str] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        max_polls: int | None = None,
+        agent_address: str | None = None,
+        no_cloud_logs: bool | None = None,
+        import_paths: Iterable[str] | None = None,
+        show_flow_logs: bool = False,
+        hostname_label: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(_arguments(locals()), **options)
+
+
+class DockerAgent(_Agent):
+    """Runs each flow run in a Docker container (Prefect 1.4.1 ``DockerAgent``)."""
+
+    kind = PlatformKind.DOCKER
+
+    def __init__(
+        self,
+        agent_config_id: str | None = None,
+        name: str | None = None,
+        labels: Iterable[str] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        max_polls: int | None = None,
+        agent_address: str | None = None,
+        no_cloud_logs: bool | None = None,
+        base_url: str | None = None,
+        no_pull: bool | None = None,
+        volumes: Iterable[str] | None = None,
+        show_flow_logs: bool = False,
+        networks: Iterable[str] | None = None,
+        reg_allow_list: Iterable[str] | None = None,
+        docker_client_timeout: int | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(_arguments(locals()), **options)
+
+
+class KubernetesAgent(_Agent):
+    """Runs each flow run as a Kubernetes Job (Prefect 1.4.1 ``KubernetesAgent``)."""
+
+    kind = PlatformKind.KUBERNETES
+
+    def __init__(
+        self,
+        agent_config_id: str | None = None,
+        namespace: str | None = None,
+        service_account_name: str | None = None,
+        image_pull_secrets: Iterable[str] | None = None,
+        job_template_path: str | None = None,
+        name: str | None = None,
+        labels: Iterable[str] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        max_polls: int | None = None,
+        agent_address: str | None = None,
+        no_cloud_logs: bool | None = None,
+        volume_mounts: list[dict[str, Any]] | None = None,
+        volumes: list[dict[str, Any]] | None = None,
+        delete_finished_jobs: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(_arguments(locals()), **options)

@@ -86,38 +86,106 @@ class AgentConfig:
     """
 
     platform: PlatformSettings = attrs.field(factory=LocalSettings)
-    name: str = attrs.field(default="agent")
+    name: str = attrs.field(default="agent", metadata={"help": "The agent's name."})
     labels: tuple[str, ...] = attrs.field(
-        default=(), converter=sorted_unique, validator=non_empty_strings
+        default=(),
+        converter=sorted_unique,
+        validator=non_empty_strings,
+        metadata={
+            "help": "A label of this agent (repeatable); runs must carry only labels it has."
+        },
     )
     env_vars: Mapping[str, str] = attrs.field(
-        factory=dict, converter=frozen_map, validator=env_mapping
+        factory=dict,
+        converter=frozen_map,
+        validator=env_mapping,
+        metadata={"help": "An environment variable for every flow run, KEY=VALUE (repeatable)."},
     )
-    backend: str = attrs.field(default="server", validator=_check_backend)
+    backend: str = attrs.field(
+        default="server",
+        validator=_check_backend,
+        metadata={"help": "server or cloud; selects the default API address."},
+    )
     api: str = attrs.field(
-        default=attrs.Factory(lambda self: DEFAULT_API[self.backend], takes_self=True),
+        default=attrs.Factory(
+            lambda self: DEFAULT_API.get(self.backend, DEFAULT_API["server"]), takes_self=True
+        ),
         converter=_strip_slash,
         validator=_check_api,
+        metadata={"help": "The Prefect API address."},
     )
-    api_key: Secret | None = attrs.field(default=None, converter=_secret)
-    tenant_id: str | None = attrs.field(default=None, validator=optional_uuid)
-    agent_config_id: str | None = None
-    agent_address: AgentAddress | None = attrs.field(default=None, converter=_address)
-    max_polls: int | None = attrs.field(default=None, validator=non_negative)
+    api_key: Secret | None = attrs.field(
+        default=None, converter=_secret, metadata={"help": "The API key (Prefect Cloud)."}
+    )
+    tenant_id: str | None = attrs.field(
+        default=None,
+        validator=optional_uuid,
+        metadata={"help": "The tenant to use (a UUID); discovered from the API when not set."},
+    )
+    agent_config_id: str | None = attrs.field(
+        default=None,
+        metadata={"help": "The agent configuration id to register with (for automations)."},
+    )
+    agent_address: AgentAddress | None = attrs.field(
+        default=None,
+        converter=_address,
+        metadata={"help": "Address of the health server, e.g. http://:8080 (off when empty)."},
+    )
+    max_polls: int | None = attrs.field(
+        default=None,
+        validator=non_negative,
+        metadata={"help": "Stop after this many polls (default: poll forever)."},
+    )
     """None polls forever; 0 never polls."""
-    log_level: str = attrs.field(default="INFO", converter=_level, validator=_check_level)
-    flow_log_level: str = attrs.field(default="INFO", converter=_level, validator=_check_level)
+    log_level: str = attrs.field(
+        default="INFO",
+        converter=_level,
+        validator=_check_level,
+        metadata={"help": "The agent's log level."},
+    )
+    flow_log_level: str = attrs.field(
+        default="INFO",
+        converter=_level,
+        validator=_check_level,
+        metadata={"help": "The log level handed to flow runs (PREFECT__LOGGING__LEVEL)."},
+    )
     """``logging.level``, handed to each flow run as PREFECT__LOGGING__LEVEL."""
-    send_flow_run_logs: bool = True
+    send_flow_run_logs: bool = attrs.field(
+        default=True, metadata={"help": "Send flow run logs to the API."}
+    )
     """Whether flow runs send their logs to the API (``--no-cloud-logs`` turns it off)."""
-    request_timeout: float = attrs.field(default=15.0, validator=positive)
-    prefetch_seconds: float = attrs.field(default=10.0, validator=non_negative)
-    deploy_concurrency: int = attrs.field(default=16, validator=positive)
+    request_timeout: float = attrs.field(
+        default=15.0, validator=positive, metadata={"help": "Seconds each API request may take."}
+    )
+    prefetch_seconds: float = attrs.field(
+        default=10.0,
+        validator=non_negative,
+        metadata={"help": "Claim runs this many seconds before their start time."},
+    )
+    deploy_concurrency: int = attrs.field(
+        default=16,
+        validator=positive,
+        metadata={"help": "How many launches may be in progress at once."},
+    )
     """How many launches may be in progress at once (not how many runs may run)."""
-    flow_run_command: tuple[str, ...] | None = attrs.field(default=None, converter=_command)
+    flow_run_command: tuple[str, ...] | None = attrs.field(
+        default=None,
+        converter=_command,
+        metadata={
+            "help": "The command flow runs are launched with (default: prefect execute flow-run)."
+        },
+    )
     """The command a run is launched with; None uses the platform's Prefect 1 default."""
-    monitor_interval: float = attrs.field(default=2.0, validator=positive)
-    shutdown_grace_seconds: float = attrs.field(default=30.0, validator=non_negative)
+    monitor_interval: float = attrs.field(
+        default=2.0,
+        validator=positive,
+        metadata={"help": "Seconds between checks on launched infrastructure."},
+    )
+    shutdown_grace_seconds: float = attrs.field(
+        default=30.0,
+        validator=non_negative,
+        metadata={"help": "On SIGINT/SIGTERM, seconds launches in progress may take to finish."},
+    )
     operations: OperationsSettings = attrs.field(factory=OperationsSettings)
 
     @name.validator

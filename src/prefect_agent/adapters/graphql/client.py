@@ -1,0 +1,239 @@
+"""One HTTP session to a Prefect GraphQL API: headers, timeouts, retries, typed errors.
+
+The API key travels only in the ``Authorization`` header; it is never logged and never part
+of an exception message (headers are not included in either).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from prefect_agent.adapters.graphql.documents import Operation
+from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
+from prefect_agent.domain.errors import (
+    ApiError,
+    ApiUnavailable,
+    AuthorizationError,
+    RateLimited,
+    VersionConflict,
+)
+from prefect_agent.domain.secret import Secret
+from prefect_agent.domain.states import PREFECT_VERSION
+
+logger = logging.getLogger(__name__)
+
+VERSION_LOCKING_ERROR = "VERSION_LOCKING_ERROR"
+AUTH_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN"})
+TRANSIENT_CODES = frozenset({"API_ERROR"})
+
+
+@attrs.frozen
+class GraphQLResponse:
+    """A decoded answer: ``data`` (may be partial), the GraphQL ``errors``, and how many
+    sends it took (more than one means an earlier send may have been applied too)."""
+
+    data: Mapping[str, Any] | None
+    errors: tuple[Mapping[str, Any], ...] = attrs.field(converter=tuple, default=())
+    attempts: int = 1
+
+    def errors_at(self, alias: str) -> list[Mapping[str, Any]]:
+        return [e for e in self.errors if (e.get("path") or [None])[0] == alias]
+
+    def unplaced_errors(self) -> list[Mapping[str, Any]]:
+        return [e for e in self.errors if not e.get("path")]
+
+
+def error_code(error: Mapping[str, Any]) -> str:
+    extensions = error.get("extensions")
+    return str(extensions.get("code", "")) if isinstance(extensions, Mapping) else ""
+
+
+def error_for(errors: Sequence[Mapping[str, Any]], where: str) -> ApiError:
+    """The typed error for a list of GraphQL errors (decided by code, not by text)."""
+    messages = "; ".join(str(e.get("message", e)) for e in errors)
+    codes = {error_code(e) for e in errors}
+    if VERSION_LOCKING_ERROR in codes:
+        return VersionConflict(messages)
+    if codes & AUTH_CODES:
+        return AuthorizationError(f"The Prefect API at {where} refused the credentials: {messages}")
+    return ApiError(f"The Prefect API at {where} answered with errors: {messages}")
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether a connection error happened before the request reached the server."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        pending.extend(getattr(current, "args", ()))
+        pending.append(getattr(current, "reason", None))
+        pending.append(current.__cause__ if isinstance(current, BaseException) else None)
+        pending.append(current.__context__ if isinstance(current, BaseException) else None)
+    return False
+
+
+class GraphQLClient:
+    """Sends documents to ``api`` over one keep-alive session, thread-safe for our use.
+
+    ``attach_header`` adds headers to every later request (``X-PREFECT-AGENT-ID``).
+    """
+
+    def __init__(
+        self,
+        api: str,
+        *,
+        api_key: Secret | None = None,
+        tenant_id: str | None = None,
+        timeout: float = 15.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 32,
+    ) -> None:
+        self.api = api.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._api_key = api_key
+        self._session = requests.Session()
+        # Retries are ours (RetryPolicy), so the transport never re-sends on its own.
+        adapter = HTTPAdapter(max_retries=0, pool_connections=1, pool_maxsize=pool_size)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._headers: dict[str, str] = {"X-PREFECT-CORE-VERSION": PREFECT_VERSION}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key.reveal()}"
+            if tenant_id:
+                self._headers["X-PREFECT-TENANT-ID"] = tenant_id
+
+    def __repr__(self) -> str:
+        return f"GraphQLClient({self.api!r}, api_key={self._api_key!r})"
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self._api_key)
+
+    def attach_header(self, name: str, value: str) -> None:
+        self._headers[name] = value
+
+    def set_tenant(self, tenant_id: str) -> None:
+        if self._api_key:
+            self._headers["X-PREFECT-TENANT-ID"] = tenant_id
+
+    def close(self) -> None:
+        self._session.close()
+
+    def execute(
+        self,
+        operation: Operation,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        retry_safe: bool | None = None,
+    ) -> Mapping[str, Any]:
+        """``data`` of a successful answer; GraphQL errors raise their typed error."""
+        response = self.send(operation, variables, retry_safe=retry_safe)
+        if response.errors:
+            raise error_for(response.errors, self.api)
+        if response.data is None:
+            raise ApiError(f"The Prefect API at {self.api} returned no data for {operation.name}")
+        return response.data
+
+    def send(
+        self,
+        operation: Operation,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        retry_safe: bool | None = None,
+    ) -> GraphQLResponse:
+        """The decoded answer, partial data and per-field errors included.
+
+        Transport failures, HTTP errors and errors of the whole request raise: ``ApiUnavailable``
+        (unreachable, 5xx), ``RateLimited`` (429 after retries), ``AuthorizationError``
+        (401/403), ``ApiError`` (anything else the server refused).
+        """
+        safe = operation.retry_safe if retry_safe is None else retry_safe
+        body = {"query": operation.text, "variables": dict(variables or {})}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                http = self._session.post(
+                    self.api, json=body, headers=self._headers, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                problem = self._describe(exc)
+                if self.retry.can_retry(attempt) and (safe or _never_sent(exc)):
+                    self._wait(self.retry.backoff(attempt), operation, problem)
+                    continue
+                raise ApiUnavailable(problem) from None
+            if http.status_code == 429:
+                delay = self.retry.rate_limit_delay(http.headers.get("Retry-After"), attempt)
+                if self.retry.can_retry(attempt):
+                    self._wait(delay, operation, "HTTP 429 Too Many Requests")
+                    continue
+                raise RateLimited(
+                    f"The Prefect API at {self.api} is rate limiting requests (HTTP 429)",
+                    retry_after=delay,
+                )
+            if http.status_code in self.retry.retry_statuses:
+                problem = f"The Prefect API at {self.api} answered HTTP {http.status_code}"
+                if safe and self.retry.can_retry(attempt):
+                    self._wait(self.retry.backoff(attempt), operation, problem)
+                    continue
+                raise ApiUnavailable(problem)
+            response = self._decode(http)
+            if {error_code(e) for e in response.errors} & TRANSIENT_CODES and response.data is None:
+                problem = f"The Prefect API at {self.api} reported a transient API_ERROR"
+                if safe and self.retry.can_retry(attempt):
+                    self._wait(self.retry.backoff(attempt), operation, problem)
+                    continue
+                raise ApiUnavailable(problem)
+            return attrs.evolve(response, attempts=attempt)
+
+    def _decode(self, http: requests.Response) -> GraphQLResponse:
+        if http.status_code in (401, 403):
+            raise AuthorizationError(
+                f"The Prefect API at {self.api} rejected the request (HTTP {http.status_code}); "
+                "check the API key"
+            )
+        try:
+            payload = http.json()
+        except ValueError:
+            raise ApiError(
+                f"The Prefect API at {self.api} answered HTTP {http.status_code} "
+                f"with a body that is not JSON: {http.text[:200]!r}"
+            ) from None
+        if not isinstance(payload, Mapping):
+            raise ApiError(f"The Prefect API at {self.api} answered with unexpected JSON")
+        errors = payload.get("errors") or ()
+        if http.status_code >= 400:
+            if errors:
+                raise error_for(errors, self.api)
+            raise ApiError(f"The Prefect API at {self.api} answered HTTP {http.status_code}")
+        data = payload.get("data")
+        return GraphQLResponse(data=data if isinstance(data, Mapping) else None, errors=errors)
+
+    def _describe(self, exc: requests.RequestException) -> str:
+        if isinstance(exc, requests.Timeout):
+            return f"The Prefect API at {self.api} did not answer within {self.timeout}s"
+        if isinstance(exc, requests.ConnectionError):
+            return f"Could not connect to the Prefect API at {self.api} ({type(exc).__name__})"
+        return f"Request to the Prefect API at {self.api} failed ({type(exc).__name__})"
+
+    def _wait(self, delay: float, operation: Operation, problem: str) -> None:
+        logger.debug("%s; resending %s in %.2fs", problem, operation.name, delay)
+        self._sleep(delay)
