@@ -110,8 +110,8 @@ def run_until_signalled(agent: AgentService) -> None:
     try:
         agent.run()
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if health is not None:
             health.stop()
 
@@ -168,12 +168,22 @@ def effective_config(kind: PlatformKind, layers: Sequence[ConfigSource]) -> Reso
 
 
 def configure_logging(config: AgentConfig) -> None:
-    """Agent log lines to stdout at the configured level, timestamps in UTC (as Prefect 1)."""
+    """Agent log lines to stdout at the configured level, timestamps in UTC (as Prefect 1).
+
+    The handler installed by an earlier call is replaced, so it always writes to the current
+    ``sys.stdout``; handlers added by embedding code are left alone.
+    """
     logger = logging.getLogger("prefect_agent")
     logger.setLevel(config.log_level)
-    if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
-        # Text or JSON lines, the API key masked, repeated errors counted (log_output).
-        logger.addHandler(log_handler(config, sys.stdout))
+    for old in [h for h in logger.handlers if getattr(h, _OWN_HANDLER, False)]:
+        logger.removeHandler(old)
+    # Text or JSON lines, the API key masked, repeated errors counted (log_output).
+    handler = log_handler(config, sys.stdout)
+    setattr(handler, _OWN_HANDLER, True)
+    logger.addHandler(handler)
+
+
+_OWN_HANDLER = "_prefect_agent_cli"
 
 
 @attrs.frozen(kw_only=True)
@@ -220,10 +230,10 @@ def run_configured(config: AgentConfig, ports: AdapterOverrides) -> None:
 class _Agent:
     """What the three facades share: configuration at construction, ``start()`` to run.
 
-    Besides the Prefect 1.4.1 arguments, any setting can be given by its field name
-    (``api="http://server:4200"``, ``api_key=...``, ``flow_run_command=[...]``). ``source``,
-    ``platform``, ``clock`` and ``health`` replace the real adapters; ``environ`` replaces
-    ``os.environ`` as the environment layer.
+    Besides the Prefect 1.4.1 arguments, each facade takes keyword ``**options``: any setting
+    by its field name (``api="http://server:4200"``, ``api_key=...``,
+    ``flow_run_command=[...]``); ``source``, ``platform``, ``clock`` and ``health`` to replace
+    the real adapters; ``environ`` to replace ``os.environ`` as the environment layer.
     """
 
     kind: ClassVar[PlatformKind]
@@ -237,8 +247,9 @@ class _Agent:
         clock: Clock | None = None,
         health: HealthReporter | None = None,
         environ: Mapping[str, str] | None = None,
+        **settings: Any,
     ) -> None:
-        given = dict(arguments)
+        given = {**arguments, **settings}
         no_cloud_logs = given.pop("no_cloud_logs", None)
         if no_cloud_logs is not None:
             given["send_flow_run_logs"] = not no_cloud_logs
@@ -269,9 +280,25 @@ class _Agent:
         run_configured(self.config, self.overrides)
 
 
-def _unless(value: Any, default: Any) -> Any:
-    """None when ``value`` is the 1.4.1 default, so lower layers (file, environment) decide."""
-    return None if value is default or value == default else value
+# 1.4.1 defaults of boolean arguments that mean "not given", so the file and environment decide.
+_DEFAULT_MEANS_UNSET = {
+    "show_flow_logs": False,
+    "hostname_label": True,
+    "delete_finished_jobs": True,
+}
+
+
+def _arguments(frame: Mapping[str, Any]) -> dict[str, Any]:
+    """A facade's own arguments from its ``locals()``, with "not given" defaults dropped."""
+    arguments = {
+        name: value
+        for name, value in frame.items()
+        if name not in ("self", "options") and not name.startswith("__")
+    }
+    for name, default in _DEFAULT_MEANS_UNSET.items():
+        if name in arguments and arguments[name] is default:
+            arguments[name] = None
+    return arguments
 
 
 class LocalAgent(_Agent):
@@ -291,34 +318,9 @@ class LocalAgent(_Agent):
         import_paths: Iterable[str] | None = None,
         show_flow_logs: bool = False,
         hostname_label: bool = True,
-        *,
-        source: RunSource | None = None,
-        platform: Platform | None = None,
-        clock: Clock | None = None,
-        health: HealthReporter | None = None,
-        environ: Mapping[str, str] | None = None,
-        **settings: Any,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            {
-                "agent_config_id": agent_config_id,
-                "name": name,
-                "labels": labels,
-                "env_vars": env_vars,
-                "max_polls": max_polls,
-                "agent_address": agent_address,
-                "no_cloud_logs": no_cloud_logs,
-                "import_paths": import_paths,
-                "show_flow_logs": _unless(show_flow_logs, False),
-                "hostname_label": _unless(hostname_label, True),
-                **settings,
-            },
-            source=source,
-            platform=platform,
-            clock=clock,
-            health=health,
-            environ=environ,
-        )
+        super().__init__(_arguments(locals()), **options)
 
 
 class DockerAgent(_Agent):
@@ -342,38 +344,9 @@ class DockerAgent(_Agent):
         networks: Iterable[str] | None = None,
         reg_allow_list: Iterable[str] | None = None,
         docker_client_timeout: int | None = None,
-        *,
-        source: RunSource | None = None,
-        platform: Platform | None = None,
-        clock: Clock | None = None,
-        health: HealthReporter | None = None,
-        environ: Mapping[str, str] | None = None,
-        **settings: Any,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            {
-                "agent_config_id": agent_config_id,
-                "name": name,
-                "labels": labels,
-                "env_vars": env_vars,
-                "max_polls": max_polls,
-                "agent_address": agent_address,
-                "no_cloud_logs": no_cloud_logs,
-                "base_url": base_url,
-                "no_pull": no_pull,
-                "volumes": volumes,
-                "show_flow_logs": _unless(show_flow_logs, False),
-                "networks": networks,
-                "reg_allow_list": reg_allow_list,
-                "docker_client_timeout": docker_client_timeout,
-                **settings,
-            },
-            source=source,
-            platform=platform,
-            clock=clock,
-            health=health,
-            environ=environ,
-        )
+        super().__init__(_arguments(locals()), **options)
 
 
 class KubernetesAgent(_Agent):
@@ -397,35 +370,6 @@ class KubernetesAgent(_Agent):
         volume_mounts: list[dict[str, Any]] | None = None,
         volumes: list[dict[str, Any]] | None = None,
         delete_finished_jobs: bool = True,
-        *,
-        source: RunSource | None = None,
-        platform: Platform | None = None,
-        clock: Clock | None = None,
-        health: HealthReporter | None = None,
-        environ: Mapping[str, str] | None = None,
-        **settings: Any,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            {
-                "agent_config_id": agent_config_id,
-                "namespace": namespace,
-                "service_account_name": service_account_name,
-                "image_pull_secrets": image_pull_secrets,
-                "job_template_path": job_template_path,
-                "name": name,
-                "labels": labels,
-                "env_vars": env_vars,
-                "max_polls": max_polls,
-                "agent_address": agent_address,
-                "no_cloud_logs": no_cloud_logs,
-                "volume_mounts": volume_mounts,
-                "volumes": volumes,
-                "delete_finished_jobs": _unless(delete_finished_jobs, True),
-                **settings,
-            },
-            source=source,
-            platform=platform,
-            clock=clock,
-            health=health,
-            environ=environ,
-        )
+        super().__init__(_arguments(locals()), **options)

@@ -1,8 +1,10 @@
 """The ConfigSource contract, written once and run against every configuration layer.
 
-A subclass provides ``layer(settings)``: a source of its kind that sets exactly ``settings``
-(dotted key -> Python value), written in the layer's own syntax; and ``malformed()``: a
-source whose input is broken. Either may ``pytest.skip`` when the layer cannot express it.
+``ConfigSourceContract`` holds what every layer promises; a subclass provides ``populated()``,
+a source that sets some keys. ``SettableLayerContract`` adds what layers fed by the user
+promise; a subclass provides ``layer(settings)``: a source that sets exactly ``settings``
+(dotted key -> Python value) written in the layer's own syntax, and ``malformed()``: a source
+whose input is broken.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from prefect_agent.adapters.config import DefaultsSource, resolve
+from prefect_agent.adapters.config.keys import keys_for
 from prefect_agent.domain.errors import ConfigError
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import Secret
@@ -36,6 +39,45 @@ class ConfigSourceContract:
     def _workdir(self, tmp_path: Path) -> None:
         self.tmp = tmp_path
 
+    def populated(self) -> ConfigSource:
+        raise NotImplementedError
+
+    def test_is_a_config_source(self) -> None:
+        source = self.populated()
+        assert isinstance(source, ConfigSource)
+        assert source.name
+
+    def test_sets_only_keys_of_this_agent_type(self) -> None:
+        known = {key.key for key in keys_for(self.kind)}
+        values = self.populated().values()
+        assert values
+        assert set(values) <= known
+
+    def test_every_key_set_has_an_origin_naming_the_layer(self) -> None:
+        source = self.populated()
+        for key in source.values():
+            assert source.origin(key).startswith(source.name), key
+
+    def test_a_key_not_set_has_no_origin(self) -> None:
+        source = self.populated()
+        unset = next(k.key for k in keys_for(self.kind) if k.key not in source.values())
+        with pytest.raises(KeyError):
+            source.origin(unset)
+
+    def test_values_cannot_be_changed_from_outside(self) -> None:
+        source = self.populated()
+        values = source.values()
+        key = next(iter(values))
+        with pytest.raises(TypeError):
+            values[key] = "other"  # type: ignore[index]
+        assert source.values() == values
+
+    def test_resolves_over_the_defaults(self) -> None:
+        resolved = resolve(self.kind, [DefaultsSource(self.kind), self.populated()])
+        assert resolved.config.kind is self.kind
+
+
+class SettableLayerContract(ConfigSourceContract):
     def layer(self, settings: dict[str, Any]) -> ConfigSource:
         raise NotImplementedError
 
@@ -43,8 +85,8 @@ class ConfigSourceContract:
         """A broken source and the text its error must start with (the source's name)."""
         raise NotImplementedError
 
-    def test_is_a_config_source(self) -> None:
-        assert isinstance(self.layer({}), ConfigSource)
+    def populated(self) -> ConfigSource:
+        return self.layer(SAMPLE)
 
     def test_an_empty_layer_sets_nothing(self) -> None:
         assert dict(self.layer({}).values()) == {}
@@ -60,20 +102,6 @@ class ConfigSourceContract:
         assert values["agent.max_polls"] == 3
         assert values["agent.local.show_flow_logs"] is True
         assert values["cloud.api"] == "http://server:4200"
-
-    def test_every_key_has_an_origin_naming_the_layer(self) -> None:
-        source = self.layer(SAMPLE)
-        for key in SAMPLE:
-            assert source.origin(key).startswith(source.name), key
-
-    def test_an_unset_key_has_no_origin(self) -> None:
-        with pytest.raises(KeyError):
-            self.layer({"cloud.agent.name": "x"}).origin("cloud.agent.labels")
-
-    def test_values_cannot_be_changed_from_outside(self) -> None:
-        values = self.layer(SAMPLE).values()
-        with pytest.raises(TypeError):
-            values["cloud.agent.name"] = "other"  # type: ignore[index]
 
     def test_resolves_into_the_agent_config(self) -> None:
         config = resolve(self.kind, [DefaultsSource(self.kind), self.layer(SAMPLE)]).config

@@ -15,12 +15,14 @@ from prefect_agent.adapters.config import (
     EnvSource,
     FileSource,
     FlagSource,
+    resolve,
 )
 from prefect_agent.adapters.config.keys import env_name, keys_for
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.local_settings import LocalSettings
+from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.ports import ConfigSource
-from tests.contract.config_source_contract import ConfigSourceContract
+from tests.contract.config_source_contract import ConfigSourceContract, SettableLayerContract
 
 
 def _toml_value(value: Any) -> str:
@@ -31,7 +33,7 @@ def _toml_value(value: Any) -> str:
     return json.dumps(value)
 
 
-class TestFileSource(ConfigSourceContract):
+class TestFileSource(SettableLayerContract):
     def layer(self, settings: dict[str, Any]) -> ConfigSource:
         path = self.tmp / "config.toml"
         path.write_text("".join(f"{k} = {_toml_value(v)}\n" for k, v in settings.items()))
@@ -39,11 +41,11 @@ class TestFileSource(ConfigSourceContract):
 
     def malformed(self) -> tuple[ConfigSource, str]:
         path = self.tmp / "broken.toml"
-        path.write_text("[cloud.agent]\nlabels = [\"a\"\n")
+        path.write_text('[cloud.agent]\nlabels = ["a"\n')
         return FileSource(str(path), self.kind, environ={}), f"file {path}"
 
 
-class TestEnvSource(ConfigSourceContract):
+class TestEnvSource(SettableLayerContract):
     def layer(self, settings: dict[str, Any]) -> ConfigSource:
         environ = {"UNRELATED": "x", "PREFECT__FLOWS__CHECKPOINTING": "true"}
         for key, value in settings.items():
@@ -61,7 +63,7 @@ class TestEnvSource(ConfigSourceContract):
         return EnvSource(self.kind, environ), "env PREFECT__AGENT__MAX_POLLS"
 
 
-class TestArgumentSource(ConfigSourceContract):
+class TestArgumentSource(SettableLayerContract):
     def layer(self, settings: dict[str, Any]) -> ConfigSource:
         fields = {key.key: key.argument for key in keys_for(self.kind)}
         return ArgumentSource(self.kind, {fields[k]: v for k, v in settings.items()})
@@ -70,7 +72,7 @@ class TestArgumentSource(ConfigSourceContract):
         return ArgumentSource(self.kind, {"lables": ["typo"]}), "argument lables"
 
 
-class TestFlagSource(ConfigSourceContract):
+class TestFlagSource(SettableLayerContract):
     def layer(self, settings: dict[str, Any]) -> ConfigSource:
         given: dict[str, Any] = {}
         for key, value in settings.items():
@@ -91,14 +93,13 @@ class TestFlagSource(ConfigSourceContract):
 class TestDefaultsSource(ConfigSourceContract):
     """The packaged defaults are fixed: they set every key to its field's default."""
 
-    def layer(self, settings: dict[str, Any]) -> ConfigSource:
-        pytest.skip("the defaults layer sets fixed values")
+    def populated(self) -> ConfigSource:
+        return DefaultsSource(self.kind)
 
-    def malformed(self) -> tuple[ConfigSource, str]:
-        pytest.skip("the defaults layer cannot be malformed")
-
-    def test_is_a_config_source(self) -> None:
-        assert isinstance(DefaultsSource(self.kind), ConfigSource)
+    def test_a_key_not_set_has_no_origin(self) -> None:
+        source = DefaultsSource(self.kind)
+        with pytest.raises(KeyError):
+            source.origin("cloud.agent.no_such_key")
 
     def test_every_field_default_is_present_with_origin_default(self) -> None:
         source = DefaultsSource(self.kind)
@@ -113,3 +114,10 @@ class TestDefaultsSource(ConfigSourceContract):
         hostname_default = attrs.fields(LocalSettings).hostname_label.default
         assert values["agent.local.hostname_label"] is hostname_default
         assert values["cloud.api"] == "${${backend}.endpoint}"
+
+
+@pytest.mark.parametrize("kind", list(PlatformKind))
+def test_defaults_resolve_for_every_agent_type(kind: PlatformKind) -> None:
+    config = resolve(kind, [DefaultsSource(kind)]).config
+    assert config.kind is kind
+    assert config.api == "http://localhost:4200"

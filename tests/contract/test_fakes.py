@@ -22,7 +22,11 @@ class TestInMemoryRunSource(RunSourceContract):
         return InMemoryRunSource(clock=SystemClock())
 
     def seed(
-        self, source: RunSource, *, labels: list[str], start_time: datetime | None = None,
+        self,
+        source: RunSource,
+        *,
+        labels: list[str],
+        start_time: datetime | None = None,
         run_config: Any = None,
     ) -> str:
         assert isinstance(source, InMemoryRunSource)

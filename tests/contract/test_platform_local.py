@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -77,7 +78,5 @@ class TestLocalPlatform(PlatformContract):
 
 def _open_gate(fifo: Path) -> None:
     """Opening and closing the write end lets a blocked reader see EOF (no reader: no-op)."""
-    try:
+    with contextlib.suppress(OSError):
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-    except OSError:
-        pass

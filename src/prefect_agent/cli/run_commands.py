@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +35,9 @@ def _api_options(command: F) -> F:
     return command
 
 
-def _admin(api: str, api_key: str | None) -> Any:
+@contextmanager
+def _admin(api: str, api_key: str | None) -> Iterator[Any]:
+    """A ``RunAdmin`` for the API; its errors become one-line CLI errors."""
     from prefect_agent.adapters.graphql.client import GraphQLClient
     from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
     from prefect_agent.adapters.graphql.run_admin import RunAdmin
@@ -45,7 +48,13 @@ def _admin(api: str, api_key: str | None) -> Any:
             f"must be an http:// or https:// URL, not {api!r}", param_hint="--api"
         )
     key = Secret(api_key) if api_key else None
-    return RunAdmin(GraphQLClient(api, api_key=key, timeout=30, retry=RetryPolicy(attempts=3)))
+    admin = RunAdmin(GraphQLClient(api, api_key=key, timeout=30, retry=RetryPolicy(attempts=3)))
+    try:
+        yield admin
+    except PrefectAgentError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        admin.client.close()
 
 
 def _json_option(value: str | None, option: str) -> Any:
@@ -193,8 +202,7 @@ def create(
     _warn_unreadable(config)
     start = _start_time(start_in, start_at)
     values = _parameters(parameters, params)
-    admin = _admin(api, api_key)
-    try:
+    with _admin(api, api_key) as admin:
         target = flow_id or admin.flow_id(flow_name, storage=storage_json, project_id=project_id)
         for index in range(count):
             run_name = f"{name}-{index + 1}" if name and count > 1 else name
@@ -208,10 +216,6 @@ def create(
                     name=run_name,
                 )
             )
-    except PrefectAgentError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        admin.client.close()
 
 
 @run.command("list", context_settings=CONTEXT_SETTINGS)
@@ -231,13 +235,8 @@ def list_runs(
     as_json: bool,
 ) -> None:
     """List flow runs, newest first, with their states."""
-    admin = _admin(api, api_key)
-    try:
+    with _admin(api, api_key) as admin:
         runs = admin.list_runs(limit=limit, states=states, labels=labels)
-    except PrefectAgentError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        admin.client.close()
     if as_json:
         click.echo(json.dumps(runs, indent=2))
         return
@@ -257,13 +256,8 @@ def list_runs(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(api: str, api_key: str | None, run_id: str, as_json: bool) -> None:
     """Show one flow run: its state, state history and logs."""
-    admin = _admin(api, api_key)
-    try:
+    with _admin(api, api_key) as admin:
         item = admin.show_run(run_id)
-    except PrefectAgentError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        admin.client.close()
     if as_json:
         click.echo(json.dumps(item, indent=2))
         return
@@ -282,3 +276,13 @@ def show(api: str, api_key: str | None, run_id: str, as_json: bool) -> None:
         click.echo(
             f"  {log['timestamp']}  {log['level']:8} {log.get('name') or ''}: {log['message']}"
         )
+
+
+@run.command("cancel", context_settings=CONTEXT_SETTINGS)
+@_api_options
+@click.argument("run_ids", nargs=-1, required=True)
+def cancel(api: str, api_key: str | None, run_ids: tuple[str, ...]) -> None:
+    """Cancel flow runs that have not finished; prints each run's resulting state."""
+    with _admin(api, api_key) as admin:
+        for run_id in run_ids:
+            click.echo(f"{run_id} {admin.cancel_run(run_id)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -24,12 +25,17 @@ from graphql.language import (
 )
 
 from prefect_agent.server.errors import ServerError
+from prefect_agent.server.faults import EXEMPT_HEADER
 from prefect_agent.server.queue_limits import QueueLimits
+from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.resolvers import RequestContext, bind_resolvers
 from prefect_agent.server.scalars import bind_scalars
 from prefect_agent.server.store import Store
 
 logger = logging.getLogger(__name__)
+
+PREPARED_DOCUMENTS = 512
+"""How many distinct query texts keep their parsed, validated document."""
 
 MAX_DEPTH = 10
 """Deepest selection accepted (Prefect's Apollo gateway allows 7; flow process queries need 3)."""
@@ -42,7 +48,7 @@ def schema_sdl() -> str:
 
 def build_api_schema() -> GraphQLSchema:
     schema = build_schema(schema_sdl())
-    bind_scalars(schema.type_map)  # type: ignore[arg-type]
+    bind_scalars(dict(schema.type_map))
     bind_resolvers(schema)
     return schema
 
@@ -62,6 +68,19 @@ def _depth(node: Any, fragments: Mapping[str, Any], seen: frozenset[str] = froze
             if name in fragments and name not in seen:
                 deepest = max(deepest, _depth(fragments[name], fragments, seen | {name}))
     return deepest
+
+
+def _root_fields(document: Any, operation_name: str | None) -> list[str]:
+    return [
+        selection.name.value
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (
+            operation_name is None or (definition.name and definition.name.value == operation_name)
+        )
+        for selection in definition.selection_set.selections
+        if isinstance(selection, FieldNode)
+    ]
 
 
 def _error(message: str, code: str, **extra: Any) -> dict[str, Any]:
@@ -96,6 +115,10 @@ class Api:
         self.store = store
         self.limits = limits or QueueLimits()
         self.schema = build_api_schema()
+        self.stats = RequestStats()
+        # Agents send the same few documents over and over: parse and validate each once.
+        # (Execution never mutates a document, so sharing one between threads is safe.)
+        self._prepare = functools.lru_cache(maxsize=PREPARED_DOCUMENTS)(self._prepare_uncached)
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """(HTTP status, response JSON) for one POSTed request body."""
@@ -132,16 +155,11 @@ class Api:
         operation_name: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        try:
-            document = parse(query)
-        except GraphQLError as exc:
-            return 400, {"errors": [_error(exc.message, "GRAPHQL_PARSE_FAILED")]}
-        errors = validate(self.schema, document)
-        if errors:
-            return 400, {"errors": [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors]}
-        too_deep = self._too_deep(document)
-        if too_deep:
-            return 400, {"errors": [_error(too_deep, "GRAPHQL_VALIDATION_FAILED")]}
+        document, refusal = self._prepare(query)
+        if refusal is not None:
+            return 400, {"errors": list(refusal)}
+        if not any(key.lower() == EXEMPT_HEADER.lower() for key in headers or {}):
+            self.stats.record(_root_fields(document, operation_name))
         context = RequestContext(self.store, self.limits, headers or {})
         result = execute(
             self.schema,
@@ -158,6 +176,20 @@ class Api:
         # Variables that do not fit their types never reach execution: a bad request.
         status = 400 if result.data is None and result.errors else 200
         return status, body
+
+    def _prepare_uncached(self, query: str) -> tuple[Any, tuple[dict[str, Any], ...] | None]:
+        """The parsed document, or the errors that refuse it (parse, validation, depth)."""
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            return None, (_error(exc.message, "GRAPHQL_PARSE_FAILED"),)
+        errors = validate(self.schema, document)
+        if errors:
+            return None, tuple(_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors)
+        too_deep = self._too_deep(document)
+        if too_deep:
+            return None, (_error(too_deep, "GRAPHQL_VALIDATION_FAILED"),)
+        return document, None
 
     @staticmethod
     def _too_deep(document: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from graphql import GraphQLResolveInfo, GraphQLSchema
+from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
 from prefect_agent.server import bool_exp, timestamps
 from prefect_agent.server.errors import ServerError
@@ -13,6 +13,7 @@ from prefect_agent.server.queue_limits import QueueLimits
 from prefect_agent.server.store import Store
 
 Resolver = Callable[..., Any]
+Info = GraphQLResolveInfo  # generic in graphql-core 3.3, plain in 3.2
 
 
 class RequestContext:
@@ -38,7 +39,7 @@ class RequestContext:
         return self._flows[flow_id]
 
 
-def _ctx(info: GraphQLResolveInfo) -> RequestContext:
+def _ctx(info: Info) -> RequestContext:
     context = info.context
     assert isinstance(context, RequestContext)
     return context
@@ -67,6 +68,29 @@ def _ids_wanted(where: Mapping[str, Any] | None) -> list[str] | None:
     return None
 
 
+PREFILTER_COLUMNS = frozenset({"state", "flow_id", "flow_run_id", "tenant_id", "name", "task_id"})
+"""Plain text columns whose top-level ``_eq``/``_in`` conditions narrow the rows read by SQL."""
+
+
+def _prefilter(store: Store, table: str, where: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+    """SQL narrowing the rows to read; the full ``where`` is still applied afterwards."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    columns = store.columns[table]
+    for column, condition in (where or {}).items():
+        if column not in PREFILTER_COLUMNS or column not in columns or not condition:
+            continue
+        if condition.get("_eq") is not None:
+            clauses.append(f"{column} = ?")
+            params.append(condition["_eq"])
+        elif condition.get("_in") is not None:
+            values = list(condition["_in"])[:500]
+            if len(values) == len(condition["_in"]):
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+    return " AND ".join(clauses), params
+
+
 def select(
     ctx: RequestContext,
     table: str,
@@ -85,57 +109,58 @@ def select(
     elif wanted is not None:
         rows = store.rows_by(table, "id", wanted)
     else:
-        rows = store.rows(table)
+        where_sql, params = _prefilter(store, table, where)
+        rows = store.rows(table, where_sql=where_sql, params=params)
     relations = _relations(table, ctx)
     rows = [row for row in rows if bool_exp.matches(row, where, relations)]
     return bool_exp.page(bool_exp.ordered(rows, order_by), limit, offset)
 
 
 def _table(table: str) -> Resolver:
-    def resolve(_root: Any, info: GraphQLResolveInfo, **args: Any) -> list[Mapping[str, Any]]:
+    def resolve(_root: Any, info: Info, **args: Any) -> list[Mapping[str, Any]]:
         return select(_ctx(info), table, **args)
 
     return resolve
 
 
 def _by_pk(table: str) -> Resolver:
-    def resolve(_root: Any, info: GraphQLResolveInfo, id: str) -> Any:
+    def resolve(_root: Any, info: Info, id: str) -> Any:
         return _ctx(info).store.row(table, id)
 
     return resolve
 
 
 def _children(table: str, column: str) -> Resolver:
-    def resolve(root: Mapping[str, Any], info: GraphQLResolveInfo, **args: Any) -> Any:
+    def resolve(root: Mapping[str, Any], info: Info, **args: Any) -> Any:
         return select(_ctx(info), table, parent=(column, root["id"]), **args)
 
     return resolve
 
 
-def _flow_of(root: Mapping[str, Any], info: GraphQLResolveInfo) -> Any:
+def _flow_of(root: Mapping[str, Any], info: Info) -> Any:
     return _ctx(info).flow(root["flow_id"])
 
 
-def _flow_run_of(root: Mapping[str, Any], info: GraphQLResolveInfo) -> Any:
+def _flow_run_of(root: Mapping[str, Any], info: Info) -> Any:
     return _ctx(info).store.row("flow_run", root["flow_run_id"])
 
 
 # -- the Python-service half ------------------------------------------------------------------
 
 
-def _hello(_root: Any, _info: GraphQLResolveInfo) -> str:
+def _hello(_root: Any, _info: Info) -> str:
     return "hello from the prefect-agent embedded API"
 
 
-def _auth_info(_root: Any, info: GraphQLResolveInfo) -> Mapping[str, Any]:
+def _auth_info(_root: Any, info: Info) -> Mapping[str, Any]:
     return {"tenant_id": _ctx(info).store.default_tenant_id()}
 
 
-def _create_tenant(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _create_tenant(_root: Any, info: Info, input: Any) -> Any:
     return {"id": _ctx(info).store.create_tenant(input["name"], input["slug"])}
 
 
-def _register_agent(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _register_agent(_root: Any, info: Info, input: Any) -> Any:
     ctx = _ctx(info)
     agent_id = ctx.store.register_agent(
         tenant_id=input.get("tenant_id"),
@@ -148,7 +173,7 @@ def _register_agent(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
     return {"id": agent_id}
 
 
-def _create_agent_config(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _create_agent_config(_root: Any, info: Info, input: Any) -> Any:
     store = _ctx(info).store
     config_id = store.create_agent_config(
         input["tenant_id"], input.get("name"), input.get("settings")
@@ -156,7 +181,7 @@ def _create_agent_config(_root: Any, info: GraphQLResolveInfo, input: Any) -> An
     return {"id": config_id}
 
 
-def _get_runs_in_queue(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _get_runs_in_queue(_root: Any, info: Info, input: Any) -> Any:
     ctx = _ctx(info)
     now = timestamps.utc_now()
     ids = ctx.store.runs_in_queue(
@@ -167,7 +192,7 @@ def _get_runs_in_queue(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
     return {"flow_run_ids": ids}
 
 
-def _create_flow(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _create_flow(_root: Any, info: Info, input: Any) -> Any:
     flow_id = _ctx(info).store.create_flow(
         input["serialized_flow"],
         description=input.get("description"),
@@ -176,7 +201,7 @@ def _create_flow(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
     return {"id": flow_id}
 
 
-def _create_flow_run(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _create_flow_run(_root: Any, info: Info, input: Any) -> Any:
     if not input.get("flow_id"):
         raise ServerError("create_flow_run: flow_id is required by this API")
     run_id = _ctx(info).store.create_flow_run(
@@ -192,7 +217,7 @@ def _create_flow_run(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
     return {"id": run_id}
 
 
-def _get_or_create_task_run(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _get_or_create_task_run(_root: Any, info: Info, input: Any) -> Any:
     task_run_id = _ctx(info).store.get_or_create_task_run(
         input["flow_run_id"], input["task_id"], input.get("map_index", -1)
     )
@@ -203,18 +228,27 @@ def _states_payload(ids: list[str]) -> Mapping[str, Any]:
     return {"states": [{"id": i, "status": "SUCCESS", "message": None} for i in ids]}
 
 
-def _set_flow_run_states(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _set_flow_run_states(_root: Any, info: Info, input: Any) -> Any:
     ctx = _ctx(info)
     return _states_payload(ctx.store.set_flow_run_states(input["states"], agent_id=ctx.agent_id))
 
 
-def _set_task_run_states(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _set_task_run_states(_root: Any, info: Info, input: Any) -> Any:
     return _states_payload(_ctx(info).store.set_task_run_states(input["states"]))
 
 
-def _write_run_logs(_root: Any, info: GraphQLResolveInfo, input: Any) -> Any:
+def _write_run_logs(_root: Any, info: Info, input: Any) -> Any:
     _ctx(info).store.write_logs(input["logs"])
     return {"success": True, "error": None}
+
+
+def _heartbeat(_root: Any, info: Info, input: Any) -> Any:
+    _ctx(info).store.heartbeat(input["flow_run_id"])
+    return {"success": True, "error": None}
+
+
+def _cancel_flow_run(_root: Any, info: Info, input: Any) -> Any:
+    return {"state": _ctx(info).store.cancel_flow_run(input["flow_run_id"])}
 
 
 QUERY: Mapping[str, Resolver] = {
@@ -242,6 +276,8 @@ MUTATION: Mapping[str, Resolver] = {
     "set_flow_run_states": _set_flow_run_states,
     "set_task_run_states": _set_task_run_states,
     "write_run_logs": _write_run_logs,
+    "update_flow_run_heartbeat": _heartbeat,
+    "cancel_flow_run": _cancel_flow_run,
 }
 
 RELATIONS: Mapping[tuple[str, str], Resolver] = {
@@ -261,4 +297,6 @@ def bind_resolvers(schema: GraphQLSchema) -> None:
     for name, resolver in MUTATION.items():
         schema.mutation_type.fields[name].resolve = resolver
     for (type_name, field), resolver in RELATIONS.items():
-        schema.type_map[type_name].fields[field].resolve = resolver  # type: ignore[union-attr]
+        object_type = schema.type_map[type_name]
+        assert isinstance(object_type, GraphQLObjectType)
+        object_type.fields[field].resolve = resolver

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from prefect_agent.domain.labels import LabelPolicy
-from prefect_agent.domain.states import SCHEDULED_FAMILY, is_finished
+from prefect_agent.domain.states import SCHEDULED_FAMILY, is_finished, serialized_state
 from prefect_agent.server import timestamps
 from prefect_agent.server.errors import NotFound, ServerError, VersionLocked
 from prefect_agent.server.queue_limits import QueueLimits
@@ -150,18 +150,6 @@ def _check_state(state: Any, what: str) -> dict[str, Any]:
     return state
 
 
-def scheduled_state(start: str, message: str) -> dict[str, Any]:
-    return {
-        "type": "Scheduled",
-        "start_time": start,
-        "message": message,
-        "context": {},
-        "cached_inputs": {},
-        "_result": {"type": "NoResultType", "__version__": "1.4.1"},
-        "__version__": "1.4.1",
-    }
-
-
 class Store:
     """The embedded API's tables and the operations on them."""
 
@@ -178,6 +166,13 @@ class Store:
         with self._lock:
             # executescript commits on its own; the DDL is idempotent (IF NOT EXISTS).
             self._conn.executescript(SCHEMA_SQL)
+            self.columns: Mapping[str, frozenset[str]] = {
+                table: frozenset(
+                    row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")
+                )
+                for table in JSON_COLUMNS
+            }
+            """Each table's column names."""
 
     def close(self) -> None:
         with self._lock:
@@ -415,7 +410,7 @@ class Store:
                 run_config = flow_run_config
             run_labels = _labels_for(labels, run_config, flow_run_config)
             run_id = new_id()
-            state = scheduled_state(start, "Flow run scheduled.")
+            state = serialized_state("Scheduled", "Flow run scheduled.", start_time=start)
             conn.execute(
                 "INSERT INTO flow_run (id, tenant_id, flow_id, name, labels, parameters, context, "
                 "run_config, version, state, state_message, state_start_time, state_timestamp, "
@@ -516,14 +511,7 @@ class Store:
             ids = []
             for item in states:
                 run_id = item["flow_run_id"]
-                what = f"State update failed for flow run {run_id}"
-                state = _check_state(item["state"], what)
-                row = conn.execute(
-                    "SELECT version, agent_id FROM flow_run WHERE id = ?", (run_id,)
-                ).fetchone()
-                if row is None:
-                    raise NotFound(f"{what}: no flow run with this id")
-                _check_version(what, item.get("version"), row["version"])
+                state, row = _state_update(conn, "flow_run", run_id, item)
                 version = row["version"] + 1
                 start = _state_start_time(state)
                 kind = state["type"]
@@ -560,14 +548,7 @@ class Store:
             ids = []
             for item in states:
                 task_run_id = item["task_run_id"]
-                what = f"State update failed for task run {task_run_id}"
-                state = _check_state(item["state"], what)
-                row = conn.execute(
-                    "SELECT version FROM task_run WHERE id = ?", (task_run_id,)
-                ).fetchone()
-                if row is None:
-                    raise NotFound(f"{what}: no task run with this id")
-                _check_version(what, item.get("version"), row["version"])
+                state, row = _state_update(conn, "task_run", task_run_id, item)
                 conn.execute(
                     "UPDATE task_run SET version = ?, state = ?, state_message = ?, "
                     "state_start_time = ?, serialized_state = ? WHERE id = ?",
@@ -582,6 +563,28 @@ class Store:
                 )
                 ids.append(task_run_id)
             return ids
+
+    def heartbeat(self, flow_run_id: str) -> None:
+        with self.transaction() as conn:
+            found = conn.execute(
+                "UPDATE flow_run SET heartbeat = ? WHERE id = ?",
+                (timestamps.to_text(timestamps.utc_now()), flow_run_id),
+            )
+            if found.rowcount == 0:
+                raise NotFound(f"update_flow_run_heartbeat: no flow run with id {flow_run_id}")
+
+    def cancel_flow_run(self, flow_run_id: str) -> str:
+        """Cancel a run that has not finished; returns its state afterwards."""
+        # Holding the (re-entrant) lock makes the check and the update one step.
+        with self.reading() as conn:
+            row = conn.execute("SELECT state FROM flow_run WHERE id = ?", (flow_run_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"cancel_flow_run: no flow run with id {flow_run_id}")
+            if is_finished(row["state"]):
+                return str(row["state"])
+            state = {"type": "Cancelled", "message": "Flow run was cancelled."}
+            self.set_flow_run_states([{"flow_run_id": flow_run_id, "state": state}])
+            return "Cancelled"
 
     def write_logs(self, logs: Sequence[Mapping[str, Any]]) -> int:
         """Store every record or none; a record naming an unknown flow run refuses the batch."""
@@ -645,9 +648,22 @@ class Store:
         )
 
 
-def _check_version(what: str, wanted: int | None, current: int) -> None:
+def _state_update(
+    conn: sqlite3.Connection, table: str, row_id: str, item: Mapping[str, Any]
+) -> tuple[dict[str, Any], sqlite3.Row]:
+    """The checked new state and the current row of a flow or task run about to change.
+
+    Raises ``NotFound`` for an unknown id and ``VersionLocked`` for a stale ``version``.
+    """
+    what = f"State update failed for {table.replace('_', ' ')} {row_id}"
+    state = _check_state(item["state"], what)
+    row = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"{what}: no {table.replace('_', ' ')} with this id")
+    wanted, current = item.get("version"), row["version"]
     if wanted is not None and wanted != current:
         raise VersionLocked(f"{what}: provided version {wanted} but current version is {current}")
+    return state, row
 
 
 def _message(state: Mapping[str, Any]) -> str | None:

@@ -6,11 +6,15 @@ Public helper for every test suite that needs a Prefect API::
 
     with running_server() as api:                 # in-memory SQLite, free port, own thread
         run_id = api.create_run(labels=["dev"], run_config={"type": "LocalRun"})
+        burst = api.create_runs(1000, labels=["dev"])   # aliased mutations, 4 requests
         ...                                      # point an agent at api.url
         assert api.state_of(run_id) == "Success"
 
 Everything here goes through HTTP (``requests``), exactly as an agent or flow process would,
-except ``api.store`` which gives direct read access to the database for assertions.
+except ``api.store`` which gives direct read access to the database for assertions. The
+helpers' own requests are exempt from ``api.faults`` (injected failures: errors, 429s,
+malformed bodies, resets, lost answers, delays, outages) and from ``api.stats`` (request
+counts by operation), so a test can inspect the API while the agent sees it failing.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from typing import Any
 import requests
 
 from prefect_agent.server.api import Api
+from prefect_agent.server.faults import EXEMPT_HEADER, ServerFaults
 from prefect_agent.server.http_server import ApiServer
 from prefect_agent.server.queue_limits import QueueLimits
+from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.store import Store
 from prefect_agent.server.timestamps import to_text
 
@@ -42,7 +48,12 @@ class RunningServer:
         self.url = server.url
         self.tenant_id = tenant_id
         self.store: Store = server.api.store
+        self.faults: ServerFaults = server.faults
+        """Injects failures into every request except these helpers' own."""
+        self.stats: RequestStats = server.api.stats
+        """Counts every request except these helpers' own (``stats.snapshot()``)."""
         self._session = requests.Session()
+        self._session.headers[EXEMPT_HEADER] = "1"
 
     # -- raw access ------------------------------------------------------------------------
 
@@ -96,6 +107,30 @@ class RunningServer:
         ``labels=None`` lets the server derive them from the run config, as Prefect does.
         """
         flow_id = flow_id or self.create_flow(flow_name, storage=storage)
+        run_input = self._run_input(
+            flow_id,
+            labels=labels,
+            run_config=run_config,
+            start_time=start_time,
+            parameters=parameters,
+            name=name,
+        )
+        data = self.graphql(
+            "mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { id } }",
+            {"input": run_input},
+        )
+        return str(data["create_flow_run"]["id"])
+
+    @staticmethod
+    def _run_input(
+        flow_id: str,
+        *,
+        labels: Sequence[str] | None = (),
+        run_config: Mapping[str, Any] | None = None,
+        start_time: datetime | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
         run_input: dict[str, Any] = {"flow_id": flow_id}
         if labels is not None:
             run_input["labels"] = list(labels)
@@ -107,11 +142,22 @@ class RunningServer:
             run_input["parameters"] = dict(parameters)
         if name is not None:
             run_input["flow_run_name"] = name
-        data = self.graphql(
-            "mutation($input: create_flow_run_input!) { create_flow_run(input: $input) { id } }",
-            {"input": run_input},
-        )
-        return str(data["create_flow_run"]["id"])
+        return run_input
+
+    def create_runs(self, count: int, *, flow_id: str | None = None, **run: Any) -> list[str]:
+        """``count`` Scheduled runs like ``create_run``'s, in a few requests (for bursts)."""
+        flow_name, storage = str(run.pop("flow_name", "flow")), run.pop("storage", None)
+        flow_id = flow_id or self.create_flow(flow_name, storage=storage)
+        template = self._run_input(flow_id, **run)
+        ids: list[str] = []
+        for start in range(0, count, 250):
+            size = min(250, count - start)
+            fields = " ".join(f"r{i}: create_flow_run(input: $input) {{ id }}" for i in range(size))
+            data = self.graphql(
+                f"mutation($input: create_flow_run_input!) {{ {fields} }}", {"input": template}
+            )
+            ids.extend(str(data[f"r{i}"]["id"]) for i in range(size))
+        return ids
 
     def set_state(
         self, run_id: str, state: Mapping[str, Any] | str, version: int | None = None

@@ -53,8 +53,9 @@ def _read(key: ConfigKey, raw: Any) -> Any:
         return items
     value = parse_text(key, str(raw))
     if key.choices is not None:
-        upper = str(value).upper()
-        if upper not in key.choices:
-            raise BadText(f"must be one of {', '.join(key.choices)}, not {raw!r}")
-        return upper
+        # Case-insensitive, as click's choices were in 1.4.1; the canonical spelling is kept.
+        for choice in key.choices:
+            if choice.upper() == str(value).upper():
+                return choice
+        raise BadText(f"must be one of {', '.join(key.choices)}, not {raw!r}")
     return value

@@ -23,6 +23,7 @@ constructor-only in 1.4.1 (no flag).
 from __future__ import annotations
 
 import enum
+import pathlib
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -40,7 +41,6 @@ from prefect_agent.domain.secret import Secret
 
 LOG_LEVEL_CHOICES = ("DEBUG", "INFO", "WARNING", "ERROR")
 """The ``--log-level`` choices of 1.4.1 (CRITICAL is accepted from files and the environment)."""
-
 
 
 class _NoDefault:
@@ -351,7 +351,9 @@ def _kind_of(tp: Any) -> ValueKind:
         return ValueKind.FLOAT
     if tp is Secret:
         return ValueKind.SECRET
-    if tp is str or tp is AgentAddress:
+    if tp in (str, AgentAddress, pathlib.Path):
+        return ValueKind.TEXT
+    if origin is typing.Literal and all(isinstance(a, str) for a in typing.get_args(tp)):
         return ValueKind.TEXT
     args = typing.get_args(tp)
     if origin in (tuple, list, frozenset, set) and args and args[0] is str:
@@ -373,8 +375,12 @@ def _default_of(attribute: attrs.Attribute[Any]) -> Any:
     return default
 
 
-def _derived_flag(name: str, kind: ValueKind, default: Any) -> FlagSpec | None:
+def _derived_flag(
+    name: str, kind: ValueKind, default: Any, choices: tuple[str, ...] | None
+) -> FlagSpec | None:
     long = "--" + name.replace("_", "-")
+    if choices:
+        return FlagSpec(long, metavar="[" + "|".join(choices) + "]")
     if kind is ValueKind.BOOL:
         return FlagSpec(long, switch=True, negatable=default is True)
     if kind is ValueKind.LIST:
@@ -400,9 +406,11 @@ def _keys_of(section: Section) -> list[ConfigKey]:
         tp, optional = _unwrap_optional(hints[attribute.name])
         known = PREFECT1_NAMES.get((section, attribute.name), Prefect1Name())
         kind = known.kind or _kind_of(tp)
+        literal = typing.get_args(tp) if typing.get_origin(tp) is typing.Literal else None
+        choices = known.choices or literal
         key = known.key or _prefix(section) + attribute.name
         default = _REFERENCE_DEFAULTS.get(key, _default_of(attribute))
-        derived = known.flag or _derived_flag(attribute.name, kind, default)
+        derived = known.flag or _derived_flag(attribute.name, kind, default, choices)
         flag = None if known.no_flag else derived
         help_text = attribute.metadata.get("help") or known.help or f"Sets {key}."
         canonical = env_name(key)
@@ -417,7 +425,7 @@ def _keys_of(section: Section) -> list[ConfigKey]:
                 flag=flag,
                 help=help_text,
                 default=default,
-                choices=known.choices,
+                choices=choices,
             )
         )
     return keys

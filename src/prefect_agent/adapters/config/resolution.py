@@ -76,7 +76,7 @@ def resolve(kind: PlatformKind, layers: Sequence[ConfigSource]) -> ResolvedConfi
             if dotted in keys:
                 merged[dotted] = value
                 origins[dotted] = layer.origin(dotted)
-    _resolve_references(merged)
+    _resolve_references(merged, keys)
     sections: dict[Section, dict[str, Any]] = {section: {} for section in SECTION_CLASSES}
     for dotted, value in merged.items():
         key = keys[dotted]
@@ -100,12 +100,15 @@ def resolve(kind: PlatformKind, layers: Sequence[ConfigSource]) -> ResolvedConfi
     return ResolvedConfig(config=config, entries=entries)
 
 
-def _resolve_references(merged: dict[str, Any]) -> None:
-    """``${a.b}`` in a string is replaced by key ``a.b``'s value, innermost first (Prefect 1)."""
+def _resolve_references(merged: dict[str, Any], keys: Mapping[str, ConfigKey]) -> None:
+    """``${a.b}`` in a string is replaced by key ``a.b``'s value, innermost first (Prefect 1).
+
+    A secret is never substituted: it would then show in the other key's errors and output.
+    """
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name in merged:
+        if name in merged and not keys[name].secret:
             return str(merged[name])
         return match.group(0)
 

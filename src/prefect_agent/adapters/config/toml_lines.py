@@ -15,8 +15,9 @@ def _dotted(text: str) -> str:
 def line_of(text: str, key: str) -> int | None:
     """The 1-based line where ``key`` (``cloud.agent.labels``) is assigned, if it can be found.
 
-    Understands table headers (a key given as a table is at its header) and dotted keys, which is what configuration files use; a key
-    inside an inline table is reported at the line of its table's assignment.
+    Understands table headers (a key given as a table is at its header) and dotted keys, which
+    is what configuration files use; a key inside an inline table is reported at the line of
+    its table's assignment.
     """
     table = ""
     best: int | None = None

@@ -37,10 +37,12 @@ TRANSIENT_CODES = frozenset({"API_ERROR"})
 
 @attrs.frozen
 class GraphQLResponse:
-    """A decoded answer: ``data`` (may be partial) and the GraphQL ``errors``."""
+    """A decoded answer: ``data`` (may be partial), the GraphQL ``errors``, and how many
+    sends it took (more than one means an earlier send may have been applied too)."""
 
     data: Mapping[str, Any] | None
     errors: tuple[Mapping[str, Any], ...] = attrs.field(converter=tuple, default=())
+    attempts: int = 1
 
     def errors_at(self, alias: str) -> list[Mapping[str, Any]]:
         return [e for e in self.errors if (e.get("path") or [None])[0] == alias]
@@ -200,7 +202,7 @@ class GraphQLClient:
                     self._wait(self.retry.backoff(attempt), operation, problem)
                     continue
                 raise ApiUnavailable(problem)
-            return response
+            return attrs.evolve(response, attempts=attempt)
 
     def _decode(self, http: requests.Response) -> GraphQLResponse:
         if http.status_code in (401, 403):

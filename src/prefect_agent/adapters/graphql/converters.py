@@ -171,7 +171,7 @@ def flow_run_from_row(row: Any) -> FlowRun | UnreadableRun:
             core_version=flow.get("core_version"),
             storage_type=storage.get("type"),
             storage_image=_storage_image(storage),
-            task_runs_due=[_task_run(task, i) for i, task in enumerate(tasks)],
+            task_runs_due=tuple(_task_run(task, i) for i, task in enumerate(tasks)),
         )
     except (TypeError, ValueError) as exc:  # RowError included
         reason = f"Flow run {run_id} cannot be read: {exc}"

@@ -75,6 +75,14 @@ RUN_STATUS = Operation(
     retry_safe=True,
 )
 
+# After a claim batch had to be resent: which lost claims were in fact ours (applied by the
+# first send, whose answer was lost)?
+CLAIM_CHECK = Operation(
+    "flow_run",
+    "query($ids: [uuid!]) { flow_run(where: {id: {_in: $ids}}) { id version serialized_state } }",
+    retry_safe=True,
+)
+
 # Safe with a version: the server applies it at most once, a resend is refused as stale.
 # Without a version (version=None) it could apply twice, so mark_failed passes the flag.
 SET_FLOW_RUN_STATES = Operation(
@@ -105,8 +113,8 @@ def claims(flow_claims: Sequence[int], task_claims: Sequence[tuple[int, int]]) -
     claim is applied (or refused as stale) on its own and answered under its alias.
 
     Safe to resend: every claim carries its version, so a claim that was applied is refused
-    as stale on the resend. The run is then reported lost and left Submitted (never launched
-    twice); Prefect's Lazarus or the operator recovers it.
+    as stale on the resend, never applied twice. The claim token in each Submitted state then
+    tells the claimant that the run is its own after all (``GraphQLRunSource.claim``).
     """
     params = [f"${flow_claim_alias(i)}: set_flow_run_states_input!" for i in flow_claims]
     params += [f"${task_claim_alias(i, j)}: set_task_run_states_input!" for i, j in task_claims]

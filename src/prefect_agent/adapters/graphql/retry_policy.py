@@ -25,9 +25,10 @@ class RetryPolicy:
     - Waits grow as ``backoff_factor * 2 ** n`` up to ``backoff_max`` seconds.
     """
 
-    attempts: int = 4
-    backoff_factor: float = 0.5
-    backoff_max: float = 10.0
+    # Short on purpose: the agent's own loops (start-up, polling) back off for longer outages.
+    attempts: int = 3
+    backoff_factor: float = 0.25
+    backoff_max: float = 5.0
     max_retry_after: float = 300.0
     retry_statuses: tuple[int, ...] = RETRYABLE_STATUSES
 

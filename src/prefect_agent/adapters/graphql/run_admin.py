@@ -55,7 +55,14 @@ SHOW_RUN = Operation(
     retry_safe=True,
 )
 
-ADMIN_OPERATIONS = (FIND_FLOW, CREATE_FLOW, CREATE_FLOW_RUN, LIST_RUNS, SHOW_RUN)
+# Safe: cancelling twice leaves the run Cancelled (a finished run is left as it is).
+CANCEL_RUN = Operation(
+    "cancel_flow_run",
+    "mutation($input: cancel_flow_run_input!) { cancel_flow_run(input: $input) { state } }",
+    retry_safe=True,
+)
+
+ADMIN_OPERATIONS = (FIND_FLOW, CREATE_FLOW, CREATE_FLOW_RUN, LIST_RUNS, SHOW_RUN, CANCEL_RUN)
 
 
 class RunAdmin:
@@ -138,3 +145,8 @@ class RunAdmin:
         if not run:
             raise ApiError(f"No flow run with id {run_id} at {self.client.api}")
         return dict(run)
+
+    def cancel_run(self, run_id: str) -> str:
+        """Cancel a run that has not finished; returns the state it ends up in."""
+        data = self.client.execute(CANCEL_RUN, {"input": {"flow_run_id": run_id}})
+        return str((data.get("cancel_flow_run") or {}).get("state"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -37,6 +38,22 @@ RETRY_BUFFER = timedelta(seconds=3)
 so a live flow process retries its own tasks first."""
 
 AGENT_ID_HEADER = "X-PREFECT-AGENT-ID"
+
+CLAIM_TOKEN_KEY = "prefect_agent_claim"
+"""Key of the Submitted state's ``context`` holding the token of the claim batch that wrote it.
+
+Agent replicas can share an agent id (Prefect Server deduplicates agents), so only a token
+unique to one claim batch proves that a Submitted state is this batch's own."""
+
+
+LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "EXCEPTION": "ERROR"}
+
+
+def _log_level(level: str) -> str:
+    """The API's ``log_level`` for a level name (an unknown name must not refuse the batch)."""
+    name = LEVEL_ALIASES.get(level.upper(), level.upper())
+    return name if name in LOG_LEVELS else "INFO"
 
 
 def _utc_now() -> datetime:
@@ -185,10 +202,13 @@ class GraphQLRunSource:
             except RowError as exc:
                 logger.error("Skipping a flow run row without an id: %s", exc)
                 continue
-            (runs if isinstance(result, FlowRun) else unreadable).append(result)  # type: ignore[arg-type]
+            if isinstance(result, FlowRun):
+                runs.append(result)
+            else:
+                unreadable.append(result)
         now = self._now()
         runs.sort(key=lambda run: (run.due_at(now), run.id))
-        return ReadyRuns(runs=runs, unreadable=unreadable)
+        return ReadyRuns(runs=tuple(runs), unreadable=tuple(unreadable))
 
     def _tenant(self) -> str:
         if self._tenant_id is None:
@@ -203,17 +223,14 @@ class GraphQLRunSource:
         flow_claims: list[int] = []
         task_claims: list[tuple[int, int]] = []
         variables: dict[str, Any] = {}
+        token = str(uuid.uuid4())
         for i, run in enumerate(runs):
             if is_scheduled(run.state):
                 flow_claims.append(i)
+                state = submitted_state(run.serialized_state)
+                state["context"] = {CLAIM_TOKEN_KEY: token}
                 variables[documents.flow_claim_alias(i)] = {
-                    "states": [
-                        {
-                            "flow_run_id": run.id,
-                            "version": run.version,
-                            "state": submitted_state(run.serialized_state),
-                        }
-                    ]
+                    "states": [{"flow_run_id": run.id, "version": run.version, "state": state}]
                 }
             for j, task in enumerate(run.task_runs_due):
                 if not is_scheduled(task.state):
@@ -237,10 +254,44 @@ class GraphQLRunSource:
         if unplaced:
             raise error_for(unplaced, self.client.api)
         data = response.data or {}
-        results: list[ClaimResult] = []
-        for i, run in enumerate(runs):
-            results.append(self._claim_result(i, run, response, data))
+        results = [self._claim_result(i, run, response, data) for i, run in enumerate(runs)]
+        if response.attempts > 1:
+            results = self._recover_own_claims(runs, results, token)
         return results
+
+    def _recover_own_claims(
+        self, runs: Sequence[FlowRun], results: list[ClaimResult], token: str
+    ) -> list[ClaimResult]:
+        """Claims reported lost after a resend may have been applied by the first send, whose
+        answer was lost: a run one version on, Submitted with this batch's token, is ours."""
+        lost = {
+            run.id: run
+            for run, result in zip(runs, results, strict=True)
+            if isinstance(result, ClaimLost) and is_scheduled(run.state)
+        }
+        if not lost:
+            return results
+        rows = self.client.execute(documents.CLAIM_CHECK, {"ids": list(lost)}).get("flow_run") or []
+        ours = set()
+        for row in rows:
+            state = row.get("serialized_state")
+            context = state.get("context") if isinstance(state, Mapping) else None
+            run = lost.get(row.get("id"))
+            if (
+                run is not None
+                and row.get("version") == run.version + 1
+                and isinstance(context, Mapping)
+                and context.get(CLAIM_TOKEN_KEY) == token
+            ):
+                ours.add(run.id)
+        if ours:
+            logger.info("%d claim(s) whose answer was lost turned out to be ours", len(ours))
+        return [
+            Claimed(result.run_id, lost[result.run_id].version + 1)
+            if result.run_id in ours
+            else result
+            for result in results
+        ]
 
     def _claim_result(
         self, index: int, run: FlowRun, response: Any, data: Mapping[str, Any]
@@ -296,7 +347,7 @@ class GraphQLRunSource:
                 "flow_run_id": log.run_id,
                 "name": log.name,
                 "message": log.message,
-                "level": log.level.upper(),
+                "level": _log_level(log.level),
             }
             if log.timestamp is not None:
                 record["timestamp"] = _iso(log.timestamp)

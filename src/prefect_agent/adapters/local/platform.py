@@ -149,10 +149,8 @@ class LocalPlatform:
                 f"Flow run {run.id} has a working_dir that does not exist: {spec.working_dir}"
             )
         environment = spec.environment(base=self._base_environment(spec.working_dir))
-        output_path = self._records.output_path(run.id)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
         try:
-            output = os.open(output_path, flags, 0o600)
+            output = self._records.open_output(run.id)
         except OSError as exc:
             raise PlatformUnavailable(
                 f"Cannot write run output under {self._records.directory}: {exc.strerror}"
@@ -261,6 +259,8 @@ class LocalPlatform:
                 child.run_id, self._records.output_path(child.run_id), child.run_name
             )
         self._watcher.watch(child.process.pid, own_child=child.own)
+        if self._show_flow_logs:
+            self._watcher.wake()  # so the streaming interval starts now
 
     def _on_exit(self, pid: int, exit_code: int | None) -> None:
         with self._lock:

@@ -49,6 +49,15 @@ class RunRecords:
             return run_id
         return "run-" + hashlib.sha256(run_id.encode()).hexdigest()[:32]
 
+    def open_output(self, run_id: str) -> int:
+        """A new, empty output file for the run, as a file descriptor for its process."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+        try:
+            return os.open(self.output_path(run_id), flags, 0o600)
+        except FileNotFoundError:
+            self.ensure()
+            return os.open(self.output_path(run_id), flags, 0o600)
+
     def output_path(self, run_id: str) -> Path:
         return self.directory / (self._stem(run_id) + _OUTPUT)
 
@@ -66,7 +75,11 @@ class RunRecords:
         path = self.record_path(record.run_id)
         temporary = path.with_suffix(".tmp")
         # Written aside then renamed, so a crash never leaves a half-written record behind.
-        temporary.write_text(json.dumps(body), encoding="utf-8")
+        try:
+            temporary.write_text(json.dumps(body), encoding="utf-8")
+        except FileNotFoundError:  # the directory was removed under us: make it again
+            self.ensure()
+            temporary.write_text(json.dumps(body), encoding="utf-8")
         os.replace(temporary, path)
 
     def read(self, run_id: str) -> RunRecord | None:

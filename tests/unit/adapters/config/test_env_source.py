@@ -68,7 +68,9 @@ def test_the_prefect_variable_wins_over_the_bare_one() -> None:
         KUBERNETES, {"NAMESPACE": "bare", "PREFECT__AGENT__KUBERNETES__NAMESPACE": "prefixed"}
     )
     assert source.values()["agent.kubernetes.namespace"] == "prefixed"
-    assert source.origin("agent.kubernetes.namespace") == "env PREFECT__AGENT__KUBERNETES__NAMESPACE"
+    assert (
+        source.origin("agent.kubernetes.namespace") == "env PREFECT__AGENT__KUBERNETES__NAMESPACE"
+    )
 
 
 def test_bare_kubernetes_variables_mean_nothing_to_a_local_agent() -> None:
@@ -102,7 +104,7 @@ def test_bare_kubernetes_variables_mean_nothing_to_a_local_agent() -> None:
         (
             {"PREFECT__CLOUD__AGENT__ENV_VARS": "A=1"},
             "env PREFECT__CLOUD__AGENT__ENV_VARS: cloud.agent.env_vars: expected a JSON object "
-            "such as {\"KEY\": \"value\"}, got 'A=1'",
+            'such as {"KEY": "value"}, got \'A=1\'',
         ),
         (
             {"PREFECT__CLOUD__SEND_FLOW_RUN_LOGS": "sometimes"},

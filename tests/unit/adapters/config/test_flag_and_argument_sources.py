@@ -34,7 +34,9 @@ def test_image_pull_secrets_is_comma_separated() -> None:
 
 
 def test_log_level_is_case_insensitive_among_the_1_4_1_choices() -> None:
-    assert FlagSource(LOCAL, {"cloud.agent.level": "debug"}).values()["cloud.agent.level"] == "DEBUG"
+    assert (
+        FlagSource(LOCAL, {"cloud.agent.level": "debug"}).values()["cloud.agent.level"] == "DEBUG"
+    )
     with pytest.raises(ConfigError) as caught:
         FlagSource(LOCAL, {"cloud.agent.level": "loud"}).values()
     assert str(caught.value) == (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Literal
 
 import attrs
 import pytest
@@ -63,21 +64,30 @@ def test_a_field_added_to_a_settings_class_gets_a_key_env_var_and_flag(
         gpus: bool = False
         cache: bool = True
         extra_labels: tuple[str, ...] = ()
+        mode: Literal["fast", "safe"] = "safe"
 
     monkeypatch.setitem(SECTION_CLASSES, Section.DOCKER, GrownDockerSettings)
     keys = {k.key: k for k in keys_for(PlatformKind.DOCKER)}
     pull = keys["agent.docker.pull_timeout"]
     assert pull.env == ("PREFECT__AGENT__DOCKER__PULL_TIMEOUT",)
     assert pull.flag is not None and pull.flag.long == "--pull-timeout"
-    assert pull.kind is ValueKind.FLOAT and pull.help == "Seconds a pull takes." and pull.default == 5.0
+    assert (
+        pull.kind is ValueKind.FLOAT
+        and pull.help == "Seconds a pull takes."
+        and pull.default == 5.0
+    )
     gpus = keys["agent.docker.gpus"].flag
     assert gpus is not None and gpus.switch and not gpus.negatable
     cache = keys["agent.docker.cache"].flag
     assert cache is not None and cache.negatable
     extra = keys["agent.docker.extra_labels"]
     assert extra.kind is ValueKind.LIST and extra.flag is not None and extra.flag.multiple
+    mode = keys["agent.docker.mode"]
+    assert mode.kind is ValueKind.TEXT and mode.choices == ("fast", "safe")
     assert "agent.docker.pull_timeout" not in {k.key for k in keys_for(PlatformKind.LOCAL)}
 
 
 def test_env_name_convention() -> None:
-    assert keys_module.env_name("agent.docker.pull_timeout") == "PREFECT__AGENT__DOCKER__PULL_TIMEOUT"
+    assert (
+        keys_module.env_name("agent.docker.pull_timeout") == "PREFECT__AGENT__DOCKER__PULL_TIMEOUT"
+    )

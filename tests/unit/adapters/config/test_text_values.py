@@ -14,8 +14,14 @@ from prefect_agent.adapters.config.text_values import (
 
 def key(kind: ValueKind, optional: bool = False) -> ConfigKey:
     return ConfigKey(
-        key="k", section=Section.AGENT, field="k", kind=kind, optional=optional, env=("K",),
-        flag=None, help="",
+        key="k",
+        section=Section.AGENT,
+        field="k",
+        kind=kind,
+        optional=optional,
+        env=("K",),
+        flag=None,
+        help="",
     )
 
 
@@ -50,8 +56,10 @@ def test_a_list_of_lists_is_refused() -> None:
     [
         ('{"A": "1"}', {"A": "1"}),
         ("{'A': '1'}", {"A": "1"}),
-        ('{"DEBUG": true, "QUIET": false, "NONE": null, "N": 3}',
-         {"DEBUG": "true", "QUIET": "false", "NONE": "null", "N": "3"}),
+        (
+            '{"DEBUG": true, "QUIET": false, "NONE": null, "N": 3}',
+            {"DEBUG": "true", "QUIET": "false", "NONE": "null", "N": "3"},
+        ),
         ("", {}),
     ],
 )
@@ -69,7 +77,9 @@ def test_a_numeric_text_stays_text() -> None:
     assert parse_text(key(ValueKind.TEXT), "123") == "123"
 
 
-@pytest.mark.parametrize(("text", "value"), [("true", True), ("False", False), ("1", True), ("off", False)])
+@pytest.mark.parametrize(
+    ("text", "value"), [("true", True), ("False", False), ("1", True), ("off", False)]
+)
 def test_booleans(text: str, value: bool) -> None:
     assert parse_text(key(ValueKind.BOOL), text) is value
 

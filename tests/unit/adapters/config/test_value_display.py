@@ -1,0 +1,47 @@
+"""The `config` output: every key, its value and its source; secrets masked."""
+
+from __future__ import annotations
+
+import json
+
+from prefect_agent.adapters.config import DefaultsSource, EnvSource, FlagSource, resolve
+from prefect_agent.adapters.config.value_display import as_json, as_table
+from prefect_agent.domain.platform_kind import PlatformKind
+
+LOCAL = PlatformKind.LOCAL
+
+
+def resolved():  # type: ignore[no-untyped-def]
+    env = EnvSource(
+        LOCAL, {"PREFECT__CLOUD__AGENT__LABELS": "a,b", "PREFECT__CLOUD__API_KEY": "k-1"}
+    )
+    flags = FlagSource(LOCAL, {"cloud.agent.name": "n1", "cloud.agent.env_vars": ("TOKEN=t-2",)})
+    return resolve(LOCAL, [DefaultsSource(LOCAL), env, flags])
+
+
+def test_the_table_shows_values_and_sources() -> None:
+    lines = {line.split()[0]: line for line in as_table(resolved()).splitlines()}
+    assert lines["cloud.agent.name"].split() == ["cloud.agent.name", "n1", "flag", "--name"]
+    assert lines["cloud.agent.labels"].split()[-2:] == ["env", "PREFECT__CLOUD__AGENT__LABELS"]
+    assert '["a",' in lines["cloud.agent.labels"]
+    assert lines["cloud.api"].split() == ["cloud.api", "http://localhost:4200", "default"]
+    assert lines["cloud.api_key"].split() == [
+        "cloud.api_key",
+        "********",
+        "env",
+        "PREFECT__CLOUD__API_KEY",
+    ]
+    assert lines["cloud.tenant_id"].split()[1:] == ["(not", "set)", "default"]
+    assert "k-1" not in as_table(resolved())
+
+
+def test_json_output() -> None:
+    document = json.loads(as_json(resolved()))
+    assert document["cloud.agent.name"] == {
+        "value": "n1",
+        "source": "flag --name",
+        "env": "PREFECT__CLOUD__AGENT__NAME",
+    }
+    assert document["cloud.api_key"]["value"] == "********"
+    assert document["cloud.agent.env_vars"]["value"] == {"TOKEN": "t-2"}
+    assert "k-1" not in as_json(resolved())

@@ -1,0 +1,189 @@
+"""GraphQLClient: headers, the retry policy, error mapping, and the API key kept secret."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from prefect_agent.adapters.graphql import documents
+from prefect_agent.adapters.graphql.client import GraphQLClient
+from prefect_agent.adapters.graphql.retry_policy import RetryPolicy, parse_retry_after
+from prefect_agent.domain.errors import (
+    ApiError,
+    ApiUnavailable,
+    AuthorizationError,
+    RateLimited,
+    VersionConflict,
+)
+from prefect_agent.domain.secret import Secret
+from tests.unit.adapters.graphql.scripted_api import Reply, ScriptedApi, scripted_api
+
+KEY = "pa_super-secret-key-123"
+
+
+@pytest.fixture
+def api() -> Iterator[ScriptedApi]:
+    with scripted_api() as server:
+        yield server
+
+
+def client_for(url: str, sleeps: list[float], **kwargs: object) -> GraphQLClient:
+    return GraphQLClient(
+        url,
+        retry=RetryPolicy(attempts=3, backoff_factor=0.1),
+        sleep=sleeps.append,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_headers_follow_prefect_1(api: ScriptedApi) -> None:
+    plain = client_for(api.url, [])
+    plain.execute(documents.HELLO)
+    keyed = client_for(api.url, [], api_key=Secret(KEY), tenant_id="t-1")
+    keyed.attach_header("X-PREFECT-AGENT-ID", "agent-1")
+    keyed.execute(documents.HELLO, {"a": 1})
+    first, second = api.received
+    assert first.headers["X-PREFECT-CORE-VERSION"] == "1.4.1"
+    assert "Authorization" not in first.headers
+    assert "X-PREFECT-TENANT-ID" not in first.headers
+    assert second.headers["Authorization"] == f"Bearer {KEY}"
+    assert second.headers["X-PREFECT-TENANT-ID"] == "t-1"
+    assert second.headers["X-PREFECT-AGENT-ID"] == "agent-1"
+    assert second.body == {"query": documents.HELLO.text, "variables": {"a": 1}}
+
+
+def test_server_errors_are_retried_for_safe_operations(api: ScriptedApi) -> None:
+    sleeps: list[float] = []
+    api.script(Reply(503, {"error": "down"}), Reply(502, b"bad gateway"))
+    assert client_for(api.url, sleeps).execute(documents.HELLO) == {"hello": "hi"}
+    assert len(api.received) == 3
+    assert sleeps == [0.1, 0.2]
+
+
+def test_server_errors_are_not_retried_for_unsafe_operations(api: ScriptedApi) -> None:
+    sleeps: list[float] = []
+    api.script(Reply(500, {}))
+    with pytest.raises(ApiUnavailable, match="answered HTTP 500"):
+        client_for(api.url, sleeps).execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}})
+    assert len(api.received) == 1
+    assert sleeps == []
+
+
+def test_a_lost_answer_is_not_resent_for_unsafe_operations(api: ScriptedApi) -> None:
+    release = threading.Event()
+    api.script(Reply(hold=release))
+    client = GraphQLClient(
+        api.url, timeout=0.2, retry=RetryPolicy(attempts=3), sleep=lambda s: None
+    )
+    try:
+        with pytest.raises(ApiUnavailable, match=r"did not answer within 0\.2s"):
+            client.execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}})
+    finally:
+        release.set()
+    assert len(api.received) == 1
+
+
+def test_rate_limits_are_honoured_then_reported(api: ScriptedApi) -> None:
+    sleeps: list[float] = []
+    api.script(Reply(429, {}, {"Retry-After": "7"}))
+    client_for(api.url, sleeps).execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}})
+    assert sleeps == [7.0]  # refused requests are safe to resend even for mutations
+    api.script(*[Reply(429, {}, {"Retry-After": "2"})] * 3)
+    with pytest.raises(RateLimited) as caught:
+        client_for(api.url, []).execute(documents.HELLO)
+    assert caught.value.retry_after == 2.0
+
+
+def test_an_unreachable_api_names_its_address_and_is_retried() -> None:
+    sleeps: list[float] = []
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ApiUnavailable) as caught:
+        client_for(url, sleeps).execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}})
+    assert url in str(caught.value)
+    assert len(sleeps) == 2  # never sent, so even an unsafe operation is resent
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "words"),
+    [
+        (Reply(401, {"message": "no"}), AuthorizationError, "HTTP 401"),
+        (
+            Reply(
+                200, {"errors": [{"message": "who?", "extensions": {"code": "UNAUTHENTICATED"}}]}
+            ),
+            AuthorizationError,
+            "refused the credentials",
+        ),
+        (
+            Reply(
+                200,
+                {
+                    "errors": [
+                        {
+                            "message": "State update failed: provided version 1",
+                            "extensions": {"code": "VERSION_LOCKING_ERROR"},
+                        }
+                    ]
+                },
+            ),
+            VersionConflict,
+            "provided version 1",
+        ),
+        (Reply(200, {"errors": [{"message": "nope"}], "data": None}), ApiError, "nope"),
+        (Reply(400, {"errors": [{"message": "Cannot query field"}]}), ApiError, "Cannot query"),
+        (Reply(200, b"<html>proxy</html>"), ApiError, "not JSON"),
+        (Reply(404, b"missing"), ApiError, "HTTP 404"),
+    ],
+)
+def test_errors_are_typed(
+    api: ScriptedApi,
+    reply: Reply,
+    error: type[Exception],
+    words: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api.script(reply)
+    client = client_for(api.url, [], api_key=Secret(KEY))
+    with pytest.raises(error, match=words) as caught:
+        client.execute(documents.HELLO)
+    assert KEY not in str(caught.value)
+    assert KEY not in repr(client)
+    assert KEY not in caplog.text
+
+
+def test_transient_api_errors_are_retried_when_safe(api: ScriptedApi) -> None:
+    api.script(Reply(200, {"errors": [{"message": "x", "extensions": {"code": "API_ERROR"}}]}))
+    assert client_for(api.url, []).execute(documents.HELLO) == {"hello": "hi"}
+
+
+def test_the_key_stays_out_of_logs_and_errors_when_unreachable(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = client_for(f"http://127.0.0.1:{free_port()}", [], api_key=Secret(KEY))
+    with pytest.raises(ApiUnavailable) as caught:
+        client.execute(documents.HELLO)
+    assert KEY not in str(caught.value) and KEY not in repr(caught.value)
+    assert KEY not in caplog.text
+
+
+def test_retry_policy_values() -> None:
+    policy = RetryPolicy(attempts=3, backoff_factor=1, backoff_max=3)
+    assert [policy.backoff(n) for n in (1, 2, 3, 4)] == [1, 2, 3, 3]
+    assert policy.can_retry(2) and not policy.can_retry(3)
+    assert not RetryPolicy.never().can_retry(1)
+    assert policy.rate_limit_delay("1000", 1) == policy.max_retry_after
+    assert policy.rate_limit_delay(None, 2) == 2
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None
