@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import attrs
 import pytest
@@ -91,11 +96,21 @@ class Figures:
 
 
 def tally(
-    api: RunningServer, scenario: str, run_ids: Iterable[str], starts: Counter[str]
+    api: RunningServer,
+    scenario: str,
+    run_ids: Iterable[str],
+    starts: Counter[str],
+    *,
+    began: float,
+    **extra: Any,
 ) -> Figures:
-    """Each run must end launched exactly once, or Failed with an ERROR log saying why."""
+    """Each run must end launched exactly once, or Failed with an ERROR log saying why.
+
+    The figures are printed (with the time since ``began``, a ``time.monotonic()``).
+    """
     ids = list(run_ids)
-    figures = Figures(scenario=scenario, runs=len(ids))
+    figures = Figures(scenario=scenario, runs=len(ids), extra=extra)
+    figures.seconds = time.monotonic() - began
     runs = {row["id"]: row for row in api.store.rows_by("flow_run", "id", ids)}
     error_logs = Counter(
         row["flow_run_id"]
@@ -114,6 +129,7 @@ def tally(
         else:
             figures.lost += 1
             figures.lost_ids.append(run_id)
+    figures.show()
     return figures
 
 
@@ -207,7 +223,8 @@ class InProcessAgent:
             "api_key": SECRET,
             "labels": ("reliability",),
             "agent_address": "http://127.0.0.1:0",
-            "request_timeout": 2.0,
+            # The product default: a shorter one turns slow answers into uncertain claims.
+            "request_timeout": 15.0,
             "prefetch_seconds": 1.0,
             "shutdown_grace_seconds": 10.0,
         }
@@ -263,3 +280,48 @@ def total_starts(agents: Sequence[InProcessAgent]) -> Counter[str]:
     for agent in agents:
         starts.update(agent.platform.starts)
     return starts
+
+
+CHILD = Path(__file__).with_name("child_flow.py")
+
+
+def start_cli_agent(
+    api_url: str, tmp: Path, log: IO[bytes], *flags: str, child_seconds: float = 1.0
+) -> subprocess.Popen[bytes]:
+    """``prefect agent local start`` in a subprocess whose runs execute ``child_flow.py``.
+
+    The key travels in the environment only, never on a command line; no user config file
+    or ``PREFECT__`` variable of the machine running the tests gets in.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
+    env.update(
+        {
+            "PREFECT__CLOUD__API_KEY": SECRET,
+            "PREFECT__USER_CONFIG_PATH": str(tmp / "no-config.toml"),
+            "RELIABILITY_MARKERS": str(markers_file(tmp)),
+            "RELIABILITY_CHILD_SECONDS": str(child_seconds),
+        }
+    )
+    command = [
+        sys.executable, "-m", "prefect_agent", "agent", "local", "start",
+        "--api", api_url,
+        "--label", "reliability",
+        "--no-hostname-label",
+        "--state-dir", str(tmp / "state"),
+        "--flow-run-command", f"{sys.executable} {CHILD}",
+        "--log-level", "DEBUG",
+        *flags,
+    ]  # fmt: skip
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def markers_file(tmp: Path) -> Path:
+    return tmp / "markers.jsonl"
+
+
+def markers(tmp: Path) -> list[dict[str, Any]]:
+    """What each started child recorded: its run id and its argv."""
+    path = markers_file(tmp)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

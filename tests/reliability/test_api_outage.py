@@ -59,15 +59,17 @@ def test_api_down_during_a_burst(
         done = wait_until(lambda: len(agent.platform.starts) >= RUNS, 60)
         bodies.append(request(health + "/api/ready").body)
         bodies.append(request(health + "/metrics").body)
-    figures = tally(api, "API down during a burst", run_ids, agent.platform.starts)
-    figures.seconds = time.monotonic() - began
-    figures.extra = {
-        "outage_s": OUTAGE_SECONDS,
-        "launched_before_outage": launched_before,
-        "readiness_503_after_s": round(noticed, 2),
-        "recovery_s": round(recovery, 2),
-    }
-    figures.show()
+    figures = tally(
+        api,
+        "API down during a burst",
+        run_ids,
+        agent.platform.starts,
+        began=began,
+        outage_s=OUTAGE_SECONDS,
+        launched_before_outage=launched_before,
+        readiness_503_after_s=round(noticed, 2),
+        recovery_s=round(recovery, 2),
+    )
     assert done, f"not finished: {states_of(api, run_ids)}"
     assert (figures.lost, figures.doubled) == (0, 0), figures
     assert recovery <= BACKOFF_LADDER[-1] + RECOVERY_SLACK, f"polling resumed after {recovery}s"

@@ -26,16 +26,13 @@ def test_five_replicas_share_a_burst(api: RunningServer, agent_logs: CapturedLog
     with ExitStack() as stack:
         # Same name and labels: Prefect Server registers them as one agent (pitfall 2), so
         # only version locking keeps them apart.
-        agents = [
-            stack.enter_context(InProcessAgent(api.url, name="replica", request_timeout=15.0))
-            for _ in range(5)
-        ]
+        agents = [stack.enter_context(InProcessAgent(api.url, name="replica")) for _ in range(5)]
         done = wait_until(lambda: len(total_starts(agents)) >= RUNS, 120)
     starts = total_starts(agents)
-    figures = tally(api, f"{AGENTS} agents, one API", run_ids, starts)
-    figures.seconds = time.monotonic() - began
-    figures.extra = {"per_agent": [sum(a.platform.starts.values()) for a in agents]}
-    figures.show()
+    per_agent = [sum(a.platform.starts.values()) for a in agents]
+    figures = tally(
+        api, f"{AGENTS} agents, one API", run_ids, starts, began=began, per_agent=per_agent
+    )
     assert done, f"not finished: {states_of(api, run_ids)}"
     assert (figures.lost, figures.doubled) == (0, 0), figures
-    assert sum(figures.extra["per_agent"]) == RUNS
+    assert sum(per_agent) == RUNS

@@ -44,11 +44,15 @@ def test_bad_run_configs_fail_their_runs_and_only_those(
             ),
             60,
         )
-    figures = tally(api, "malformed run configs", good + bad, agent.platform.starts)
-    figures.seconds = time.monotonic() - began
     reasons = sorted({log["message"] for run_id in bad[::4] for log in api.logs(run_id)})
-    figures.extra = {"reasons": reasons}
-    figures.show()
+    figures = tally(
+        api,
+        "malformed run configs",
+        good + bad,
+        agent.platform.starts,
+        began=began,
+        reasons=reasons,
+    )
     assert done, f"good: {states_of(api, good)}, bad: {states_of(api, bad)}"
     assert (figures.lost, figures.doubled) == (0, 0), figures
     assert figures.failed_with_reason == len(bad)
@@ -77,9 +81,13 @@ def test_garbled_poll_responses_do_not_stop_the_agent(
         )
         proxy.plan = FaultPlan.passthrough()
         done = wait_until(lambda: len(agent.platform.starts) >= GOOD, 60)
-    figures = tally(api, "garbled poll responses", run_ids, agent.platform.starts)
-    figures.seconds = time.monotonic() - began
-    figures.extra = {"faults": dict(proxy.stats)}
-    figures.show()
+    figures = tally(
+        api,
+        "garbled poll responses",
+        run_ids,
+        agent.platform.starts,
+        began=began,
+        faults=dict(proxy.stats),
+    )
     assert done, f"not finished: {states_of(api, run_ids)}"
     assert (figures.lost, figures.doubled) == (0, 0), figures

@@ -4,20 +4,16 @@ metrics bodies, the agent's own command line, nor any child's argv."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 from prefect_agent.server.testing import RunningServer
 from tests.reliability.fault_proxy import BEFORE_API, FaultPlan, FaultProxy
-from tests.reliability.harness import SECRET, seed_runs, wait_until
+from tests.reliability.harness import SECRET, markers, seed_runs, start_cli_agent, wait_until
 from tests.unit.adapters.health.http_get import request
 
 RUNS = 30
-CHILD = Path(__file__).with_name("child_flow.py")
 
 
 def free_port() -> int:
@@ -29,51 +25,24 @@ def free_port() -> int:
 def test_the_key_never_shows(api: RunningServer, proxy: FaultProxy, tmp_path: Path) -> None:
     run_ids = seed_runs(api, RUNS, spread_seconds=3.0)
     seed_runs(api, 3, run_config={"type": "DockerRun"})  # failures log their reasons
-    marker_file = tmp_path / "markers.jsonl"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
-    env.update(
-        {
-            "PREFECT__CLOUD__API_KEY": SECRET,
-            "PREFECT__USER_CONFIG_PATH": str(tmp_path / "none.toml"),
-            "RELIABILITY_MARKERS": str(marker_file),
-            "RELIABILITY_CHILD_SECONDS": "0",
-        }
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "prefect_agent",
-        "agent",
-        "local",
-        "start",
-        "--api",
-        proxy.url,
-        "--label",
-        "reliability",
-        "--no-hostname-label",
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--flow-run-command",
-        f"{sys.executable} {CHILD}",
-        "--agent-address",
-        f"http://127.0.0.1:{port}",
-        "--log-format",
-        "json",
-        "--log-level",
-        "DEBUG",
-        "--request-timeout",
-        "2",
-    ]
     out = tmp_path / "agent.log"
     with open(out, "wb") as log:
-        agent = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        agent = start_cli_agent(
+            proxy.url,
+            tmp_path,
+            log,
+            "--agent-address", f"http://127.0.0.1:{port}",
+            "--log-format", "json",
+            "--request-timeout", "2",
+            child_seconds=0,
+        )  # fmt: skip
         bodies: list[str] = []
         try:
             health = f"http://127.0.0.1:{port}"
             assert wait_until(lambda: _status(health + "/api/health") == 200, 20)
             proxy.plan = FaultPlan.random(0.3, BEFORE_API, seed=3)  # errors get logged
-            assert wait_until(lambda: _started(marker_file) >= RUNS, 60)
+            assert wait_until(lambda: len(markers(tmp_path)) >= RUNS, 60)
             for path in ("/api/health", "/api/ready", "/metrics", "/api/poke"):
                 bodies.append(request(health + path).body)
             cmdline = Path(f"/proc/{agent.pid}/cmdline").read_bytes().decode()
@@ -81,7 +50,7 @@ def test_the_key_never_shows(api: RunningServer, proxy: FaultProxy, tmp_path: Pa
             agent.send_signal(signal.SIGTERM)
             agent.wait(30)
     output = out.read_text()
-    argvs = [line for line in marker_file.read_text().splitlines()]
+    argvs = [json.dumps(m["argv"]) for m in markers(tmp_path)]
     print(
         f"\n[reliability] secrets: {len(output.splitlines())} log lines, {len(bodies)} bodies, "
         f"{len(argvs)} child argv checked; faults={dict(proxy.stats)}"
@@ -100,7 +69,3 @@ def _status(url: str) -> int:
         return request(url).status
     except OSError:
         return 0
-
-
-def _started(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.exists() else 0

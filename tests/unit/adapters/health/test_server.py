@@ -48,6 +48,26 @@ def config(**kwargs: object) -> AgentConfig:
     return AgentConfig(**base)  # type: ignore[arg-type]
 
 
+def reported_agent(
+    clock: FakeClock, source: InMemoryRunSource, platform: FakePlatform
+) -> tuple[HttpHealthReporter, AgentService]:
+    """An agent reporting to a health server (not started), launches inline; poke wakes it."""
+    cfg = config()
+    agent: AgentService | None = None
+    reporter = HttpHealthReporter.from_config(
+        cfg, wake=lambda: agent.wake() if agent else None, now=clock.now
+    )
+    agent = AgentService(
+        config=cfg,
+        source=source,
+        platform=platform,
+        clock=clock,
+        health=reporter,
+        executor=InlineExecutor(),
+    )
+    return reporter, agent
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -177,19 +197,7 @@ class _WedgeableSource(InMemoryRunSource):
 
 def test_health_follows_a_wedged_and_recovered_poll_loop(clock: FakeClock) -> None:
     source = _WedgeableSource(clock=clock)
-    cfg = config()
-    agent: AgentService | None = None
-    reporter = HttpHealthReporter.from_config(
-        cfg, wake=lambda: agent and agent.wake(), now=clock.now
-    )
-    agent = AgentService(
-        config=cfg,
-        source=source,
-        platform=FakePlatform(),
-        clock=clock,
-        health=reporter,
-        executor=InlineExecutor(),
-    )
+    reporter, agent = reported_agent(clock, source, FakePlatform())
     thread = threading.Thread(target=agent.run, daemon=True)
     with reporter:
         thread.start()
@@ -214,16 +222,7 @@ def test_health_follows_a_wedged_and_recovered_poll_loop(clock: FakeClock) -> No
 def test_metrics_count_what_the_agent_did(clock: FakeClock) -> None:
     source = InMemoryRunSource(clock=clock)
     platform = FakePlatform()
-    cfg = config()
-    reporter = HttpHealthReporter.from_config(cfg, wake=lambda: None, now=clock.now)
-    agent = AgentService(
-        config=cfg,
-        source=source,
-        platform=platform,
-        clock=clock,
-        health=reporter,
-        executor=InlineExecutor(),
-    )
+    reporter, agent = reported_agent(clock, source, platform)
     late = source.add_run(start_time=clock.now() - timedelta(seconds=40))
     source.add_run()
     broken = source.add_run()
@@ -262,16 +261,7 @@ def test_platform_unavailable_reaches_readiness_through_the_agent(clock: FakeClo
     source = InMemoryRunSource(clock=clock)
     platform = FakePlatform()
     platform.available = False
-    cfg = config()
-    reporter = HttpHealthReporter.from_config(cfg, wake=lambda: None, now=clock.now)
-    agent = AgentService(
-        config=cfg,
-        source=source,
-        platform=platform,
-        clock=clock,
-        health=reporter,
-        executor=InlineExecutor(),
-    )
+    reporter, agent = reported_agent(clock, source, platform)
     source.add_run()
     with reporter:
         agent.register()

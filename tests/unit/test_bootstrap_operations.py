@@ -1,12 +1,15 @@
-"""The composition root starts the health server when ``agent_address`` is set."""
+"""The composition root's operations hooks: the health server, and signals."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from datetime import datetime
 
+import pytest
+
 from prefect_agent.adapters.health.server import HttpHealthReporter
-from prefect_agent.bootstrap import build_agent, run_until_signalled
+from prefect_agent.bootstrap import _stopper, build_agent, run_until_signalled
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.outcomes import ReadyRuns
 from prefect_agent.services.null_health import NullHealthReporter
@@ -58,3 +61,16 @@ def test_no_address_no_server() -> None:
         AgentConfig(), source=InMemoryRunSource(clock=clock), platform=FakePlatform(), clock=clock
     )
     assert isinstance(agent.health, NullHealthReporter)
+
+
+def test_first_signal_drains_second_exits_at_once() -> None:
+    clock = FakeClock()
+    agent = build_agent(
+        AgentConfig(), source=InMemoryRunSource(clock=clock), platform=FakePlatform(), clock=clock
+    )
+    handle = _stopper(agent)
+    handle(signal.SIGTERM, None)
+    assert agent.stopping
+    with pytest.raises(SystemExit) as info:
+        handle(signal.SIGTERM, None)
+    assert info.value.code == 128 + signal.SIGTERM
