@@ -198,8 +198,9 @@ def due_at_once(
         wait_until(lambda: launched_count(api) >= count, lead_seconds + deadline, "due launches")
         launched = launch_times(api)
     lateness = [(moment - due).total_seconds() for moment in launched]
+    # prefect-agent writes the "Submitted for execution" lines of one claim batch together,
+    # once every launch in it is done: its log times are upper bounds of its launch times.
     return {
-        "first_launch_after_due_s": lateness[0],
         "median_launch_after_due_s": statistics.median(lateness),
         "last_launch_after_due_s": lateness[-1],
     }
