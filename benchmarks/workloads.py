@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ class FirstRequest:
                 self.seen.set()
             record(fields)
 
-        api.stats.record = noting  # type: ignore[method-assign]
+        api.stats.record = noting  # type: ignore[method-assign, assignment]
 
 
 @contextmanager
@@ -116,6 +117,10 @@ def created_time(api: RunningServer, run_id: str) -> datetime:
     return _parse(row[0])
 
 
+def _is_submitted(api: RunningServer, run_id: str) -> bool:
+    return run_id in submitted_times(api)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     if len(ordered) == 1:
@@ -144,9 +149,7 @@ def idle_and_pickup(
         for _ in range(samples):
             time.sleep(rng.uniform(0, 20))
             run_id = api.create_run(labels=[LABEL], flow_id=flow_id)
-            wait_until(
-                lambda run_id=run_id: run_id in submitted_times(api), 60, "a run-now run's pick-up"
-            )
+            wait_until(partial(_is_submitted, api, run_id), 60, "a run-now run's pick-up")
             latencies.append(
                 (submitted_times(api)[run_id] - created_time(api, run_id)).total_seconds()
             )
@@ -195,8 +198,9 @@ def due_at_once(
         wait_until(lambda: launched_count(api) >= count, lead_seconds + deadline, "due launches")
         launched = launch_times(api)
     lateness = [(moment - due).total_seconds() for moment in launched]
+    # prefect-agent writes the "Submitted for execution" lines of one claim batch together,
+    # once every launch in it is done: its log times are upper bounds of its launch times.
     return {
-        "first_launch_after_due_s": lateness[0],
         "median_launch_after_due_s": statistics.median(lateness),
         "last_launch_after_due_s": lateness[-1],
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -68,6 +67,8 @@ def demo(
     exits when all are finished. The runs are executed by a small example executor that
     reports states over GraphQL; it is not Prefect core.
     """
+    import tempfile  # only the demo needs it: keep it off every other command's start-up
+
     from prefect_agent.bootstrap import build_agent
     from prefect_agent.domain.agent_config import AgentConfig
     from prefect_agent.domain.local_settings import LocalSettings

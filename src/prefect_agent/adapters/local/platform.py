@@ -284,7 +284,7 @@ class LocalPlatform:
             succeeded=succeeded,
             reason=_reason(child, exit_code),
             exit_code=exit_code,
-            details=details,
+            details=details,  # type: ignore[arg-type]  # attrs converter=tuple
         )
         self._records.remove(child.run_id)
         if not succeeded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import attrs
@@ -17,8 +18,12 @@ def _read(path: str) -> str | None:
         return None
 
 
+@functools.cache
 def boot_id() -> str | None:
-    """This boot's id (Linux); a record from an earlier boot names no living process."""
+    """This boot's id (Linux); a record from an earlier boot names no living process.
+
+    Read once: it cannot change while this process lives (and it saves a read per launch).
+    """
     text = _read(_BOOT_ID)
     return text.strip() if text else None
 

@@ -73,13 +73,18 @@ class RunRecords:
             "boot": record.process.boot,
         }
         path = self.record_path(record.run_id)
-        temporary = path.with_suffix(".tmp")
-        # Written aside then renamed, so a crash never leaves a half-written record behind.
+        temporary = f"{path}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         try:
-            temporary.write_text(json.dumps(body), encoding="utf-8")
+            fd = os.open(temporary, flags, 0o600)
         except FileNotFoundError:  # the directory was removed under us: make it again
             self.ensure()
-            temporary.write_text(json.dumps(body), encoding="utf-8")
+            fd = os.open(temporary, flags, 0o600)
+        try:
+            os.write(fd, json.dumps(body).encode())
+        finally:
+            os.close(fd)
+        # Written aside then renamed, so a crash never leaves a half-written record behind.
         os.replace(temporary, path)
 
     def read(self, run_id: str) -> RunRecord | None:
