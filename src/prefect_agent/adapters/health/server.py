@@ -257,7 +257,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._route(with_body=True)
 
     def do_HEAD(self) -> None:
-        self._route(with_body=False)
+        if self._path() == "/api/poke":
+            self._not_allowed()  # HEAD must not have effects
+        else:
+            self._route(with_body=False)
 
     def do_POST(self) -> None:
         # Poking by POST is allowed for tools that refuse side effects on GET.

@@ -163,6 +163,7 @@ def test_unknown_paths_and_methods(reporter: HttpHealthReporter, pokes: list[int
     assert get(reporter, "/api/health", "POST").status == 405
     assert get(reporter, "/api/poke", "PUT").status == 405
     assert get(reporter, "/api/health", "HEAD").status == 200
+    assert get(reporter, "/api/poke", "HEAD").status == 405
     assert pokes == []
 
 
