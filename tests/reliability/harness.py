@@ -167,10 +167,11 @@ def wait_for_fates(
 
 
 KNOWN_GAP = (
-    "a claim the API applied but whose answer the agent never got (lost response, timeout, "
-    "or the agent killed between claim and launch) leaves the run Submitted with no process; "
-    "GraphQLRunSource.claim turns its resend's version conflict into ClaimLost, and nothing "
-    "revisits runs this agent claimed (see docs/operations.md, 'Uncertain claims')"
+    "a claim the API applied whose answer the agent could not use leaves the run Submitted "
+    "with no process: GraphQLRunSource.claim recovers its own claims (claim token) only after "
+    "a re-send, not when the answer came back garbled or every re-send failed, and an agent "
+    "killed between claim and launch never revisits them (docs/operations.md, 'Uncertain "
+    "claims')"
 )
 
 
