@@ -24,19 +24,27 @@ SPREAD = 15.0
 """Seconds over which the runs fall due, so the agent polls and claims many times."""
 
 
+RESENT = tuple(f for f in BEFORE_API if f is not Fault.MALFORMED)
+"""Faults the client answers with a re-send (a garbled body is an error at once)."""
+
+
 @pytest.mark.parametrize(
-    ("scenario", "faults", "seed", "known_gap"),
+    ("scenario", "rate", "faults", "seed", "known_gap"),
     [
-        ("20% of calls failing before the API", BEFORE_API, 20, False),
-        ("20% of calls failing, responses lost too", BEFORE_API + AFTER_API, 21, True),
+        ("20% of calls failing before the API", 0.2, BEFORE_API, 20, False),
+        # A lost answer is recovered after the re-send (claim token); a re-send that fails
+        # too is the open gap, so this rate keeps three failures in a row negligible.
+        ("10% failing, lost answers among them", 0.1, (*RESENT, Fault.LOST_RESPONSE), 22, False),
+        ("20% failing, lost and garbled answers too", 0.2, BEFORE_API + AFTER_API, 21, True),
     ],
-    ids=["before-api", "lost-responses"],
+    ids=["before-api", "lost-answers", "garbled-answers"],
 )
 def test_random_failures(
     api: RunningServer,
     proxy: FaultProxy,
     agent_logs: CapturedLogs,
     scenario: str,
+    rate: float,
     faults: tuple[Fault, ...],
     seed: int,
     known_gap: bool,
@@ -46,7 +54,7 @@ def test_random_failures(
     with InProcessAgent(proxy.url) as agent:
         # Faults start once the agent is up: start-up has its own (fail fast) rules.
         assert wait_until(lambda: agent.agent.agent_id is not None, 10)
-        proxy.plan = FaultPlan.random(0.2, faults, seed=seed)
+        proxy.plan = FaultPlan.random(rate, faults, seed=seed)
         done = wait_for_fates(api, run_ids, lambda: agent.platform.starts, 90)
     figures = tally(
         api, scenario, run_ids, agent.platform.starts, began=began, faults=dict(proxy.stats)
