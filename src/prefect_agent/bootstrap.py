@@ -23,7 +23,6 @@ import signal
 import socket
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -34,6 +33,7 @@ from prefect_agent.adapters.config.keys import Section
 from prefect_agent.adapters.system.clock import SystemClock
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.platform_kind import PlatformKind
+from prefect_agent.log_output import log_handler
 from prefect_agent.ports import Clock, ConfigSource, HealthReporter, Platform, RunSource
 from prefect_agent.services.agent import AgentService
 
@@ -68,14 +68,28 @@ def build_agent(
     clock: Clock | None = None,
     health: HealthReporter | None = None,
 ) -> AgentService:
-    """An ``AgentService`` with real adapters for whatever was not passed in."""
-    return AgentService(
+    """An ``AgentService`` with real adapters for whatever was not passed in.
+
+    With ``agent_address`` set and no ``health`` given, the HTTP health server reports on it
+    (``run_until_signalled`` starts and stops it).
+    """
+    clock = clock or SystemClock()
+    agent: AgentService | None = None
+    if health is None and config.agent_address is not None:
+        from prefect_agent.adapters.health.server import HttpHealthReporter
+
+        # /api/poke reaches the agent built just below.
+        health = HttpHealthReporter.from_config(
+            config, wake=lambda: agent.wake() if agent else None, now=clock.now
+        )
+    agent = AgentService(
         config=config,
         source=source if source is not None else source_for(config),
         platform=platform if platform is not None else platform_for(config),
-        clock=clock or SystemClock(),
+        clock=clock,
         health=health,
     )
+    return agent
 
 
 def run_until_signalled(agent: AgentService) -> None:
@@ -84,6 +98,11 @@ def run_until_signalled(agent: AgentService) -> None:
     Handlers are installed only on the main thread (Python allows no other) and restored
     afterwards, so embedding code keeps its own.
     """
+    from prefect_agent.adapters.health.server import HttpHealthReporter
+
+    health = agent.health if isinstance(agent.health, HttpHealthReporter) else None
+    if health is not None:
+        health.start()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -93,11 +112,22 @@ def run_until_signalled(agent: AgentService) -> None:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if health is not None:
+            health.stop()
 
 
 def _stopper(agent: AgentService) -> Callable[[int, Any], None]:
     def handle(signum: int, _frame: Any) -> None:
-        logger.info("%s received; shutting down", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if agent.stopping:
+            # A second signal means "now": skip the rest of the drain.
+            logger.warning("%s received again; exiting without waiting for launches", name)
+            raise SystemExit(128 + signum)
+        logger.info(
+            "%s received; draining (up to %ss for launches in progress)",
+            name,
+            agent.config.shutdown_grace_seconds,
+        )
         agent.stop()
 
     return handle
@@ -147,10 +177,8 @@ def configure_logging(config: AgentConfig) -> None:
     logger.setLevel(config.log_level)
     for old in [h for h in logger.handlers if getattr(h, _OWN_HANDLER, False)]:
         logger.removeHandler(old)
-    handler = logging.StreamHandler(sys.stdout)
-    formatter = logging.Formatter(LOG_FORMAT)
-    formatter.converter = time.gmtime
-    handler.setFormatter(formatter)
+    # Text or JSON lines, the API key masked, repeated errors counted (log_output).
+    handler = log_handler(config, sys.stdout)
     setattr(handler, _OWN_HANDLER, True)
     logger.addHandler(handler)
 

@@ -13,6 +13,7 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.outcomes import Claimed, ClaimLost, RunLog
 from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
+from prefect_agent.services.backlog import BacklogPolicy
 from prefect_agent.services.in_flight import InFlightRuns
 from prefect_agent.services.run_failure import RunFailer
 
@@ -72,8 +73,14 @@ class Deployer:
         self._executor = executor
         self._on_launched = on_launched
         self._failer = RunFailer(source, config.name)
+        self._backlog = BacklogPolicy(
+            settings=config.operations, source=source, agent_name=config.name
+        )
 
     def deploy(self, runs: Sequence[FlowRun]) -> None:
+        runs, skipped = self._backlog.admit(runs, self._clock.now())
+        if skipped:
+            self._release(skipped)
         if not runs:
             return
         try:

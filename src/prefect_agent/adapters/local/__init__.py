@@ -1,1 +1,5 @@
-"""Local platform: each flow run as a subprocess of this machine."""
+"""The local platform: flow runs as subprocesses of the agent."""
+
+from prefect_agent.adapters.local.platform import LocalPlatform
+
+__all__ = ["LocalPlatform"]

@@ -1,0 +1,152 @@
+"""``python -m benchmarks``: measure prefect-agent (and Prefect 1.4.1) and print the results.
+
+Each workload runs against a fresh embedded API in this process, with the agent under test in
+a process of its own launching ``/bin/true`` for every run. Results are printed as a table
+(with the ratio to Prefect 1.4.1 and the issue's target for each figure) and as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import workloads
+from benchmarks.agents import AgentUnderTest, ours, prefect1
+from benchmarks.targets import TARGETS
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PREFECT1_VENV = ROOT / ".venv-prefect1"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="Shorter idle window, fewer samples.")
+    parser.add_argument(
+        "--prefect1-venv",
+        default=os.environ.get("PREFECT1_VENV", str(DEFAULT_PREFECT1_VENV)),
+        help="Virtualenv with prefect==1.4.1 (benchmarks/prefect1_venv.sh makes one).",
+    )
+    parser.add_argument("--no-prefect1", action="store_true", help="Measure prefect-agent only.")
+    parser.add_argument(
+        "--only", action="append", choices=["idle", "burst", "due"],
+        help="Run only these workloads (repeatable).",
+    )  # fmt: skip
+    parser.add_argument("--json", type=Path, help="Also write the JSON results to this file.")
+    return parser.parse_args(argv)
+
+
+def _measure(agent: AgentUnderTest, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    chosen = set(args.only or ["idle", "burst", "due"])
+    results: dict[str, Any] = {}
+
+    def step(name: str, run: Any) -> None:
+        print(f"  {agent.name}: {name} ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        try:
+            results[name] = run()
+        except Exception as exc:  # one failed workload still leaves the others' figures
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        print(f"    done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+
+    base = workdir / agent.name.replace(" ", "-")
+    if "idle" in chosen:
+        step("idle", lambda: workloads.idle_and_pickup(
+            agent, base, idle_seconds=30.0 if args.quick else 60.0,
+            samples=6 if args.quick else 12, seed=1,
+        ))  # fmt: skip
+    if "burst" in chosen:
+        for count in (200, 1000):
+            step(f"burst_{count}", lambda count=count: workloads.burst(
+                agent, base, count=count, deadline=300.0,
+            ))  # fmt: skip
+    if "due" in chosen:
+        step("due_1000", lambda: workloads.due_at_once(
+            agent, base, count=1000, lead_seconds=20.0, deadline=300.0,
+        ))  # fmt: skip
+    return results
+
+
+def _flatten(results: dict[str, Any]) -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for workload, figures in results.items():
+        for name, value in figures.items():
+            if isinstance(value, (int, float)):
+                flat[f"{workload}.{name}"] = float(value)
+    return flat
+
+
+def _table(ours_flat: dict[str, float], theirs_flat: dict[str, float] | None) -> str:
+    header = ["metric", "prefect-agent", "prefect 1.4.1", "ratio", "target", "met"]
+    rows = [header]
+    for metric, value in ours_flat.items():
+        theirs = theirs_flat.get(metric) if theirs_flat else None
+        ratio = value / theirs if theirs else None
+        target = TARGETS.get(metric)
+        met = target.met(value, theirs) if target else None
+        rows.append([
+            metric,
+            f"{value:.3f}",
+            "-" if theirs is None else f"{theirs:.3f}",
+            "-" if ratio is None else f"{ratio:.3f}",
+            target.describe() if target else "",
+            "" if met is None else ("yes" if met else "NO"),
+        ])  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    theirs_agent, why_not = (
+        (None, "--no-prefect1 given") if args.no_prefect1 else prefect1(args.prefect1_venv)
+    )
+    with tempfile.TemporaryDirectory(prefix="prefect-agent-bench-") as scratch:
+        workdir = Path(scratch)
+        print("Measuring prefect-agent", file=sys.stderr)
+        mine = _measure(ours(), args, workdir)
+        theirs: dict[str, Any] | None = None
+        if theirs_agent is not None:
+            print("Measuring Prefect 1.4.1", file=sys.stderr)
+            theirs = _measure(theirs_agent, args, workdir)
+        else:
+            print(f"Prefect 1.4.1 not measured: {why_not}", file=sys.stderr)
+    ours_flat = _flatten(mine)
+    theirs_flat = _flatten(theirs) if theirs is not None else None
+    report = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "system": platform.platform(),
+        },
+        "quick": args.quick,
+        "prefect-agent": mine,
+        "prefect 1.4.1": theirs if theirs is not None else {"skipped": why_not},
+        "ratios": {
+            metric: value / theirs_flat[metric]
+            for metric, value in ours_flat.items()
+            if theirs_flat and theirs_flat.get(metric)
+        },
+    }
+    print(_table(ours_flat, theirs_flat))
+    print()
+    text = json.dumps(report, indent=2, sort_keys=True)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,25 @@
+"""CPU time and memory of another process, read from /proc."""
+
+from __future__ import annotations
+
+import os
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of the process itself (all its threads, not its children)."""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        fields = handle.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """``rss`` now and ``peak`` (high-water mark) resident memory, in MiB."""
+    values: dict[str, float] = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values["rss" if key == "VmRSS" else "peak"] = int(rest.split()[0]) / 1024
+    return values

@@ -1,0 +1,48 @@
+"""The issue's performance targets: ratios to Prefect 1.4.1 measured in the same run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    bound: float
+    higher_is_better: bool = False
+    absolute: bool = False  # compared with the figure itself, not with a ratio
+
+    def describe(self) -> str:
+        sign = ">=" if self.higher_is_better else "<="
+        unit = "" if self.absolute else "x"
+        return f"{sign} {self.bound:g}{unit}"
+
+    def met(self, ours: float, theirs: float | None) -> bool | None:
+        if self.absolute:
+            value: float | None = ours
+        else:
+            value = ours / theirs if theirs else None
+        if value is None:
+            return None
+        return value >= self.bound if self.higher_is_better else value <= self.bound
+
+
+TARGETS = {
+    target.metric: target
+    for target in (
+        Target("idle.cold_start_s", 0.5),
+        Target("idle.idle_rss_mib", 0.5),
+        Target("idle.idle_requests_per_min", 1.0),
+        # "No slower": both agents poll on the same ladder, so these differ by timer jitter
+        # only; 5% is the noise band.
+        Target("idle.pickup_p50_s", 1.05),
+        Target("idle.pickup_p95_s", 1.05),
+        Target("burst_200.runs_per_s", 5.0, higher_is_better=True),
+        Target("burst_200.cpu_ms_per_run", 0.3),
+        Target("burst_200.requests_per_run", 0.25),
+        Target("burst_1000.runs_per_s", 5.0, higher_is_better=True),
+        Target("burst_1000.cpu_ms_per_run", 0.3),
+        Target("burst_1000.requests_per_run", 0.25),
+        Target("due_1000.last_launch_after_due_s", 2.0, absolute=True),
+    )
+}

@@ -1,0 +1,121 @@
+"""The local platform's state directory: one small record per launched run, for restarts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+from prefect_agent.adapters.local.process_identity import ProcessIdentity
+
+logger = logging.getLogger(__name__)
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RECORD = ".json"
+_OUTPUT = ".out"
+
+
+@attrs.frozen(kw_only=True)
+class RunRecord:
+    """What a restarted agent needs to find a run's process again and read its output."""
+
+    run_id: str
+    run_name: str
+    process: ProcessIdentity
+
+
+class RunRecords:
+    """Records live in ``<directory>/<run id>.json``; each run's output in ``<run id>.out``.
+
+    A record is written when a run is launched and removed once its process has ended and
+    the outcome was taken, so the directory holds only runs that may still be running.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory).expanduser()
+
+    def ensure(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _stem(self, run_id: str) -> str:
+        # Run ids are UUIDs; anything else is hashed so it can never escape the directory.
+        if _SAFE_NAME.match(run_id):
+            return run_id
+        return "run-" + hashlib.sha256(run_id.encode()).hexdigest()[:32]
+
+    def open_output(self, run_id: str) -> int:
+        """A new, empty output file for the run, as a file descriptor for its process."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
+        try:
+            return os.open(self.output_path(run_id), flags, 0o600)
+        except FileNotFoundError:
+            self.ensure()
+            return os.open(self.output_path(run_id), flags, 0o600)
+
+    def output_path(self, run_id: str) -> Path:
+        return self.directory / (self._stem(run_id) + _OUTPUT)
+
+    def record_path(self, run_id: str) -> Path:
+        return self.directory / (self._stem(run_id) + _RECORD)
+
+    def write(self, record: RunRecord) -> None:
+        body = {
+            "run_id": record.run_id,
+            "run_name": record.run_name,
+            "pid": record.process.pid,
+            "started": record.process.started,
+            "boot": record.process.boot,
+        }
+        path = self.record_path(record.run_id)
+        temporary = f"{path}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        try:
+            fd = os.open(temporary, flags, 0o600)
+        except FileNotFoundError:  # the directory was removed under us: make it again
+            self.ensure()
+            fd = os.open(temporary, flags, 0o600)
+        try:
+            os.write(fd, json.dumps(body).encode())
+        finally:
+            os.close(fd)
+        # Written aside then renamed, so a crash never leaves a half-written record behind.
+        os.replace(temporary, path)
+
+    def read(self, run_id: str) -> RunRecord | None:
+        return self._load(self.record_path(run_id))
+
+    def remove(self, run_id: str) -> None:
+        for path in (self.record_path(run_id), self.output_path(run_id)):
+            path.unlink(missing_ok=True)
+
+    def all(self) -> Iterator[RunRecord]:
+        try:
+            paths = sorted(self.directory.glob("*" + _RECORD))
+        except OSError:
+            return
+        for path in paths:
+            record = self._load(path)
+            if record is not None:
+                yield record
+
+    def _load(self, path: Path) -> RunRecord | None:
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+            return RunRecord(
+                run_id=str(body["run_id"]),
+                run_name=str(body.get("run_name") or body["run_id"]),
+                process=ProcessIdentity(
+                    pid=int(body["pid"]), started=body.get("started"), boot=body.get("boot")
+                ),
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("Ignoring the unreadable run record %s: %s", path, exc)
+            return None

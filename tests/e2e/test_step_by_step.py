@@ -1,0 +1,70 @@
+"""The demo's job step by step, as a user types it: server, run create, agent, run list."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.agent_process import AgentProcess, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CLI = [sys.executable, "-m", "prefect_agent"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.post(url, json={"query": "{ hello }"}, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def cli(*args: str) -> str:
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_server_start_run_create_and_agent_start_work_together(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    port = url.rsplit(":", 1)[1]
+    server = subprocess.Popen(
+        [*CLI, "server", "start", "--port", port, "--db", str(tmp_path / "api.db")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: answers(url), "the embedded API to answer")
+        ids = cli(
+            "run", "create", "--api", url, "--label", "demo", "--count", "3",
+            "--parameters", '{"seconds": 0}',
+        ).split()  # fmt: skip
+        assert len(ids) == 3
+        agent = AgentProcess(url, ["demo"], tmp_path)
+        try:
+
+            def all_succeeded() -> bool:
+                listed = json.loads(cli("run", "list", "--api", url, "--json"))
+                states = {row["id"]: row["state"] for row in listed}
+                return all(states.get(run_id) == "Success" for run_id in ids)
+
+            wait_for(all_succeeded, "the runs to succeed")
+        finally:
+            assert agent.terminate() == 0
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert os.path.exists(tmp_path / "api.db")

@@ -1,0 +1,60 @@
+"""A stand-in flow-run process for the kill-and-restart scenario (run as a script).
+
+It records that it started (its run id and argv, one line appended to the file named by
+``RELIABILITY_MARKERS``), reports Running, lives ``RELIABILITY_CHILD_SECONDS``, then reports
+Success to the API, as a flow process would. Standard library only: it runs under any Python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import urllib.request
+
+SET_STATE = (
+    "mutation($input: set_flow_run_states_input!) "
+    "{ set_flow_run_states(input: $input) { states { id } } }"
+)
+READ = "query($id: uuid!) { flow_run_by_pk(id: $id) { version } }"
+
+
+def graphql(api: str, query: str, variables: dict) -> dict:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(api, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def set_state(api: str, run_id: str, state: str) -> None:
+    version = graphql(api, READ, {"id": run_id})["data"]["flow_run_by_pk"]["version"]
+    graphql(
+        api,
+        SET_STATE,
+        {
+            "input": {
+                "states": [
+                    {
+                        "flow_run_id": run_id,
+                        "version": version,
+                        "state": {"type": state, "message": f"{state}."},
+                    }
+                ]
+            }
+        },
+    )
+
+
+def main() -> None:
+    run_id = os.environ["PREFECT__CONTEXT__FLOW_RUN_ID"]
+    api = os.environ["PREFECT__CLOUD__API"]
+    with open(os.environ["RELIABILITY_MARKERS"], "a") as markers:
+        markers.write(json.dumps({"run_id": run_id, "argv": sys.argv}) + "\n")
+    set_state(api, run_id, "Running")
+    threading.Event().wait(float(os.environ.get("RELIABILITY_CHILD_SECONDS", "1")))
+    set_state(api, run_id, "Success")
+
+
+if __name__ == "__main__":
+    main()
