@@ -229,11 +229,19 @@ class AgentService:
             self._scheduler_wake.clear()
             now = self.clock.now()
             due = self.timers.pop_due(now)
-            if due:
-                self.deployer.deploy(due)
-            if now >= next_check:
-                self.monitor.check()
-                next_check = now + timedelta(seconds=self.config.monitor_interval)
+            try:
+                if due:
+                    self.deployer.deploy(due)
+                if now >= next_check:
+                    next_check = now + timedelta(seconds=self.config.monitor_interval)
+                    self.monitor.check()
+            except Exception:
+                # A bug in one deployment or check must not end deployments for good.
+                logger.exception("Unexpected error in the scheduler; carrying on")
+                # Unclaimed runs go back to the poll; claimed ones are no longer Scheduled,
+                # so releasing them cannot make a poll deploy them twice.
+                for run in due:
+                    self.in_flight.release(run.id)
             deadline = _earliest(self.timers.next_due(), next_check)
             timeout = max(0.0, (deadline - self.clock.now()).total_seconds())
             if due:

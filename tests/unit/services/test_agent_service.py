@@ -149,3 +149,17 @@ def test_agent_config_settings_are_read_when_an_id_is_given():
     source.agent_configs["cfg-1"] = {"foo": "bar"}
     agent.run()
     assert agent.agent_config_settings == {"foo": "bar"}
+
+
+def test_the_scheduler_survives_a_bug_in_a_platform():
+    clock = FakeClock(auto_advance=True)
+    agent, source, platform = make(clock)
+    platform.faults.fail_next("outcomes", 1, RuntimeError("bug in the platform"))
+    platform.faults.fail_next("check", 1, RuntimeError("another bug"))
+    run_id = source.add_run(labels=["dev"])
+    thread = threading.Thread(target=agent.run)
+    thread.start()
+    eventually(lambda: platform.starts[run_id] == 1)
+    agent.stop()
+    thread.join(timeout=10)
+    assert source.submissions(run_id) == 1

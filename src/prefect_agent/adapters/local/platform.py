@@ -26,7 +26,7 @@ from prefect_agent.domain.errors import LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.local_settings import LocalSettings
-from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
+from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.platform_kind import PlatformKind
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,10 @@ class LocalPlatform:
         self._start_watching(child)
         logger.debug("Started flow run %s as PID %s: %s", run.id, pid, list(spec.command))
         return Launched(run.id, f"PID: {pid}", str(pid))
+
+    def infrastructure_logs(self) -> Sequence[RunLog]:
+        # The exit code and the last output lines travel with the outcome instead.
+        return ()
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
         with self._lock:
