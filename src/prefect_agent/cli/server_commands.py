@@ -52,6 +52,13 @@ def _limits(scan: int, returned: int) -> Any:
     help="Run ids get_runs_in_queue returns per call (Prefect Server: 25).",
 )
 @click.option(
+    "--lazarus-after",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Reschedule runs stuck in Submitted this many seconds (0: never), as Prefect Server.",
+)
+@click.option(
     "--no-default-tenant",
     is_flag=True,
     help="Do not create the 'default' tenant when the database has none.",
@@ -68,6 +75,7 @@ def start(
     db: str,
     queue_scan_limit: int,
     queue_limit: int,
+    lazarus_after: float,
     no_default_tenant: bool,
     log_level: str,
 ) -> None:
@@ -93,7 +101,16 @@ def start(
     click.echo(f"Prefect API (prefect-agent embedded) listening on {api_server.url}", err=True)
     click.echo(f"Database: {db}; tenant: {tenant or 'none'}", err=True)
     click.echo(f"Point agents at it with PREFECT__CLOUD__API={api_server.url}", err=True)
-    _serve_until_signalled(api_server)
+    lazarus = None
+    if lazarus_after:
+        from prefect_agent.server.lazarus import Lazarus
+
+        lazarus = Lazarus(store, after_seconds=lazarus_after).start()
+    try:
+        _serve_until_signalled(api_server)
+    finally:
+        if lazarus is not None:
+            lazarus.stop()
 
 
 def _open_store(db: str) -> Any:

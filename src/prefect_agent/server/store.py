@@ -573,6 +573,45 @@ class Store:
             if found.rowcount == 0:
                 raise NotFound(f"update_flow_run_heartbeat: no flow run with id {flow_run_id}")
 
+    def resurrect_submitted(
+        self, cutoff: str, message: str, attempts: int
+    ) -> tuple[list[str], list[str]]:
+        """Runs Submitted with no heartbeat since ``cutoff``: Scheduled again for now, or Failed
+        once they were rescheduled ``attempts`` times (counted from the state history)."""
+        rescheduled: list[str] = []
+        failed: list[str] = []
+        now = timestamps.to_text(timestamps.utc_now())
+        # Holding the (re-entrant) lock keeps the check and the updates one step.
+        with self.reading() as conn:
+            stuck = conn.execute(
+                "SELECT id FROM flow_run WHERE state = 'Submitted' "
+                "AND COALESCE(heartbeat, state_timestamp) <= ?",
+                (cutoff,),
+            ).fetchall()
+            for (run_id,) in stuck:
+                (earlier,) = conn.execute(
+                    "SELECT COUNT(*) FROM flow_run_state WHERE flow_run_id = ? AND message = ?",
+                    (run_id, message),
+                ).fetchone()
+                if earlier >= attempts:
+                    reason = (
+                        f"Rescheduled by a Lazarus process {earlier} times and never started; "
+                        "marked Failed."
+                    )
+                    state = {"type": "Failed", "message": reason}
+                    failed.append(run_id)
+                    level = "ERROR"
+                else:
+                    state = {"type": "Scheduled", "message": message, "start_time": now}
+                    reason = f"{message} This is attempt {earlier + 1}."
+                    rescheduled.append(run_id)
+                    level = "INFO"
+                self.set_flow_run_states([{"flow_run_id": run_id, "state": state}])
+                self.write_logs(
+                    [{"flow_run_id": run_id, "name": "lazarus", "level": level, "message": reason}]
+                )
+        return rescheduled, failed
+
     def cancel_flow_run(self, flow_run_id: str) -> str:
         """Cancel a run that has not finished; returns its state afterwards."""
         # Holding the (re-entrant) lock makes the check and the update one step.

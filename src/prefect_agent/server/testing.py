@@ -30,6 +30,7 @@ import requests
 from prefect_agent.server.api import Api
 from prefect_agent.server.faults import EXEMPT_HEADER, ServerFaults
 from prefect_agent.server.http_server import ApiServer
+from prefect_agent.server.lazarus import Lazarus
 from prefect_agent.server.queue_limits import QueueLimits
 from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.store import Store
@@ -43,8 +44,9 @@ class ApiRequestFailed(RuntimeError):
 class RunningServer:
     """A started embedded API: ``url``, ``tenant_id``, ``store`` and scheduling helpers."""
 
-    def __init__(self, server: ApiServer, tenant_id: str) -> None:
+    def __init__(self, server: ApiServer, tenant_id: str, lazarus: Lazarus | None = None) -> None:
         self.server = server
+        self.lazarus = lazarus
         self.url = server.url
         self.tenant_id = tenant_id
         self.store: Store = server.api.store
@@ -207,6 +209,8 @@ class RunningServer:
         return list(data["flow_run_by_pk"]["logs"])
 
     def close(self) -> None:
+        if self.lazarus is not None:
+            self.lazarus.stop()
         self._session.close()
         self.server.close()
 
@@ -218,16 +222,19 @@ def start_server(
     port: int = 0,
     limits: QueueLimits | None = None,
     create_tenant: bool = True,
+    lazarus_after: float | None = None,
 ) -> RunningServer:
     """Start the embedded API in a daemon thread; call ``close()`` when done.
 
     ``port=0`` picks a free port (read it from ``.url``). ``create_tenant`` makes the default
-    tenant so an agent can register at once.
+    tenant so an agent can register at once. ``lazarus_after`` seconds turns on Lazarus
+    (runs stuck in Submitted are scheduled again); off by default in tests.
     """
     store = Store(db)
     tenant_id = store.ensure_default_tenant() if create_tenant else ""
     server = ApiServer(Api(store, limits), host=host, port=port).start()
-    return RunningServer(server, tenant_id)
+    lazarus = Lazarus(store, after_seconds=lazarus_after).start() if lazarus_after else None
+    return RunningServer(server, tenant_id, lazarus)
 
 
 @contextmanager
@@ -238,9 +245,17 @@ def running_server(
     port: int = 0,
     limits: QueueLimits | None = None,
     create_tenant: bool = True,
+    lazarus_after: float | None = None,
 ) -> Iterator[RunningServer]:
     """``start_server`` as a context manager that stops the server on exit."""
-    running = start_server(db=db, host=host, port=port, limits=limits, create_tenant=create_tenant)
+    running = start_server(
+        db=db,
+        host=host,
+        port=port,
+        limits=limits,
+        create_tenant=create_tenant,
+        lazarus_after=lazarus_after,
+    )
     try:
         yield running
     finally:

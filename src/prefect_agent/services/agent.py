@@ -71,6 +71,7 @@ class AgentService:
             in_flight=self.in_flight,
             executor=self._executor,
             on_launched=lambda run: self.monitor.watch(run.id),
+            requeue=self._requeue,
         )
         self.poll_loop = PollLoop(
             config=config,
@@ -173,6 +174,13 @@ class AgentService:
         now = self.clock.now()
         for run in runs:
             self.timers.push(run.due_at(now), run)
+        self._scheduler_wake.set()
+
+    def _requeue(self, runs: Sequence[FlowRun], delay: float) -> None:
+        """Deploy these (still reserved) runs again ``delay`` seconds from now."""
+        due = self.clock.now() + timedelta(seconds=delay)
+        for run in runs:
+            self.timers.push(due, run)
         self._scheduler_wake.set()
 
     def wake(self) -> None:

@@ -12,6 +12,7 @@ from prefect_agent.domain.errors import LaunchError, PlatformUnavailable, Prefec
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.outcomes import Claimed, ClaimLost, RunLog
+from prefect_agent.domain.poll_schedule import BACKOFF_LADDER
 from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
 from prefect_agent.services.backlog import BacklogPolicy
 from prefect_agent.services.in_flight import InFlightRuns
@@ -63,6 +64,7 @@ class Deployer:
         in_flight: InFlightRuns,
         executor: Executor,
         on_launched: Callable[[FlowRun], None],
+        requeue: Callable[[Sequence[FlowRun], float], None] | None = None,
     ) -> None:
         self._config = config
         self._source = source
@@ -72,6 +74,8 @@ class Deployer:
         self._in_flight = in_flight
         self._executor = executor
         self._on_launched = on_launched
+        self._requeue = requeue
+        self._claim_attempts: dict[str, int] = {}
         self._failer = RunFailer(source, config.name)
         self._backlog = BacklogPolicy(
             settings=config.operations, source=source, agent_name=config.name
@@ -95,9 +99,10 @@ class Deployer:
         try:
             results = self._source.claim(runs)
         except PrefectAgentError as exc:
-            logger.error("Could not claim %d flow runs: %s", len(runs), exc)
-            self._release(runs)
+            self._claim_again_later(runs, exc)
             return
+        for run in runs:
+            self._claim_attempts.pop(run.id, None)
         by_id = {run.id: run for run in runs}
         won = [(by_id[r.run_id], r.version) for r in results if isinstance(r, Claimed)]
         lost = [r for r in results if isinstance(r, ClaimLost)]
@@ -112,6 +117,27 @@ class Deployer:
         batch = _LogBatch(len(won), self._source.write_logs)
         for run, version in won:
             self._executor.submit(self._launch, run, version, batch)
+
+    def _claim_again_later(self, runs: Sequence[FlowRun], error: PrefectAgentError) -> None:
+        """The claim request failed and the source could not tell what it applied.
+
+        Releasing the runs would strand any claim that did apply (Submitted, never launched):
+        the poll no longer lists them. So the same claim is tried again on the backoff
+        ladder; the source recognises claims its earlier attempt wrote. The runs stay in
+        flight meanwhile, so no poll deploys them twice.
+        """
+        if self._requeue is None:
+            logger.error("Could not claim %d flow runs: %s", len(runs), error)
+            self._release(runs)
+            return
+        attempt = 1 + max(self._claim_attempts.get(run.id, 0) for run in runs)
+        for run in runs:
+            self._claim_attempts[run.id] = attempt
+        delay = BACKOFF_LADDER[min(attempt, len(BACKOFF_LADDER) - 1)]
+        logger.error(
+            "Could not claim %d flow runs (%s); trying again in %ss", len(runs), error, delay
+        )
+        self._requeue(runs, delay)
 
     def _launch(self, run: FlowRun, version: int, batch: _LogBatch) -> None:
         log: RunLog | None = None

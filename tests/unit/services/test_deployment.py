@@ -73,13 +73,17 @@ def test_an_unavailable_platform_claims_nothing_and_recovers():
     assert world.platform.starts[run_id] == 1
 
 
-def test_a_failed_claim_request_leaves_the_runs_for_the_next_poll(world):
+def test_a_failed_claim_request_is_tried_again_on_the_backoff_ladder(world):
     run_id = world.source.add_run(labels=["dev"])
-    world.source.faults.fail_next("claim", 1, ApiUnavailable("connection reset"))
+    world.source.faults.fail_next("claim", 2, ApiUnavailable("connection reset"))
     world.step()
     assert world.source.state_of(run_id) == "Scheduled"
-    world.step()
+    assert run_id in world.agent.in_flight  # kept: a later poll must not deploy it twice
+    for _ in range(8):  # 0.5 s then 1 s later
+        world.step()
+    assert world.source.faults.calls["claim"] == 3
     assert world.platform.starts[run_id] == 1
+    assert world.source.submissions(run_id) == 1
 
 
 def test_a_platform_outage_during_launch_fails_the_run_with_the_reason(world):

@@ -13,7 +13,12 @@ from prefect_agent.adapters.graphql.client import GraphQLClient, error_code, err
 from prefect_agent.adapters.graphql.converters import RowError, flow_run_from_row
 from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
 from prefect_agent.domain.agent_config import AgentConfig
-from prefect_agent.domain.errors import ApiError, AuthorizationError, ConfigError
+from prefect_agent.domain.errors import (
+    ApiError,
+    AuthorizationError,
+    ConfigError,
+    PrefectAgentError,
+)
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.outcomes import (
     Claimed,
@@ -40,10 +45,12 @@ so a live flow process retries its own tasks first."""
 AGENT_ID_HEADER = "X-PREFECT-AGENT-ID"
 
 CLAIM_TOKEN_KEY = "prefect_agent_claim"
-"""Key of the Submitted state's ``context`` holding the token of the claim batch that wrote it.
+"""Key of the Submitted state's ``context`` holding the claim token of the source that wrote it.
 
 Agent replicas can share an agent id (Prefect Server deduplicates agents), so only a token
-unique to one claim batch proves that a Submitted state is this batch's own."""
+unique to one source instance proves that a Submitted state is this agent process's own. The
+token stays the same across claim attempts, so a claim re-sent later (after an answer that
+was lost or unreadable) recognises a state its earlier attempt wrote."""
 
 
 LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
@@ -87,6 +94,9 @@ class GraphQLRunSource:
         self._tenant_id = tenant_id
         self._now = now
         self.agent_id: str | None = None
+        self._claim_token = str(uuid.uuid4())
+        self._uncertain: set[str] = set()
+        """Runs whose last claim request ended without a usable answer (it may have applied)."""
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> GraphQLRunSource:
@@ -223,7 +233,7 @@ class GraphQLRunSource:
         flow_claims: list[int] = []
         task_claims: list[tuple[int, int]] = []
         variables: dict[str, Any] = {}
-        token = str(uuid.uuid4())
+        token = self._claim_token
         for i, run in enumerate(runs):
             if is_scheduled(run.state):
                 flow_claims.append(i)
@@ -249,25 +259,61 @@ class GraphQLRunSource:
                 }
         if not variables:
             return [ClaimLost(run.id, f"the run is {run.state}") for run in runs]
-        response = self.client.send(documents.claims(flow_claims, task_claims), variables)
-        unplaced = response.unplaced_errors()
-        if unplaced:
-            raise error_for(unplaced, self.client.api)
+        try:
+            response = self.client.send(documents.claims(flow_claims, task_claims), variables)
+            unplaced = response.unplaced_errors()
+            if unplaced:
+                raise error_for(unplaced, self.client.api)
+        except AuthorizationError:
+            raise
+        except PrefectAgentError as exc:
+            # No usable answer: the API may still have applied some claims. Read them back.
+            self._uncertain.update(runs[i].id for i in flow_claims)
+            return self._settle_unanswered(runs, exc)
         data = response.data or {}
         results = [self._claim_result(i, run, response, data) for i, run in enumerate(runs)]
-        if response.attempts > 1:
-            results = self._recover_own_claims(runs, results, token)
+        if response.attempts > 1 or self._uncertain:
+            resent = response.attempts > 1
+            results = self._recover_own_claims(runs, results, token, check_all=resent)
+        self._uncertain.difference_update(run.id for run in runs)
+        return results
+
+    def _settle_unanswered(
+        self, runs: Sequence[FlowRun], error: PrefectAgentError
+    ) -> Sequence[ClaimResult]:
+        """Claims of a request that got no usable answer: ours where our token shows, else lost
+        (a run the request did not reach is still Scheduled and comes back with the next poll).
+        When even the read-back fails the error is raised and the runs stay uncertain, so the
+        next claim of them recognises what this one wrote."""
+        try:
+            results = self._recover_own_claims(
+                runs,
+                [ClaimLost(run.id, f"the claim request failed: {error}") for run in runs],
+                self._claim_token,
+                check_all=True,
+            )
+        except PrefectAgentError:
+            raise error from None
+        self._uncertain.difference_update(run.id for run in runs)
         return results
 
     def _recover_own_claims(
-        self, runs: Sequence[FlowRun], results: list[ClaimResult], token: str
+        self,
+        runs: Sequence[FlowRun],
+        results: list[ClaimResult],
+        token: str,
+        *,
+        check_all: bool = False,
     ) -> list[ClaimResult]:
-        """Claims reported lost after a resend may have been applied by the first send, whose
-        answer was lost: a run one version on, Submitted with this batch's token, is ours."""
+        """Claims reported lost after a resend, or after an earlier attempt without a usable
+        answer, may have been applied by that attempt: a run one version on, Submitted with
+        this source's token, is ours."""
         lost = {
             run.id: run
             for run, result in zip(runs, results, strict=True)
-            if isinstance(result, ClaimLost) and is_scheduled(run.state)
+            if isinstance(result, ClaimLost)
+            and is_scheduled(run.state)
+            and (check_all or run.id in self._uncertain)
         }
         if not lost:
             return results

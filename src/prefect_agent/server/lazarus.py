@@ -1,0 +1,71 @@
+"""Lazarus: runs stuck in Submitted with no sign of life are scheduled again, as on Prefect Server.
+
+An agent that dies between claiming a run (Submitted) and starting it leaves the run with no
+process; nothing else would ever move it on. Prefect Server's towel service reschedules such
+runs; this is the embedded API's version, limited to Submitted runs (a Running run may be a
+flow that simply sends no heartbeats): after ``after_seconds`` without a heartbeat a run is
+Scheduled again for now, at most ``attempts`` times, then Failed with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from prefect_agent.server import timestamps
+from prefect_agent.server.store import Store
+
+logger = logging.getLogger(__name__)
+
+RESCHEDULED = "Rescheduled by a Lazarus process."
+
+
+class Lazarus:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        after_seconds: float,
+        interval_seconds: float | None = None,
+        attempts: int = 3,
+    ) -> None:
+        self.store = store
+        self.after = timedelta(seconds=after_seconds)
+        self.interval = (
+            interval_seconds
+            if interval_seconds is not None
+            else min(60.0, max(0.5, after_seconds / 4))
+        )
+        self.attempts = attempts
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Lazarus:
+        self._thread = threading.Thread(target=self._loop, name="lazarus", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def sweep(self) -> tuple[list[str], list[str]]:
+        """One pass: returns the ids rescheduled and the ids failed for good."""
+        cutoff = timestamps.to_text(timestamps.utc_now() - self.after)
+        return self.store.resurrect_submitted(cutoff, RESCHEDULED, self.attempts)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                rescheduled, failed = self.sweep()
+            except Exception:  # the sweep must never take the API down with it
+                logger.exception("Lazarus sweep failed")
+                continue
+            if rescheduled or failed:
+                logger.info(
+                    "Lazarus rescheduled %d run(s) stuck in Submitted, failed %d",
+                    len(rescheduled),
+                    len(failed),
+                )
