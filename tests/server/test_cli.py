@@ -150,6 +150,16 @@ def test_create_tenant(tmp_path: Path) -> None:
     assert "already exists" in result.output
 
 
+@pytest.mark.parametrize("command", ["start", "create-tenant"])
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, command: str) -> None:
+    db = tmp_path / "not.db"
+    db.write_bytes(b"this is not a SQLite database, not even close" * 100)
+    extra = ["--name", "t"] if command == "create-tenant" else ["--port", "0"]
+    result = CliRunner().invoke(prefect, ["server", command, "--db", str(db), *extra])
+    assert result.exit_code == 1
+    assert "cannot open database" in result.output
+
+
 @pytest.mark.e2e
 def test_server_start_serves_until_terminated(tmp_path: Path) -> None:
     db = tmp_path / "api.db"

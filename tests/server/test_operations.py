@@ -562,3 +562,18 @@ def test_create_runs_makes_a_burst_in_a_few_requests(api: RunningServer) -> None
     ids = api.create_runs(600, labels=["burst"], run_config={"type": "LocalRun"})
     assert len(set(ids)) == 600
     assert len(queue(api, ["burst"])) == 600
+
+
+def test_filters_on_plain_columns_combine_with_the_rest(api: RunningServer) -> None:
+    flow_id = api.create_flow("combo")
+    runs = [api.create_run(flow_id=flow_id, labels=[label]) for label in ("a", "b", "c")]
+    api.set_state(runs[2], "Running")
+    found = api.graphql(
+        "query($flow: uuid!) { flow_run(where: {flow_id: {_eq: $flow}, state: {_in: "
+        '["Scheduled", "Running"]}, _not: {labels: {_contains: ["a"]}}}, order_by: {name: asc})'
+        " { id } }",
+        {"flow": flow_id},
+    )["flow_run"]
+    assert {r["id"] for r in found} == {runs[1], runs[2]}
+    none = api.graphql('query { flow_run(where: {state: {_eq: "Nope"}}) { id } }')["flow_run"]
+    assert none == []

@@ -75,7 +75,6 @@ def start(
     try:
         from prefect_agent.server.api import Api
         from prefect_agent.server.http_server import ApiServer
-        from prefect_agent.server.store import Store
     except ImportError as exc:
         raise click.ClickException(
             f"the embedded API needs the 'server' extra ({exc.name} is missing): "
@@ -84,10 +83,7 @@ def start(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     limits = _limits(queue_scan_limit, queue_limit)
-    try:
-        store = Store(db)
-    except Exception as exc:  # sqlite3 errors: a bad path, a file that is not a database
-        raise click.ClickException(f"cannot open database {db!r}: {exc}") from None
+    store = _open_store(db)
     tenant = None if no_default_tenant else store.ensure_default_tenant()
     try:
         api_server = ApiServer(Api(store, limits), host=host, port=port)
@@ -98,6 +94,17 @@ def start(
     click.echo(f"Database: {db}; tenant: {tenant or 'none'}", err=True)
     click.echo(f"Point agents at it with PREFECT__CLOUD__API={api_server.url}", err=True)
     _serve_until_signalled(api_server)
+
+
+def _open_store(db: str) -> Any:
+    import sqlite3
+
+    from prefect_agent.server.store import Store
+
+    try:
+        return Store(db)
+    except sqlite3.Error as exc:  # a bad path, a file that is not a database, a locked one
+        raise click.ClickException(f"cannot open database {db!r}: {exc}") from None
 
 
 def _serve_until_signalled(api_server: Any) -> None:
@@ -127,9 +134,8 @@ def _serve_until_signalled(api_server: Any) -> None:
 def create_tenant(name: str, slug: str | None, db: str) -> None:
     """Create a tenant in an embedded API database and print its id."""
     from prefect_agent.server.errors import ServerError
-    from prefect_agent.server.store import Store
 
-    store = Store(db)
+    store = _open_store(db)
     try:
         click.echo(store.create_tenant(name, slug or name))
     except ServerError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -32,6 +33,9 @@ from prefect_agent.server.scalars import bind_scalars
 from prefect_agent.server.store import Store
 
 logger = logging.getLogger(__name__)
+
+PREPARED_DOCUMENTS = 512
+"""How many distinct query texts keep their parsed, validated document."""
 
 MAX_DEPTH = 10
 """Deepest selection accepted (Prefect's Apollo gateway allows 7; flow process queries need 3)."""
@@ -112,6 +116,9 @@ class Api:
         self.limits = limits or QueueLimits()
         self.schema = build_api_schema()
         self.stats = RequestStats()
+        # Agents send the same few documents over and over: parse and validate each once.
+        # (Execution never mutates a document, so sharing one between threads is safe.)
+        self._prepare = functools.lru_cache(maxsize=PREPARED_DOCUMENTS)(self._prepare_uncached)
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """(HTTP status, response JSON) for one POSTed request body."""
@@ -148,18 +155,11 @@ class Api:
         operation_name: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        try:
-            document = parse(query)
-        except GraphQLError as exc:
-            return 400, {"errors": [_error(exc.message, "GRAPHQL_PARSE_FAILED")]}
-        errors = validate(self.schema, document)
-        if errors:
-            return 400, {"errors": [_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors]}
+        document, refusal = self._prepare(query)
+        if refusal is not None:
+            return 400, {"errors": list(refusal)}
         if not any(key.lower() == EXEMPT_HEADER.lower() for key in headers or {}):
             self.stats.record(_root_fields(document, operation_name))
-        too_deep = self._too_deep(document)
-        if too_deep:
-            return 400, {"errors": [_error(too_deep, "GRAPHQL_VALIDATION_FAILED")]}
         context = RequestContext(self.store, self.limits, headers or {})
         result = execute(
             self.schema,
@@ -176,6 +176,20 @@ class Api:
         # Variables that do not fit their types never reach execution: a bad request.
         status = 400 if result.data is None and result.errors else 200
         return status, body
+
+    def _prepare_uncached(self, query: str) -> tuple[Any, tuple[dict[str, Any], ...] | None]:
+        """The parsed document, or the errors that refuse it (parse, validation, depth)."""
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            return None, (_error(exc.message, "GRAPHQL_PARSE_FAILED"),)
+        errors = validate(self.schema, document)
+        if errors:
+            return None, tuple(_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors)
+        too_deep = self._too_deep(document)
+        if too_deep:
+            return None, (_error(too_deep, "GRAPHQL_VALIDATION_FAILED"),)
+        return document, None
 
     @staticmethod
     def _too_deep(document: Any) -> str:

@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import struct
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -147,6 +148,14 @@ class _Server(ThreadingHTTPServer):
         self.api = api
         self.faults = faults
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-answer is routine; anything else is worth a traceback.
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            logger.debug("Client %s went away: %s", client_address, error)
+        else:
+            logger.exception("Error serving a request from %s", client_address)
 
 
 class ApiServer:

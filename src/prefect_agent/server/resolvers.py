@@ -68,6 +68,29 @@ def _ids_wanted(where: Mapping[str, Any] | None) -> list[str] | None:
     return None
 
 
+PREFILTER_COLUMNS = frozenset({"state", "flow_id", "flow_run_id", "tenant_id", "name", "task_id"})
+"""Plain text columns whose top-level ``_eq``/``_in`` conditions narrow the rows read by SQL."""
+
+
+def _prefilter(store: Store, table: str, where: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
+    """SQL narrowing the rows to read; the full ``where`` is still applied afterwards."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    columns = store.columns[table]
+    for column, condition in (where or {}).items():
+        if column not in PREFILTER_COLUMNS or column not in columns or not condition:
+            continue
+        if condition.get("_eq") is not None:
+            clauses.append(f"{column} = ?")
+            params.append(condition["_eq"])
+        elif condition.get("_in") is not None:
+            values = list(condition["_in"])[:500]
+            if len(values) == len(condition["_in"]):
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+    return " AND ".join(clauses), params
+
+
 def select(
     ctx: RequestContext,
     table: str,
@@ -86,7 +109,8 @@ def select(
     elif wanted is not None:
         rows = store.rows_by(table, "id", wanted)
     else:
-        rows = store.rows(table)
+        where_sql, params = _prefilter(store, table, where)
+        rows = store.rows(table, where_sql=where_sql, params=params)
     relations = _relations(table, ctx)
     rows = [row for row in rows if bool_exp.matches(row, where, relations)]
     return bool_exp.page(bool_exp.ordered(rows, order_by), limit, offset)

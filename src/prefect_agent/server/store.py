@@ -166,6 +166,13 @@ class Store:
         with self._lock:
             # executescript commits on its own; the DDL is idempotent (IF NOT EXISTS).
             self._conn.executescript(SCHEMA_SQL)
+            self.columns: Mapping[str, frozenset[str]] = {
+                table: frozenset(
+                    row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")
+                )
+                for table in JSON_COLUMNS
+            }
+            """Each table's column names."""
 
     def close(self) -> None:
         with self._lock:

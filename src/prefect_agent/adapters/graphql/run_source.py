@@ -46,6 +46,16 @@ Agent replicas can share an agent id (Prefect Server deduplicates agents), so on
 unique to one claim batch proves that a Submitted state is this batch's own."""
 
 
+LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "EXCEPTION": "ERROR"}
+
+
+def _log_level(level: str) -> str:
+    """The API's ``log_level`` for a level name (an unknown name must not refuse the batch)."""
+    name = LEVEL_ALIASES.get(level.upper(), level.upper())
+    return name if name in LOG_LEVELS else "INFO"
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -337,7 +347,7 @@ class GraphQLRunSource:
                 "flow_run_id": log.run_id,
                 "name": log.name,
                 "message": log.message,
-                "level": log.level.upper(),
+                "level": _log_level(log.level),
             }
             if log.timestamp is not None:
                 record["timestamp"] = _iso(log.timestamp)

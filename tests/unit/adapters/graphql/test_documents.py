@@ -108,3 +108,28 @@ def test_the_embedded_api_serves_the_python_half_like_prefect_server(
         ours = {f: str(t.type) for f, t in embedded.type_map[name].fields.items()}  # type: ignore[union-attr]
         theirs = {f: str(t.type) for f, t in reference.type_map[name].fields.items()}  # type: ignore[union-attr]
         assert ours == theirs, name
+
+
+# What Prefect 1.4.1's own agent and flow process send (spec 13, inline literals): the
+# embedded API must accept them too, so a stock Prefect 1.4.1 agent works against it.
+PREFECT_1_4_1_HASURA = [
+    "query {\n    tenant {\n        id\n    }\n}",
+    'query { agent_config(where: {id: {_eq: "11111111-1111-1111-1111-111111111111"}}) '
+    "{ settings } }",
+    'query { flow_run(where: {id: {_in: ["11111111-1111-1111-1111-111111111111"]}, _or: '
+    '[{state: {_eq: "Scheduled"}}, {state: {_eq: "Running"}, task_runs: {state_start_time: '
+    '{_lte: "2024-01-01T12:00:00.000000+00:00"}}}]}) { id version state serialized_state '
+    "parameters scheduled_start_time run_config name flow { id name environment storage "
+    'version core_version } task_runs(where: {state_start_time: {_lte: "2024-01-01T12:00:00'
+    '.000000+00:00"}}) { id version task_id serialized_state } } }',
+    'query { flow_run_by_pk(id: "11111111-1111-1111-1111-111111111111") { serialized_state } }',
+    'query { flow_run(where: {id: {_eq: "11111111-1111-1111-1111-111111111111"}}) '
+    "{ flow { name storage run_config } version } }",
+]
+
+
+@pytest.mark.parametrize("text", PREFECT_1_4_1_HASURA)
+def test_prefect_1_4_1_queries_validate_against_the_embedded_api(
+    embedded: GraphQLSchema, text: str
+) -> None:
+    assert problems(embedded, text) == []

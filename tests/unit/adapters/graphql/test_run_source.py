@@ -124,16 +124,22 @@ def test_unreadable_rows_fail_alone(api: RunningServer) -> None:
     assert all(bad.version == 1 for bad in ready.unreadable)
 
 
-def test_a_running_run_with_a_due_task_retry_is_claimed_through_its_task_run(
-    api: RunningServer,
-) -> None:
-    run_id = api.create_run(labels=["t"])
+def running_with_a_retry(api: RunningServer, label: str, seconds_ago: float) -> tuple[str, str]:
+    """A Running flow run whose task run is Retrying since ``seconds_ago``: (run, task run)."""
+    run_id = api.create_run(labels=[label])
     api.set_state(run_id, "Running")
     task_id = api.store.get_or_create_task_run(run_id, "33333333-3333-3333-3333-333333333333", -1)
-    due = (datetime.now(timezone.utc) - timedelta(seconds=30)).isoformat()
+    due = (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()
     api.store.set_task_run_states(
         [{"task_run_id": task_id, "state": {"type": "Retrying", "start_time": due}}]
     )
+    return run_id, task_id
+
+
+def test_a_running_run_with_a_due_task_retry_is_claimed_through_its_task_run(
+    api: RunningServer,
+) -> None:
+    run_id, task_id = running_with_a_retry(api, "t", seconds_ago=30)
     source = source_for(api)
     register(source, ["t"])
     (run,) = source.ready_runs(["t"], soon()).runs
@@ -149,13 +155,7 @@ def test_a_running_run_with_a_due_task_retry_is_claimed_through_its_task_run(
 def test_a_task_retry_not_yet_past_the_buffer_is_left_to_the_flow_process(
     api: RunningServer,
 ) -> None:
-    run_id = api.create_run(labels=["b"])
-    api.set_state(run_id, "Running")
-    task_id = api.store.get_or_create_task_run(run_id, "44444444-4444-4444-4444-444444444444", -1)
-    just_now = datetime.now(timezone.utc).isoformat()
-    api.store.set_task_run_states(
-        [{"task_run_id": task_id, "state": {"type": "Retrying", "start_time": just_now}}]
-    )
+    running_with_a_retry(api, "b", seconds_ago=0)
     source = source_for(api)
     register(source, ["b"])
     assert source.ready_runs(["b"], soon()).runs == ()
@@ -191,8 +191,15 @@ def test_mark_failed_and_logs_with_timestamps(api: RunningServer) -> None:
     source = source_for(api)
     register(source, [])
     stamp = datetime(2024, 5, 1, tzinfo=timezone.utc)
-    source.write_logs([RunLog(run_id=run_id, message="m", level="warning", timestamp=stamp)])
-    assert api.logs(run_id)[0]["level"] == "WARNING"
+    source.write_logs(
+        [
+            RunLog(run_id=run_id, message="m", level="warning", timestamp=stamp),
+            RunLog(run_id=run_id, message="w", level="WARN"),
+            RunLog(run_id=run_id, message="odd", level="NOTICE"),
+        ]
+    )
+    levels = {log["message"]: log["level"] for log in api.logs(run_id)}
+    assert levels == {"m": "WARNING", "w": "WARNING", "odd": "INFO"}
     assert api.logs(run_id)[0]["timestamp"].startswith("2024-05-01T00:00:00")
     source.mark_failed(run_id, "exit code 3", None)
     assert api.run(run_id)["serialized_state"]["message"] == "exit code 3"
