@@ -177,7 +177,17 @@ class LocalPlatform:
         process.returncode = 0
         pid = process.pid
         child = _Child(run.id, spec.run_name, ProcessIdentity.of(pid), own=True)
-        self._records.write(RunRecord(run_id=run.id, run_name=spec.run_name, process=child.process))
+        try:
+            self._records.write(
+                RunRecord(run_id=run.id, run_name=spec.run_name, process=child.process)
+            )
+        except OSError as exc:
+            # The run is started; failing it now would orphan a live process. It is watched
+            # as usual, only a restarted agent would not find it.
+            logger.warning(
+                "Could not record flow run %s in %s (%s); a restarted agent will not find it",
+                run.id, self._records.directory, exc.strerror or exc,
+            )  # fmt: skip
         self._start_watching(child)
         logger.debug("Started flow run %s as PID %s: %s", run.id, pid, list(spec.command))
         return Launched(run.id, f"PID: {pid}", str(pid))

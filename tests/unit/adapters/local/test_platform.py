@@ -183,3 +183,14 @@ def test_the_default_command_runs_prefect_with_the_agents_python(tmp_path: Path)
         assert list(platform.default_command_prefix) == ["/opt/py/bin/python", "-m"]
     finally:
         platform.close()
+
+
+def test_a_run_whose_record_cannot_be_written_still_runs_and_is_watched(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = new_run()
+    # A directory where the record's temporary file must go makes writing it fail.
+    (harness.platform.state_dir / f"{run.id}.json.tmp").mkdir(parents=True)
+    harness.platform.launch(run, harness.spec(run, [PY, "-c", "import sys; sys.exit(2)"]))
+    assert harness.outcome(run.id).exit_code == 2
+    assert "a restarted agent will not find it" in caplog.text
