@@ -94,6 +94,8 @@ class LocalPlatform:
         self._by_pid: dict[int, _Child] = {}
         self._outcomes: list[InfrastructureOutcome] = []
         self._stream = FlowLogStream(output if output is not None else sys.stdout)
+        # Every run's stdin; opened once instead of once per launch.
+        self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
             self._records.ensure()
         except OSError as exc:
@@ -181,7 +183,7 @@ class LocalPlatform:
         try:
             process = subprocess.Popen(
                 list(spec.command),
-                stdin=subprocess.DEVNULL,
+                stdin=self._devnull,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env=environment,
@@ -248,6 +250,9 @@ class LocalPlatform:
     def close(self) -> None:
         self._watcher.close()
         self._stream.close()
+        if self._devnull >= 0:
+            os.close(self._devnull)
+            self._devnull = -1
 
     # -- helpers -----------------------------------------------------------------------------
 
