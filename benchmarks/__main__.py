@@ -35,7 +35,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-prefect1", action="store_true", help="Measure prefect-agent only.")
     parser.add_argument(
-        "--only", action="append", choices=["idle", "burst", "due"],
+        "--only", action="append", choices=["cold", "idle", "burst", "due"],
         help="Run only these workloads (repeatable).",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="Also write the JSON results to this file.")
@@ -43,7 +43,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _measure(agent: AgentUnderTest, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    chosen = set(args.only or ["idle", "burst", "due"])
+    chosen = set(args.only or ["cold", "idle", "burst", "due"])
     results: dict[str, Any] = {}
 
     def step(name: str, run: Any) -> None:
@@ -56,6 +56,8 @@ def _measure(agent: AgentUnderTest, args: argparse.Namespace, workdir: Path) -> 
         print(f"    done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
     base = workdir / agent.name.replace(" ", "-")
+    if "cold" in chosen:
+        step("cold_start", lambda: workloads.cold_start(agent, base, starts=5))
     if "idle" in chosen:
         step("idle", lambda: workloads.idle_and_pickup(
             agent, base, idle_seconds=30.0 if args.quick else 60.0,

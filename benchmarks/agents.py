@@ -36,6 +36,16 @@ class AgentUnderTest:
             "--flow-run-command", NEAR_FREE_COMMAND, "--state-dir", str(state_dir),
         ]  # fmt: skip
 
+    def warm_up(self) -> list[str]:
+        """Imports what a start imports, so .pyc files and the page cache are warm."""
+        if self.prefect1:
+            return [self.python, "-c", "import prefect.cli, prefect.agent.local"]
+        modules = (
+            "prefect_agent.cli.main, prefect_agent.adapters.graphql.run_source, "
+            "prefect_agent.adapters.local.platform"
+        )
+        return [self.python, "-c", f"import {modules}"]
+
     def environment(self, api: str, home: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
         env["HOME"] = str(home)  # no user config file leaks into either agent

@@ -30,7 +30,7 @@ class Target:
 TARGETS = {
     target.metric: target
     for target in (
-        Target("idle.cold_start_s", 0.5),
+        Target("cold_start.median_s", 0.5),
         Target("idle.idle_rss_mib", 0.5),
         Target("idle.idle_requests_per_min", 1.0),
         # "No slower": both agents poll on the same ladder, so these differ by timer jitter

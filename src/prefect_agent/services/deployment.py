@@ -20,6 +20,9 @@ from prefect_agent.services.run_failure import RunFailer
 
 logger = logging.getLogger(__name__)
 
+CLAIM_SLICE = 100
+"""Runs claimed per request: small enough to overlap claiming with launching."""
+
 
 class _LogBatch:
     """Collects the success lines of one claim batch and writes them in one request."""
@@ -96,6 +99,11 @@ class Deployer:
             self._release(runs)
             return
         self._health.platform_checked(True)
+        # Claimed in slices so the first runs launch while the API still applies the rest.
+        for start in range(0, len(runs), CLAIM_SLICE):
+            self._claim_and_launch(runs[start : start + CLAIM_SLICE])
+
+    def _claim_and_launch(self, runs: Sequence[FlowRun]) -> None:
         try:
             results = self._source.claim(runs)
         except PrefectAgentError as exc:

@@ -28,17 +28,31 @@ def boot_id() -> str | None:
     return text.strip() if text else None
 
 
-def start_ticks(pid: int) -> int | None:
-    """When ``pid`` started, in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 on (field n is at index n - 3), or None."""
     text = _read(f"/proc/{pid}/stat")
     if not text:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
-    fields = text[text.rfind(")") + 2 :].split()
+    return text[text.rfind(")") + 2 :].split()
+
+
+def _stat_field(pid: int, number: int) -> int | None:
+    fields = _stat_fields(pid)
     try:
-        return int(fields[19])
+        return int(fields[number - 3]) if fields else None
     except (IndexError, ValueError):
         return None
+
+
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
+    return _stat_field(pid, 22)
+
+
+def parent_pid(pid: int) -> int | None:
+    """The parent of ``pid`` (field 4 of /proc/<pid>/stat), or None when unknown."""
+    return _stat_field(pid, 4)
 
 
 def is_alive(pid: int) -> bool:
@@ -73,15 +87,3 @@ class ProcessIdentity:
         if self.started is None:
             return True  # no /proc here: the pid is all we can go by
         return start_ticks(self.pid) == self.started
-
-
-def parent_pid(pid: int) -> int | None:
-    """The parent of ``pid`` (field 4 of /proc/<pid>/stat), or None when unknown."""
-    text = _read(f"/proc/{pid}/stat")
-    if not text:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    try:
-        return int(fields[1])
-    except (IndexError, ValueError):
-        return None

@@ -68,35 +68,42 @@ class ProcessWatcher:
         self._thread.start()
 
     def watch(self, pid: int, *, own_child: bool) -> None:
-        """Watch ``pid``; ``own_child`` says whether this process started it (and can reap it)."""
-        ended, code = False, None
-        with self._lock:
-            if own_child:
+        """Watch ``pid``; ``own_child`` says whether this process started it (and can reap it).
+
+        The lock is held only around the shared sets, never around a system call: launches
+        on other threads call this while the watching thread reaps.
+        """
+        if own_child:
+            with self._lock:
                 status = self._orphan_exits.pop(pid, None)
-                if status is not None:
-                    # The orphan reaper collected it before we were told it is ours.
-                    ended, code = True, exit_code_of(status)
-                else:
+                if status is None:
                     self._children.add(pid)
-            if not ended and self._use_pidfd:
-                try:
-                    fd = os.pidfd_open(pid)
-                except ProcessLookupError:
-                    ended, code = True, self._collect_locked(pid)
-                except OSError:
-                    # Out of file descriptors: this one is checked on the fallback interval.
-                    self._polled.add(pid)
-                else:
-                    # epoll picks up a registration made while the thread waits: no wake-up.
+            if status is not None:
+                # The orphan reaper collected it before we were told it is ours.
+                self._on_exit(pid, exit_code_of(status))
+                return
+        if self._use_pidfd:
+            try:
+                fd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                with self._lock:
+                    code = self._collect_locked(pid)
+                self._on_exit(pid, code)
+                return
+            except OSError:
+                pass  # out of file descriptors: this one is checked on the fallback interval
+            else:
+                with self._lock:
+                    if self._closed:
+                        os.close(fd)
+                        return
+                    # epoll sees a registration made while the thread waits: no wake-up.
                     self._pidfds[pid] = fd
                     self._selector.register(fd, selectors.EVENT_READ, pid)
-            elif not ended:
-                self._polled.add(pid)
-            polled = pid in self._polled
-        if ended:
-            self._on_exit(pid, code)
-        elif polled:
-            self.wake()
+                return
+        with self._lock:
+            self._polled.add(pid)
+        self.wake()
 
     def wake(self) -> None:
         try:

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,28 @@ def test_the_default_command_runs_prefect_with_the_agents_python(tmp_path: Path)
         assert list(platform.default_command_prefix) == ["/opt/py/bin/python", "-m"]
     finally:
         platform.close()
+
+
+def test_a_run_whose_record_cannot_be_written_still_runs_and_is_watched(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = new_run()
+    # A directory where the record's temporary file must go makes writing it fail.
+    (harness.platform.state_dir / f"{run.id}.json.tmp").mkdir(parents=True)
+    harness.platform.launch(run, harness.spec(run, [PY, "-c", "import sys; sys.exit(2)"]))
+    assert harness.outcome(run.id).exit_code == 2
+    assert "a restarted agent will not find it" in caplog.text
+
+
+def test_concurrent_launches_of_one_run_start_it_once(harness: Harness, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    run = new_run()
+    spec = harness.spec(run, [PY, "-c", f"open({str(gate)!r}).read()"])
+    with ThreadPoolExecutor(8) as pool:
+        launched = list(pool.map(lambda _: harness.platform.launch(run, spec), range(8)))
+    assert len({item.handle for item in launched}) == 1
+    assert sum("already running" in item.info for item in launched) == 7
+    with open(gate, "w"):
+        pass
+    assert harness.outcome(run.id).succeeded
