@@ -150,7 +150,7 @@ class Deployer:
     def _launch(self, run: FlowRun, version: int, batch: _LogBatch) -> None:
         log: RunLog | None = None
         try:
-            logger.info("Deploying flow run %s (%s)", run.id, run.display_name)
+            logger.debug("Deploying flow run %s (%s)", run.id, run.display_name)
             spec = build_launch_spec(
                 run,
                 self._config,

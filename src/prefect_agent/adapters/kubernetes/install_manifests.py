@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
-import yaml
 
 from prefect_agent.domain.secret import Secret
 
@@ -195,4 +194,6 @@ def install_manifests(options: InstallOptions) -> list[dict[str, Any]]:
 
 def render(manifests: Sequence[Mapping[str, Any]]) -> str:
     """Multi-document YAML."""
+    import yaml  # only `install` renders YAML: keep it out of every agent's start-up
+
     return yaml.safe_dump_all(list(manifests), sort_keys=False, default_flow_style=False)
