@@ -10,6 +10,7 @@ from prefect_agent.domain.errors import (
     PlatformUnavailable,
     PrefectAgentError,
     RateLimited,
+    StoppedBeforeStart,
     TransientError,
     VersionConflict,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "PlatformUnavailable",
     "PrefectAgentError",
     "RateLimited",
+    "StoppedBeforeStart",
     "TransientError",
     "VersionConflict",
 ]

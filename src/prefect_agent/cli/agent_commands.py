@@ -19,7 +19,7 @@ from prefect_agent.adapters.config import DefaultsSource, FlagSource, resolve, s
 from prefect_agent.adapters.config.keys import ConfigKey, keys_for
 from prefect_agent.adapters.config.value_display import as_json, as_table
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, agent_docker, agent_kubernetes, agent_local
-from prefect_agent.domain.errors import ConfigError
+from prefect_agent.domain.errors import ConfigError, PrefectAgentError
 from prefect_agent.domain.platform_kind import PlatformKind
 
 CONFIG_ERROR_STATUS = 2
@@ -83,6 +83,10 @@ def _start_command(kind: PlatformKind) -> click.Command:
             bootstrap.start_from_layers(kind, layers, overrides)
         except ConfigError as err:
             fail(err)
+        except PrefectAgentError as err:
+            # A refused API key, an unknown agent config id...: one line, not a traceback.
+            click.echo(f"Error: {err}", err=True)
+            sys.exit(1)
 
     return click.Command(
         "start",

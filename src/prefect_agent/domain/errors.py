@@ -55,6 +55,10 @@ class PlatformUnavailable(TransientError):
     """The platform (Docker engine, Kubernetes API, ...) cannot launch runs right now."""
 
 
+class StoppedBeforeStart(PrefectAgentError):
+    """The agent was asked to stop before it could register with the API: not a failure."""
+
+
 class ApiError(PrefectAgentError):
     """The API rejected a request (GraphQL error, bad request, unknown id)."""
 

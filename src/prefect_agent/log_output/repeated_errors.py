@@ -33,7 +33,8 @@ class RepeatedErrorFilter(logging.Filter):
         super().__init__()
         self._window = window_seconds
         self._seen: OrderedDict[tuple[str, int, str], _Seen] = OrderedDict()
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler that logs may interrupt this very filter.
+        self._lock = threading.RLock()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._window <= 0 or record.levelno < logging.WARNING:

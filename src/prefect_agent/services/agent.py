@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prefect_agent.domain.agent_config import AgentConfig
-from prefect_agent.domain.errors import TransientError
+from prefect_agent.domain.errors import StoppedBeforeStart, TransientError
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.poll_schedule import BACKOFF_LADDER
 from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
@@ -54,6 +54,7 @@ class AgentService:
         self.health: HealthReporter = health or NullHealthReporter()
         self.agent_id: str | None = None
         self.agent_config_settings: Mapping[str, Any] | None = None
+        self._stopping = threading.Event()
         self.in_flight = InFlightRuns()
         self.timers: TimerQueue[FlowRun] = TimerQueue()
         self.monitor = InfrastructureMonitor(
@@ -72,6 +73,7 @@ class AgentService:
             executor=self._executor,
             on_launched=lambda run: self.monitor.watch(run.id),
             requeue=self._requeue,
+            stopping=self._stopping.is_set,
         )
         self.poll_loop = PollLoop(
             config=config,
@@ -82,7 +84,6 @@ class AgentService:
             schedule=self.schedule,
         )
         self._scheduler_wake = threading.Event()
-        self._stopping = threading.Event()
         self._draining = threading.Event()
         self._scheduler: threading.Thread | None = None
 
@@ -111,7 +112,9 @@ class AgentService:
                 self.health.poll_failed(self.clock.now(), exc)
                 step += 1
                 if self.clock.wait(self._stopping, delay):
-                    raise
+                    raise StoppedBeforeStart(
+                        f"stopped while waiting for the Prefect API at {self.config.api}"
+                    ) from None
         if self.config.agent_config_id:
             self.agent_config_settings = self.source.agent_config_settings(
                 self.config.agent_config_id
@@ -132,7 +135,12 @@ class AgentService:
     def run(self) -> None:
         """Register, adopt, then poll until stopped or ``max_polls`` is reached."""
         if self.agent_id is None:
-            self.register()
+            try:
+                self.register()
+            except StoppedBeforeStart as exc:
+                logger.info("Agent %r %s", self.config.name, exc)
+                self.shutdown()
+                return
         self.adopt()
         logger.info(
             "Starting %s %r with labels %s",
@@ -214,8 +222,10 @@ class AgentService:
             self.in_flight.release(run.id)
         if dropped:
             logger.info("Left %d not-yet-due flow run(s) unclaimed for a later start", len(dropped))
-        self._executor.shutdown(wait=False, cancel_futures=False)
         self._wait_for_launches()
+        # Claimed runs must be started, not stranded in Submitted: the pool finishes its queue
+        # (launches are quick) before the platform closes, even past the grace period.
+        self._executor.shutdown(wait=True)
         self.monitor.check()
         try:
             self.platform.close()
@@ -226,7 +236,7 @@ class AgentService:
     def _wait_for_launches(self) -> None:
         if not self.clock.wait(self.in_flight.idle, self.config.shutdown_grace_seconds):
             logger.warning(
-                "%d launch(es) still in progress after %ss; exiting anyway",
+                "%d claimed run(s) still launching after %ss; finishing them before exit",
                 len(self.in_flight),
                 self.config.shutdown_grace_seconds,
             )

@@ -68,6 +68,7 @@ class Deployer:
         executor: Executor,
         on_launched: Callable[[FlowRun], None],
         requeue: Callable[[Sequence[FlowRun], float], None] | None = None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._config = config
         self._source = source
@@ -78,6 +79,7 @@ class Deployer:
         self._executor = executor
         self._on_launched = on_launched
         self._requeue = requeue
+        self._stopping = stopping
         self._claim_attempts: dict[str, int] = {}
         self._failer = RunFailer(source, config.name)
         self._backlog = BacklogPolicy(
@@ -93,21 +95,24 @@ class Deployer:
         try:
             self._platform.check()
         except PlatformUnavailable as exc:
-            # Claim nothing we cannot launch: the runs stay Scheduled for a later poll.
-            logger.warning("Platform unavailable, not claiming %d runs: %s", len(runs), exc)
+            # Claim nothing we cannot launch: the runs stay Scheduled (and reserved, so polls
+            # back off instead of finding them "new" every 0.25 s) until the platform returns.
             self._health.platform_checked(False, str(exc))
-            self._release(runs)
+            self._try_again_later(runs, f"the platform is unavailable: {exc}")
             return
         self._health.platform_checked(True)
         # Claimed in slices so the first runs launch while the API still applies the rest.
         for start in range(0, len(runs), CLAIM_SLICE):
+            if self._stopping():
+                self._release(runs[start:])  # unclaimed: they stay Scheduled
+                return
             self._claim_and_launch(runs[start : start + CLAIM_SLICE])
 
     def _claim_and_launch(self, runs: Sequence[FlowRun]) -> None:
         try:
             results = self._source.claim(runs)
         except PrefectAgentError as exc:
-            self._claim_again_later(runs, exc)
+            self._try_again_later(runs, f"could not claim them: {exc}")
             return
         for run in runs:
             self._claim_attempts.pop(run.id, None)
@@ -124,18 +129,22 @@ class Deployer:
             return
         batch = _LogBatch(len(won), self._source.write_logs)
         for run, version in won:
-            self._executor.submit(self._launch, run, version, batch)
+            try:
+                self._executor.submit(self._launch, run, version, batch)
+            except RuntimeError:  # the pool is shutting down: a claimed run is still started
+                self._launch(run, version, batch)
 
-    def _claim_again_later(self, runs: Sequence[FlowRun], error: PrefectAgentError) -> None:
-        """The claim request failed and the source could not tell what it applied.
+    def _try_again_later(self, runs: Sequence[FlowRun], problem: str) -> None:
+        """Deploy the same runs again later, on the backoff ladder, keeping them reserved.
 
-        Releasing the runs would strand any claim that did apply (Submitted, never launched):
-        the poll no longer lists them. So the same claim is tried again on the backoff
-        ladder; the source recognises claims its earlier attempt wrote. The runs stay in
-        flight meanwhile, so no poll deploys them twice.
+        After a failed claim request the source may not know what it applied: releasing the
+        runs would strand any claim that did apply (Submitted, never launched), since the
+        poll no longer lists them. Trying the same claim again lets the source recognise the
+        claims its earlier attempt wrote. The runs stay in flight meanwhile, so no poll
+        deploys them twice, and polls back off instead of finding them again and again.
         """
-        if self._requeue is None:
-            logger.error("Could not claim %d flow runs: %s", len(runs), error)
+        if self._requeue is None or self._stopping():
+            logger.error("Not deploying %d flow run(s): %s", len(runs), problem)
             self._release(runs)
             return
         attempt = 1 + max(self._claim_attempts.get(run.id, 0) for run in runs)
@@ -143,7 +152,7 @@ class Deployer:
             self._claim_attempts[run.id] = attempt
         delay = BACKOFF_LADDER[min(attempt, len(BACKOFF_LADDER) - 1)]
         logger.error(
-            "Could not claim %d flow runs (%s); trying again in %ss", len(runs), error, delay
+            "Not deploying %d flow run(s) yet, %s; trying again in %ss", len(runs), problem, delay
         )
         self._requeue(runs, delay)
 

@@ -1,7 +1,8 @@
-"""Failing a run with a reason: one log record, then a version-locked Failed state."""
+"""Failing a run with a reason: log records, then a version-locked Failed state."""
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
 
@@ -11,6 +12,15 @@ from prefect_agent.domain.states import is_finished
 from prefect_agent.ports import RunSource
 
 logger = logging.getLogger(__name__)
+
+
+class FailResult(enum.Enum):
+    WRITTEN = "written"
+    """The run is now Failed."""
+    NOT_NEEDED = "not needed"
+    """The run had already finished (the flow reported its own fate), or kept changing."""
+    UNREACHABLE = "unreachable"
+    """The API could not be reached: worth trying again later."""
 
 
 class RunFailer:
@@ -32,10 +42,14 @@ class RunFailer:
         reason: str,
         version: int | None,
         details: Sequence[str] = (),
-        log_name: str | None = None,
-    ) -> bool:
-        """Fail ``run_id``; True if the Failed state was written."""
-        name = log_name or self._agent_name
+    ) -> FailResult:
+        """Log the reason (and details) to the run, then set it Failed."""
+        self.write_reason(run_id, reason, details)
+        return self.set_failed(run_id, reason, version)
+
+    def write_reason(self, run_id: str, reason: str, details: Sequence[str] = ()) -> bool:
+        """The reason, and the details as one record, in the run's logs; False if not written."""
+        name = self._agent_name
         logs = [RunLog(run_id=run_id, message=reason, level="ERROR", name=name)]
         if details:
             logs.append(RunLog(run_id=run_id, message="\n".join(details), level="ERROR", name=name))
@@ -43,11 +57,15 @@ class RunFailer:
             self._source.write_logs(logs)
         except PrefectAgentError as exc:
             logger.warning("Could not write the failure reason to run %s: %s", run_id, exc)
+            return False
+        return True
+
+    def set_failed(self, run_id: str, reason: str, version: int | None) -> FailResult:
         for attempt in range(2):
             try:
                 self._source.mark_failed(run_id, reason, version)
                 logger.error("Flow run %s failed: %s", run_id, reason)
-                return True
+                return FailResult.WRITTEN
             except VersionConflict:
                 if attempt:
                     break
@@ -57,17 +75,17 @@ class RunFailer:
                     logger.warning(
                         "Could not read run %s after a version conflict: %s", run_id, exc
                     )
-                    return False
+                    return FailResult.UNREACHABLE
                 if is_finished(status.state):
                     logger.info(
                         "Flow run %s already finished (%s); not marking it Failed",
                         run_id,
                         status.state,
                     )
-                    return False
+                    return FailResult.NOT_NEEDED
                 version = status.version
             except PrefectAgentError as exc:
                 logger.error("Could not mark flow run %s Failed (%s): %s", run_id, reason, exc)
-                return False
+                return FailResult.UNREACHABLE
         logger.warning("Flow run %s kept changing; gave up marking it Failed", run_id)
-        return False
+        return FailResult.NOT_NEEDED

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from prefect_agent.domain.agent_config import AgentConfig
-from prefect_agent.domain.errors import ApiUnavailable
+from prefect_agent.domain.errors import ApiUnavailable, StoppedBeforeStart
 from prefect_agent.services.agent import AgentService
 from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
 
@@ -136,11 +136,14 @@ def test_registration_retries_while_the_api_is_unreachable(caplog):
 
 def test_registration_gives_up_when_stopped():
     clock = FakeClock(auto_advance=True)
-    agent, source, _ = make(clock)
+    agent, source, platform = make(clock)
     source.faults.fail_next("register", 1000, ApiUnavailable("connection refused"))
     agent.stop()
-    with pytest.raises(ApiUnavailable):
+    with pytest.raises(StoppedBeforeStart, match="http://localhost:4200"):
         agent.register()
+    agent.run()  # a stop before start-up completes is a clean exit, not an error
+    assert platform.closed
+    assert source.faults.calls["ready_runs"] == 0
 
 
 def test_agent_config_settings_are_read_when_an_id_is_given():
@@ -163,3 +166,22 @@ def test_the_scheduler_survives_a_bug_in_a_platform():
     agent.stop()
     thread.join(timeout=10)
     assert source.submissions(run_id) == 1
+
+
+def test_stop_during_a_slow_claim_launches_what_was_claimed_and_claims_nothing_more():
+    clock = FakeClock(auto_advance=True)
+    agent, source, platform = make(clock, shutdown_grace_seconds=0)
+    source.faults.delay("claim", 1.0)  # a slow API: the stop lands during the first slice
+    ids = [source.add_run(labels=["dev"]) for _ in range(250)]  # three claim slices
+    thread = threading.Thread(target=agent.run)
+    thread.start()
+    eventually(lambda: source.faults.calls["claim"] >= 1)
+    agent.stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    states = [source.state_of(i) for i in ids]
+    launched = set(platform.launched_ids())
+    # every claimed run was started; the rest were never claimed
+    assert all((s == "Submitted") == (i in launched) for i, s in zip(ids, states, strict=True))
+    assert set(states) <= {"Submitted", "Scheduled"}
+    assert "Scheduled" in states

@@ -64,11 +64,15 @@ def test_an_unavailable_platform_claims_nothing_and_recovers():
     world = World()
     run_id = world.source.add_run(labels=["dev"])
     world.platform.available = False
-    world.step()
+    for _ in range(4):
+        assert world.step() == 0 or world.source.faults.calls["ready_runs"] == 1
     assert world.source.state_of(run_id) == "Scheduled"
-    assert run_id not in world.agent.in_flight
+    assert world.source.faults.calls["claim"] == 0
+    # kept reserved while it waits: later polls do not count it as new (no 0.25 s polling)
+    assert run_id in world.agent.in_flight
     world.platform.available = True
-    world.step()
+    for _ in range(8):
+        world.step()
     assert world.source.state_of(run_id) == "Submitted"
     assert world.platform.starts[run_id] == 1
 

@@ -80,3 +80,26 @@ def test_infrastructure_events_reach_the_run_logs_as_they_happen(world):
     ]
     world.step()
     assert len([log for log in world.source.logs(run_id) if log.name == "fake-infra"]) == 1
+
+
+def test_a_failure_that_meets_an_unreachable_api_is_reported_on_a_later_check(world):
+    from prefect_agent.domain.errors import ApiUnavailable
+
+    run_id = launched(world)
+    world.source.set_state(run_id, "Running")
+    world.platform.report_exit(run_id, 137, reason="OOMKilled")
+    world.source.faults.fail_next("run_status", 2, ApiUnavailable("down"))
+    world.step()
+    world.step()
+    assert world.source.state_of(run_id) == "Running"
+    world.step()
+    assert world.source.state_of(run_id) == "Failed"
+    assert [log.message for log in world.source.logs(run_id)].count("OOMKilled") == 1
+
+
+def test_a_run_scheduled_again_is_not_failed_for_its_old_infrastructure(world):
+    run_id = launched(world)
+    world.source.set_state(run_id, "Scheduled")  # e.g. rescheduled by Lazarus
+    world.platform.report_exit(run_id, 1, reason="exit code is unknown")
+    world.agent.monitor.check()
+    assert world.source.state_of(run_id) == "Scheduled"

@@ -29,7 +29,7 @@ class RetryPolicy:
     attempts: int = 3
     backoff_factor: float = 0.25
     backoff_max: float = 5.0
-    max_retry_after: float = 300.0
+    max_retry_after: float = 30.0
     retry_statuses: tuple[int, ...] = RETRYABLE_STATUSES
 
     @classmethod

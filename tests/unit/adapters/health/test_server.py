@@ -271,6 +271,7 @@ def test_platform_unavailable_reaches_readiness_through_the_agent(clock: FakeClo
         assert reply.status == 503
         assert body(reply)["platform"] == "unavailable: the fake platform is switched off"
         platform.available = True
+        clock.advance(1)  # the run waits on the backoff ladder while the platform is down
         agent.step()
         assert get(reporter, "/api/ready").status == 200
     assert len(platform.launches) == 1
