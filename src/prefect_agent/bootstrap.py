@@ -19,6 +19,7 @@ CLI calls with its flags as the top layer.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import sys
@@ -116,13 +117,17 @@ def run_until_signalled(agent: AgentService) -> None:
             health.stop()
 
 
-def _stopper(agent: AgentService) -> Callable[[int, Any], None]:
+def _stopper(
+    agent: AgentService, exit_now: Callable[[int], Any] = os._exit
+) -> Callable[[int, Any], None]:
     def handle(signum: int, _frame: Any) -> None:
         name = signal.Signals(signum).name
         if agent.stopping:
             # A second signal means "now": skip the rest of the drain.
             logger.warning("%s received again; exiting without waiting for launches", name)
-            raise SystemExit(128 + signum)
+            logging.shutdown()
+            # SystemExit would still wait for the launch pool's threads at interpreter exit.
+            exit_now(128 + signum)
         logger.info(
             "%s received; draining (up to %ss for launches in progress)",
             name,
