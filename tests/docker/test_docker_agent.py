@@ -54,6 +54,9 @@ def step_until(agent: AgentService, source: InMemoryRunSource, run_id: str, stat
         agent.step()
         if source.state_of(run_id) == state:
             return
+        # Runs held back while the engine was down wait on the backoff ladder (fake time).
+        assert isinstance(agent.clock, FakeClock)
+        agent.clock.advance(0.5)
         time.sleep(0.05)  # the container runs in real time; poll with a deadline
     raise AssertionError(f"run {run_id} is {source.state_of(run_id)}, not {state}")
 

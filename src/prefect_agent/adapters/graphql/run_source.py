@@ -274,6 +274,9 @@ class GraphQLRunSource:
         results = [self._claim_result(i, run, response, data) for i, run in enumerate(runs)]
         if response.attempts > 1 or self._uncertain:
             resent = response.attempts > 1
+            if resent:
+                # Until the read-back below answers, these claims' outcome is unknown.
+                self._uncertain.update(runs[i].id for i in flow_claims)
             results = self._recover_own_claims(runs, results, token, check_all=resent)
         self._uncertain.difference_update(run.id for run in runs)
         return results

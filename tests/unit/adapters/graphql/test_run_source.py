@@ -205,3 +205,34 @@ def test_mark_failed_and_logs_with_timestamps(api: RunningServer) -> None:
     assert api.run(run_id)["serialized_state"]["message"] == "exit code 3"
     with pytest.raises(ApiError, match="No flow run"):
         source.run_status("00000000-0000-0000-0000-000000000000")
+
+
+def test_a_claim_whose_answer_and_read_back_both_fail_is_recognised_on_the_next_claim(
+    api: RunningServer,
+) -> None:
+    run_id = api.create_run(labels=["u"])
+    source = source_for(api)
+    register(source, ["u"])
+    runs = source.ready_runs(["u"], soon()).runs
+    api.faults.lose_answer()  # the claim is applied, its answer never arrives: re-sent
+    api.faults.delay(0)  # the re-send is answered: refused as stale (we wrote it)
+    api.faults.malformed()  # the read-back that would tell gets garbage
+    with pytest.raises(ApiError):
+        source.claim(runs)
+    assert api.state_of(run_id) == "Submitted"
+    (again,) = source.claim(runs)  # the deployer's later attempt at the same claim
+    assert isinstance(again, Claimed)
+    assert again.version == runs[0].version + 1
+
+
+def test_a_claim_garbled_before_the_api_leaves_the_runs_for_the_next_poll(
+    api: RunningServer,
+) -> None:
+    ids = {api.create_run(labels=["g"]), api.create_run(labels=["g"])}
+    source = source_for(api)
+    register(source, ["g"])
+    runs = source.ready_runs(["g"], soon()).runs
+    api.faults.malformed()  # nothing applied, and the answer says nothing usable
+    results = source.claim(runs)  # read back at once: not ours, still Scheduled
+    assert all(isinstance(r, ClaimLost) for r in results)
+    assert {run.id for run in source.ready_runs(["g"], soon()).runs} == ids
