@@ -23,6 +23,9 @@ from prefect_agent.services.timer_queue import TimerQueue
 
 logger = logging.getLogger(__name__)
 
+SCHEDULER_JOIN_SECONDS = 60.0
+"""Real seconds shutdown waits for a scheduler still inside a claim before closing anyway."""
+
 
 class AgentService:
     """One agent: wires the poll loop, the timer queue, the deployer and the monitor.
@@ -226,6 +229,14 @@ class AgentService:
         # Claimed runs must be started, not stranded in Submitted: the pool finishes its queue
         # (launches are quick) before the platform closes, even past the grace period.
         self._executor.shutdown(wait=True)
+        if self._scheduler is not None:
+            # A claim slower than the grace period is bounded by request timeouts; its runs
+            # are launched (inline, the pool being shut) before the platform closes.
+            self._scheduler.join(
+                timeout=max(SCHEDULER_JOIN_SECONDS, self.config.request_timeout * 4)
+            )
+            if self._scheduler.is_alive():
+                logger.warning("The scheduler is still busy; closing the platform anyway")
         self.monitor.check()
         try:
             self.platform.close()

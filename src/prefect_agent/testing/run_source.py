@@ -71,7 +71,6 @@ class StoredRun:
     task_runs: list[StoredTaskRun] = attrs.field(factory=list)
     history: list[str] = attrs.field(factory=list)
     unreadable_reason: str | None = None
-    agent_id: str | None = None
 
 
 class InMemoryRunSource:
