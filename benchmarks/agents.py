@@ -37,14 +37,22 @@ class AgentUnderTest:
         ]  # fmt: skip
 
     def warm_up(self) -> list[str]:
-        """Imports what a start imports, so .pyc files and the page cache are warm."""
-        if self.prefect1:
-            return [self.python, "-c", "import prefect.cli, prefect.agent.local"]
+        """Compiles the agent's package to bytecode (as ``pip install`` does; an editable
+        install under ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every module at
+        every start) and imports what a start imports, so the page cache is warm too."""
+        package = "prefect" if self.prefect1 else "prefect_agent"
         modules = (
-            "prefect_agent.cli.main, prefect_agent.adapters.graphql.run_source, "
+            "prefect.cli, prefect.agent.local"
+            if self.prefect1
+            else "prefect_agent.cli.main, prefect_agent.adapters.graphql.run_source, "
             "prefect_agent.adapters.local.platform"
         )
-        return [self.python, "-c", f"import {modules}"]
+        script = (
+            f"import compileall, os, {package}; "
+            f"compileall.compile_dir(os.path.dirname({package}.__file__), quiet=1); "
+            f"import {modules}"
+        )
+        return [self.python, "-c", script]
 
     def environment(self, api: str, home: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}

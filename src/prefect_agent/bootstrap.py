@@ -99,9 +99,7 @@ def run_until_signalled(agent: AgentService) -> None:
     Handlers are installed only on the main thread (Python allows no other) and restored
     afterwards, so embedding code keeps its own.
     """
-    from prefect_agent.adapters.health.server import HttpHealthReporter
-
-    health = agent.health if isinstance(agent.health, HttpHealthReporter) else None
+    health = _http_health(agent)
     if health is not None:
         health.start()
     previous: dict[int, Any] = {}
@@ -115,6 +113,17 @@ def run_until_signalled(agent: AgentService) -> None:
             signal.signal(signum, handler)
         if health is not None:
             health.stop()
+
+
+def _http_health(agent: AgentService) -> Any:
+    """The agent's HTTP health server, if it has one (it is started and stopped with the run).
+
+    If the server module was never imported no such reporter can exist; importing it only to
+    find that out would cost every agent without ``--agent-address`` start-up time."""
+    server = sys.modules.get("prefect_agent.adapters.health.server")
+    if server is None or not isinstance(agent.health, server.HttpHealthReporter):
+        return None
+    return agent.health
 
 
 def _stopper(

@@ -23,6 +23,7 @@ constructor-only in 1.4.1 (no flag).
 from __future__ import annotations
 
 import enum
+import functools
 import pathlib
 import typing
 from collections.abc import Mapping
@@ -396,8 +397,7 @@ def _derived_flag(
     return FlagSpec(long, metavar=metavar)
 
 
-def _keys_of(section: Section) -> list[ConfigKey]:
-    cls = SECTION_CLASSES[section]
+def _keys_of(section: Section, cls: type) -> list[ConfigKey]:
     hints = typing.get_type_hints(cls)
     keys = []
     for attribute in attrs.fields(cls):
@@ -432,10 +432,17 @@ def _keys_of(section: Section) -> list[ConfigKey]:
 
 
 def all_keys() -> tuple[ConfigKey, ...]:
-    """Every key of every section (derived anew, so it follows the settings classes)."""
+    """Every key of every section, derived from the settings classes."""
+    return _derived(tuple(SECTION_CLASSES.items()))
+
+
+# Cached per set of settings classes: the CLI and every configuration layer ask for the keys,
+# and deriving them costs ~10 ms of start-up each time.
+@functools.cache
+def _derived(sections: tuple[tuple[Section, type], ...]) -> tuple[ConfigKey, ...]:
     keys: list[ConfigKey] = []
-    for section in SECTION_CLASSES:
-        keys.extend(_keys_of(section))
+    for section, cls in sections:
+        keys.extend(_keys_of(section, cls))
     keys.extend(AUXILIARY_KEYS)
     return tuple(keys)
 
