@@ -10,11 +10,11 @@ Public helper for every test suite that needs a Prefect API::
         ...                                      # point an agent at api.url
         assert api.state_of(run_id) == "Success"
 
-Everything here goes through HTTP (``requests``), exactly as an agent or flow process would,
-except ``api.store`` which gives direct read access to the database for assertions. The
-helpers' own requests are exempt from ``api.faults`` (injected failures: errors, 429s,
-malformed bodies, resets, lost answers, delays, outages) and from ``api.stats`` (request
-counts by operation), so a test can inspect the API while the agent sees it failing.
+Everything here goes through HTTP (the agent's own transport), exactly as an agent or
+flow process would, except ``api.store`` which gives direct read access to the database for
+assertions. The helpers' own requests are exempt from ``api.faults`` (injected failures:
+errors, 429s, malformed bodies, resets, lost answers, delays, outages) and from ``api.stats``
+(request counts by operation), so a test can inspect the API while the agent sees it failing.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import requests
-
+from prefect_agent.adapters.graphql.transport import HttpTransport
 from prefect_agent.server.api import Api
 from prefect_agent.server.faults import EXEMPT_HEADER, ServerFaults
 from prefect_agent.server.http_server import ApiServer
@@ -54,17 +53,15 @@ class RunningServer:
         """Injects failures into every request except these helpers' own."""
         self.stats: RequestStats = server.api.stats
         """Counts every request except these helpers' own (``stats.snapshot()``)."""
-        self._session = requests.Session()
-        self._session.headers[EXEMPT_HEADER] = "1"
+        self._http = HttpTransport(self.url, timeout=30, environ={})
+        self._headers = {"Content-Type": "application/json", EXEMPT_HEADER: "1"}
 
     # -- raw access ------------------------------------------------------------------------
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """POST a document; return ``data`` or raise ``ApiRequestFailed`` with the errors."""
-        response = self._session.post(
-            self.url, json={"query": query, "variables": dict(variables or {})}, timeout=30
-        )
-        body = response.json()
+        request = {"query": query, "variables": dict(variables or {})}
+        body = json.loads(self._http.post(json.dumps(request).encode(), self._headers).body)
         if body.get("errors"):
             raise ApiRequestFailed(json.dumps(body["errors"]))
         data: dict[str, Any] = body["data"]
@@ -211,7 +208,7 @@ class RunningServer:
     def close(self) -> None:
         if self.lazarus is not None:
             self.lazarus.stop()
-        self._session.close()
+        self._http.close()
         self.server.close()
 
 

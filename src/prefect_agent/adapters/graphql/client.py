@@ -1,4 +1,5 @@
-"""One HTTP session to a Prefect GraphQL API: headers, timeouts, retries, typed errors.
+"""One keep-alive HTTP transport to a Prefect GraphQL API: headers, timeouts, retries,
+typed errors.
 
 The API key travels only in the ``Authorization`` header; it is never logged and never part
 of an exception message (headers are not included in either).
@@ -6,18 +7,17 @@ of an exception message (headers are not included in either).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from prefect_agent.adapters.graphql.documents import Operation
 from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
+from prefect_agent.adapters.graphql.transport import HttpAnswer, HttpTransport, TransportError
 from prefect_agent.domain.errors import (
     ApiError,
     ApiUnavailable,
@@ -67,26 +67,6 @@ def error_for(errors: Sequence[Mapping[str, Any]], where: str) -> ApiError:
     return ApiError(f"The Prefect API at {where} answered with errors: {messages}")
 
 
-def _never_sent(exc: BaseException) -> bool:
-    """Whether a connection error happened before the request reached the server."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    seen: set[int] = set()
-    pending: list[Any] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, (NewConnectionError, ConnectTimeoutError)):
-            return True
-        pending.extend(getattr(current, "args", ()))
-        pending.append(getattr(current, "reason", None))
-        pending.append(current.__cause__ if isinstance(current, BaseException) else None)
-        pending.append(current.__context__ if isinstance(current, BaseException) else None)
-    return False
-
-
 class GraphQLClient:
     """Sends documents to ``api`` over one keep-alive session, thread-safe for our use.
 
@@ -109,12 +89,12 @@ class GraphQLClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._api_key = api_key
-        self._session = requests.Session()
         # Retries are ours (RetryPolicy), so the transport never re-sends on its own.
-        adapter = HTTPAdapter(max_retries=0, pool_connections=1, pool_maxsize=pool_size)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._headers: dict[str, str] = {"X-PREFECT-CORE-VERSION": PREFECT_VERSION}
+        self._transport = HttpTransport(self.api, timeout=timeout, pool_size=pool_size)
+        self._headers: dict[str, str] = {
+            "Content-Type": "application/json",
+            "X-PREFECT-CORE-VERSION": PREFECT_VERSION,
+        }
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key.reveal()}"
             if tenant_id:
@@ -135,7 +115,7 @@ class GraphQLClient:
             self._headers["X-PREFECT-TENANT-ID"] = tenant_id
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     def execute(
         self,
@@ -166,21 +146,19 @@ class GraphQLClient:
         (401/403), ``ApiError`` (anything else the server refused).
         """
         safe = operation.retry_safe if retry_safe is None else retry_safe
-        body = {"query": operation.text, "variables": dict(variables or {})}
+        body = json.dumps({"query": operation.text, "variables": dict(variables or {})}).encode()
         attempt = 0
         while True:
             attempt += 1
             try:
-                http = self._session.post(
-                    self.api, json=body, headers=self._headers, timeout=self.timeout
-                )
-            except requests.RequestException as exc:
+                http = self._transport.post(body, self._headers)
+            except TransportError as exc:
                 problem = self._describe(exc)
-                if self.retry.can_retry(attempt) and (safe or _never_sent(exc)):
+                if self.retry.can_retry(attempt) and (safe or not exc.sent):
                     self._wait(self.retry.backoff(attempt), operation, problem)
                     continue
                 raise ApiUnavailable(problem) from None
-            if http.status_code == 429:
+            if http.status == 429:
                 delay = self.retry.rate_limit_delay(http.headers.get("Retry-After"), attempt)
                 if self.retry.can_retry(attempt):
                     self._wait(delay, operation, "HTTP 429 Too Many Requests")
@@ -189,8 +167,8 @@ class GraphQLClient:
                     f"The Prefect API at {self.api} is rate limiting requests (HTTP 429)",
                     retry_after=delay,
                 )
-            if http.status_code in self.retry.retry_statuses:
-                problem = f"The Prefect API at {self.api} answered HTTP {http.status_code}"
+            if http.status in self.retry.retry_statuses:
+                problem = f"The Prefect API at {self.api} answered HTTP {http.status}"
                 if safe and self.retry.can_retry(attempt):
                     self._wait(self.retry.backoff(attempt), operation, problem)
                     continue
@@ -204,35 +182,35 @@ class GraphQLClient:
                 raise ApiUnavailable(problem)
             return attrs.evolve(response, attempts=attempt)
 
-    def _decode(self, http: requests.Response) -> GraphQLResponse:
-        if http.status_code in (401, 403):
+    def _decode(self, http: HttpAnswer) -> GraphQLResponse:
+        if http.status in (401, 403):
             raise AuthorizationError(
-                f"The Prefect API at {self.api} rejected the request (HTTP {http.status_code}); "
+                f"The Prefect API at {self.api} rejected the request (HTTP {http.status}); "
                 "check the API key"
             )
         try:
-            payload = http.json()
-        except ValueError:
+            payload = json.loads(http.body)
+        except ValueError:  # UnicodeDecodeError included
             raise ApiError(
-                f"The Prefect API at {self.api} answered HTTP {http.status_code} "
-                f"with a body that is not JSON: {http.text[:200]!r}"
+                f"The Prefect API at {self.api} answered HTTP {http.status} "
+                f"with a body that is not JSON: {http.body[:200].decode(errors='replace')!r}"
             ) from None
         if not isinstance(payload, Mapping):
             raise ApiError(f"The Prefect API at {self.api} answered with unexpected JSON")
         errors = payload.get("errors") or ()
-        if http.status_code >= 400:
+        if http.status >= 400:
             if errors:
                 raise error_for(errors, self.api)
-            raise ApiError(f"The Prefect API at {self.api} answered HTTP {http.status_code}")
+            raise ApiError(f"The Prefect API at {self.api} answered HTTP {http.status}")
         data = payload.get("data")
         return GraphQLResponse(data=data if isinstance(data, Mapping) else None, errors=errors)
 
-    def _describe(self, exc: requests.RequestException) -> str:
-        if isinstance(exc, requests.Timeout):
+    def _describe(self, exc: TransportError) -> str:
+        if exc.timed_out:
             return f"The Prefect API at {self.api} did not answer within {self.timeout}s"
-        if isinstance(exc, requests.ConnectionError):
-            return f"Could not connect to the Prefect API at {self.api} ({type(exc).__name__})"
-        return f"Request to the Prefect API at {self.api} failed ({type(exc).__name__})"
+        if not exc.sent:
+            return f"Could not connect to the Prefect API at {self.api}: {exc}"
+        return f"Request to the Prefect API at {self.api} failed: {exc}"
 
     def _wait(self, delay: float, operation: Operation, problem: str) -> None:
         logger.debug("%s; resending %s in %.2fs", problem, operation.name, delay)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import io
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import pytest
@@ -18,20 +17,9 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec, build_launch_spec
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.outcomes import InfrastructureOutcome
+from tests.polling import DEADLINE, eventually
 
-T = TypeVar("T")
-DEADLINE = 30.0
-
-
-def eventually(probe: Callable[[], T | None], what: str, deadline: float = DEADLINE) -> T:
-    """Poll ``probe`` until it returns something truthy, failing after ``deadline`` seconds."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.01)  # polling a condition with a deadline
-    raise AssertionError(f"timed out waiting for {what}")
+__all__ = ["DEADLINE", "eventually"]
 
 
 def new_run(**changes: Any) -> FlowRun:

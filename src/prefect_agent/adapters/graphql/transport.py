@@ -1,0 +1,288 @@
+"""HTTP/1.1 POSTs to one API address over kept-alive connections, on ``http.client``.
+
+Why not ``requests``: importing it (with urllib3, charset_normalizer, idna and certifi) took
+about 45 ms of the agent's 0.18 s start and 7 MiB of its idle memory, for one POST per poll to
+one address (docs/performance.md). The standard library's ``http.client`` speaks HTTP/1.1 with
+keep-alive, TLS and CONNECT tunnels; this module adds the parts the agent relies on:
+
+- a small pool of idle connections (threads send concurrently), each checked for a peer that
+  hung up before it is reused;
+- whether a failed request may have reached the server (``TransportError.sent``), which
+  decides if a mutation may be re-sent (``RetryPolicy``);
+- the environment's proxy (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, ``NO_PROXY``) and CA
+  bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, besides OpenSSL's ``SSL_CERT_FILE``),
+  as ``requests`` honoured them, so agents set up for Prefect 1 keep working.
+
+Re-sending is not done here: retries belong to the caller's policy.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import select
+import socket
+import ssl
+import threading
+from collections.abc import Mapping
+from urllib.parse import SplitResult, unquote, urlsplit
+
+import attrs
+
+from prefect_agent.domain.errors import ConfigError
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class TransportError(Exception):
+    """No HTTP answer. ``sent``: the request may have reached the server (so a mutation may
+    have been applied); ``timed_out``: the server took longer than the timeout."""
+
+    def __init__(self, message: str, *, sent: bool, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
+        self.timed_out = timed_out
+
+
+@attrs.frozen
+class HttpAnswer:
+    status: int
+    headers: http.client.HTTPMessage = attrs.field(repr=False)
+    """Case-insensitive: ``headers.get("retry-after")``."""
+    body: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Proxy:
+    host: str
+    port: int
+    authorization: str | None = attrs.field(default=None, repr=False)
+    """``Proxy-Authorization`` value from the proxy address's user:password (a secret)."""
+
+
+def _host_port(parts: SplitResult, source: str) -> tuple[str, int]:
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError("the address has an invalid port", source=source) from None
+    if not parts.hostname:
+        raise ConfigError("the address has no host name", source=source)
+    return parts.hostname, port or DEFAULT_PORTS.get(parts.scheme, 80)
+
+
+def _bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` (comma-separated hosts or domain suffixes, ``*`` for all) says
+    to connect to ``host`` directly. Loopback never goes through a proxy."""
+    if host in ("localhost", "127.0.0.1", "::1"):
+        return True
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.partition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.lstrip(".")
+        if host.lower() == name or host.lower().endswith("." + name):
+            return True
+    return False
+
+
+def proxy_for(url: SplitResult, environ: Mapping[str, str]) -> Proxy | None:
+    """The proxy the environment sets for ``url``, as ``requests`` reads it: the scheme's
+    ``*_PROXY`` variable (lower case first), else ``ALL_PROXY``, unless ``NO_PROXY`` matches.
+    A malformed proxy address raises ``ConfigError`` naming the variable (never its value,
+    which may hold a password)."""
+
+    def variable(name: str) -> tuple[str, str]:
+        for spelled in (name.lower(), name.upper()):
+            if environ.get(spelled):
+                return spelled, environ[spelled]
+        return name.upper(), ""
+
+    source, address = variable(f"{url.scheme}_proxy")
+    if not address:
+        source, address = variable("all_proxy")
+    if not address:
+        return None
+    host, port = _host_port(url, "the Prefect API address")
+    if _bypassed(host, port, variable("no_proxy")[1]):
+        return None
+    if "://" not in address:
+        address = "http://" + address
+    parts = urlsplit(address)
+    source = f"env {source}"
+    if parts.scheme != "http":
+        raise ConfigError(
+            f"proxies reached over {parts.scheme}:// are not supported; give an http:// proxy "
+            "address (an https API is still reached through a TLS tunnel)",
+            source=source,
+        )
+    proxy_host, proxy_port = _host_port(parts, source)
+    authorization = None
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        authorization = "Basic " + base64.b64encode(pair.encode()).decode()
+    return Proxy(proxy_host, proxy_port, authorization)
+
+
+def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:
+    """Certificate checks on, with the system's CAs, or the bundle ``requests`` would use."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        if environ.get(name):
+            try:
+                return ssl.create_default_context(cafile=environ[name])
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(
+                    f"cannot load the CA bundle {environ[name]!r} ({exc})", source=f"env {name}"
+                ) from None
+    return ssl.create_default_context()
+
+
+def _hung_up(connection: http.client.HTTPConnection) -> bool:
+    """Whether an idle kept-alive connection was closed by its peer (it reads as ready: an
+    end of file, or bytes nobody asked for; either way it cannot carry a request)."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+class HttpTransport:
+    """POSTs to ``url``; thread-safe. Keeps up to ``pool_size`` idle connections."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        pool_size: int = 8,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        environ = os.environ if environ is None else environ
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS:
+            raise ConfigError(
+                f"the Prefect API address {url!r} must start with http:// or https://"
+            )
+        self._host, self._port = _host_port(parts, "the Prefect API address")
+        self._scheme = parts.scheme
+        path = parts.path or "/"
+        self._path = f"{path}?{parts.query}" if parts.query else path
+        self._proxy = proxy_for(parts, environ)
+        if self._proxy is not None and self._scheme == "http":
+            # A plain-HTTP request through a proxy names the whole address (absolute form).
+            self._path = parts._replace(path=path, fragment="").geturl()
+        self._tls = tls_context(environ) if self._scheme == "https" else None
+        self.timeout = timeout
+        self._pool_size = pool_size
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    @property
+    def proxied(self) -> bool:
+        return self._proxy is not None
+
+    def post(self, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        connection, reused = self._checkout()
+        try:
+            if connection.sock is None:
+                self._connect(connection)
+            send_headers = dict(headers)
+            if self._proxy and self._proxy.authorization and self._scheme == "http":
+                send_headers["Proxy-Authorization"] = self._proxy.authorization
+            try:
+                connection.request("POST", self._path, body=body, headers=send_headers)
+                response = connection.getresponse()
+                data = response.read()
+            except TimeoutError:
+                raise TransportError(
+                    f"no answer within {self.timeout}s", sent=True, timed_out=True
+                ) from None
+            except (OSError, http.client.HTTPException) as exc:
+                kind = "a kept-alive connection" if reused else "the connection"
+                raise TransportError(f"{kind} failed ({type(exc).__name__})", sent=True) from None
+        except BaseException:
+            connection.close()
+            raise
+        if response.will_close:
+            connection.close()
+        else:
+            self._checkin(connection)
+        return HttpAnswer(response.status, response.headers, data)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    def _checkout(self) -> tuple[http.client.HTTPConnection, bool]:
+        while True:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                return self._new_connection(), False
+            if not _hung_up(connection):
+                return connection, True
+            connection.close()
+
+    def _checkin(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self._pool_size:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _new_connection(self) -> http.client.HTTPConnection:
+        host, port = (
+            (self._proxy.host, self._proxy.port) if self._proxy else (self._host, self._port)
+        )
+        connection: http.client.HTTPConnection
+        if self._tls is not None:
+            connection = http.client.HTTPSConnection(
+                host, port, timeout=self.timeout, context=self._tls
+            )
+            if self._proxy is not None:
+                tunnel_headers = {}
+                if self._proxy.authorization:
+                    tunnel_headers["Proxy-Authorization"] = self._proxy.authorization
+                connection.set_tunnel(self._host, self._port, headers=tunnel_headers)
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        return connection
+
+    def _connect(self, connection: http.client.HTTPConnection) -> None:
+        """Opens the connection (and tunnel, and TLS session); nothing is sent before this
+        succeeds, so a failure here means the request never reached the server."""
+        via = f" through the proxy at {self._proxy.host}:{self._proxy.port}" if self._proxy else ""
+        try:
+            connection.connect()
+        except ssl.SSLCertVerificationError as exc:
+            raise TransportError(
+                f"the server's TLS certificate was not accepted{via} ({exc.verify_message})",
+                sent=False,
+            ) from None
+        except TimeoutError:
+            raise TransportError(
+                f"could not connect within {self.timeout}s{via}", sent=False
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransportError(f"could not connect{via} ({_reason(exc)})", sent=False) from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"name not resolved: {exc.strerror}"
+    if isinstance(exc, OSError) and exc.strerror:
+        # A refused tunnel reads "Tunnel connection failed: 407 Proxy Authentication Required".
+        return f"{type(exc).__name__}: {exc.strerror}"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
