@@ -15,6 +15,8 @@ from contextlib import contextmanager, suppress
 
 import attrs
 
+from tests.unit.adapters.graphql.scripted_api import serving
+
 
 @attrs.define
 class Seen:
@@ -89,12 +91,5 @@ class ForwardProxy:
 @contextmanager
 def forward_proxy(required_authorization: str | None = None) -> Iterator[ForwardProxy]:
     proxy = ForwardProxy(required_authorization)
-    thread = threading.Thread(
-        target=proxy.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serving(proxy.server):
         yield proxy
-    finally:
-        proxy.server.shutdown()
-        proxy.server.server_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socketserver
 import ssl
 import threading
 from collections import deque
@@ -101,12 +102,19 @@ def scripted_api(
     """A running ``ScriptedApi``; with ``tls`` it speaks HTTPS, and ``host`` is the name its
     URL uses (one that only a proxy in the test resolves, for example)."""
     api = ScriptedApi(tls, host)
+    with serving(api.server):
+        yield api
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """``server`` serving on a thread of its own for the duration of the block."""
     thread = threading.Thread(
-        target=api.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield api
+        yield
     finally:
-        api.server.shutdown()
-        api.server.server_close()
+        server.shutdown()
+        server.server_close()
