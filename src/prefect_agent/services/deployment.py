@@ -21,7 +21,14 @@ from prefect_agent.services.run_failure import RunFailer
 logger = logging.getLogger(__name__)
 
 CLAIM_SLICE = 100
-"""Runs claimed per request: small enough to overlap claiming with launching."""
+"""Runs claimed per request: small enough to overlap claiming with launching. (Measured:
+smaller first slices, doubling up to this, started launches earlier but cost the API more
+requests and finished a 1000-run burst no sooner.)"""
+
+
+def claim_slices(count: int) -> list[range]:
+    """Index ranges of a batch of ``count`` runs, in the order they are claimed."""
+    return [range(start, min(count, start + CLAIM_SLICE)) for start in range(0, count, CLAIM_SLICE)]
 
 
 class _LogBatch:
@@ -102,11 +109,11 @@ class Deployer:
             return
         self._health.platform_checked(True)
         # Claimed in slices so the first runs launch while the API still applies the rest.
-        for start in range(0, len(runs), CLAIM_SLICE):
+        for part in claim_slices(len(runs)):
             if self._stopping():
-                self._release(runs[start:])  # unclaimed: they stay Scheduled
+                self._release(runs[part.start :])  # unclaimed: they stay Scheduled
                 return
-            self._claim_and_launch(runs[start : start + CLAIM_SLICE])
+            self._claim_and_launch(runs[part.start : part.stop])
 
     def _claim_and_launch(self, runs: Sequence[FlowRun]) -> None:
         try:
@@ -179,6 +186,7 @@ class Deployer:
                 run_id=run.id,
                 message=f"Submitted for execution: {launched.info}",
                 name=self._config.name,
+                timestamp=self._clock.now(),  # when it happened, not when the batch is written
             )
             lateness = (self._clock.now() - run.due_at(self._clock.now())).total_seconds()
             self._health.launched(run.id, max(0.0, lateness))

@@ -27,6 +27,23 @@ def test_claims_and_logs_of_one_batch_are_one_request_each(world):
     assert world.source.faults.calls["write_logs"] == 1
 
 
+def test_submission_lines_carry_their_launch_time_not_their_write_time(world, monkeypatch):
+    first, second = (world.source.add_run(labels=["dev"]) for _ in range(2))
+    launch = world.platform.launch
+
+    def slow_launch(run, spec):  # each launch takes a second
+        world.clock.advance(1)
+        return launch(run, spec)
+
+    monkeypatch.setattr(world.platform, "launch", slow_launch)
+    start = world.clock.now()
+    world.step()  # both lines are written in one request, after the second launch
+    stamps = sorted(
+        log.timestamp for run_id in (first, second) for log in world.source.logs(run_id)
+    )
+    assert stamps == [start + timedelta(seconds=1), start + timedelta(seconds=2)]
+
+
 def test_a_lost_claim_is_silent(world):
     run_id = world.source.add_run(labels=["dev"])
     stale = world.source.ready_runs(["dev"], world.clock.now()).runs[0]
