@@ -45,7 +45,8 @@ def _explain_command(kind: PlatformKind) -> click.Command:
             result = explainer.explain(run_id)
         except PrefectAgentError as err:
             click.echo(
-                f"Error: could not read flow run {run_id} from {config.api}: {err}", err=True
+                f"Error: could not read flow run {run_id} from {config.api_display}: {err}",
+                err=True,
             )
             sys.exit(API_ERROR_STATUS)
         click.echo(result.render())

@@ -43,9 +43,17 @@ def _check_backend(_: object, attribute: attrs.Attribute[str], value: str) -> No
         raise ValueError(f"{attribute.name} must be 'server' or 'cloud', not {value!r}")
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without the ``user:password@`` it may carry (for anything shown)."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}" if sep else url
+
+
 def _check_api(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not value.startswith(("http://", "https://")):
-        raise ValueError(f"{attribute.name} must be an http:// or https:// URL, not {value!r}")
+        shown = without_credentials(value)
+        raise ValueError(f"{attribute.name} must be an http:// or https:// URL, not {shown!r}")
 
 
 def _strip_slash(value: str) -> str:
@@ -192,6 +200,11 @@ class AgentConfig:
     def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"name must be a non-empty string, got {value!r}")
+
+    @property
+    def api_display(self) -> str:
+        """The API address as logs and messages show it: any credentials removed."""
+        return without_credentials(self.api)
 
     @property
     def kind(self) -> PlatformKind:

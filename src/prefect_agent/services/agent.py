@@ -108,7 +108,7 @@ class AgentService:
                 delay = BACKOFF_LADDER[min(step, len(BACKOFF_LADDER) - 1)]
                 logger.warning(
                     "Could not reach the Prefect API at %s (%s); retrying in %ss",
-                    self.config.api,
+                    self.config.api_display,
                     exc,
                     delay,
                 )
@@ -116,7 +116,7 @@ class AgentService:
                 step += 1
                 if self.clock.wait(self._stopping, delay):
                     raise StoppedBeforeStart(
-                        f"stopped while waiting for the Prefect API at {self.config.api}"
+                        f"stopped while waiting for the Prefect API at {self.config.api_display}"
                     ) from None
         if self.config.agent_config_id:
             self.agent_config_settings = self.source.agent_config_settings(

@@ -82,3 +82,24 @@ def test_agent_address_parsing(text, host, port):
 def test_agent_address_errors(text):
     with pytest.raises(ValueError, match="agent address"):
         AgentAddress.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("api", "shown"),
+    [
+        (
+            "http://agent:s3cret@prefect.internal:4200/graphql",
+            "http://prefect.internal:4200/graphql",
+        ),
+        ("https://token@api.example.com", "https://api.example.com"),
+        ("http://localhost:4200", "http://localhost:4200"),
+    ],
+)
+def test_the_api_address_is_shown_without_credentials(api, shown):
+    assert AgentConfig(api=api).api_display == shown
+
+
+def test_a_bad_api_address_error_hides_its_password():
+    with pytest.raises(ValueError, match="ftp://host") as bad:
+        AgentConfig(api="ftp://agent:s3cret@host")
+    assert "s3cret" not in str(bad.value)

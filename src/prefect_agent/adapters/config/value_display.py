@@ -19,7 +19,18 @@ def display_value(entry: ResolvedEntry) -> str:
         return MASK if value else NOT_SET
     if value is None:
         return NOT_SET
-    return json.dumps(plain(value)) if not isinstance(value, str) else value
+    return json.dumps(plain(value)) if not isinstance(value, str) else masked_url(value)
+
+
+def masked_url(text: str) -> str:
+    """``text`` with the password of a ``scheme://user:password@host`` address masked."""
+    scheme, sep, rest = text.partition("://")
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not (sep and at and ":" in userinfo):
+        return text
+    user = userinfo.partition(":")[0]
+    return f"{scheme}{sep}{user}:{MASK}@{host}{slash}{path}"
 
 
 def plain(value: Any) -> Any:
@@ -30,7 +41,9 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return masked_url(value)
+    if value is None or isinstance(value, (bool, int, float)):
         return value
     return str(value)
 

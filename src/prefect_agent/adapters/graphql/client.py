@@ -12,9 +12,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import attrs
 
+from prefect_agent._version import __version__
 from prefect_agent.adapters.graphql.documents import Operation
 from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
 from prefect_agent.adapters.graphql.transport import HttpAnswer, HttpTransport, TransportError
@@ -31,6 +33,8 @@ from prefect_agent.domain.states import PREFECT_VERSION
 logger = logging.getLogger(__name__)
 
 VERSION_LOCKING_ERROR = "VERSION_LOCKING_ERROR"
+USER_AGENT = f"prefect-agent/{__version__}"
+MAX_REDIRECTS = 3
 AUTH_CODES = frozenset({"UNAUTHENTICATED", "FORBIDDEN"})
 TRANSIENT_CODES = frozenset({"API_ERROR"})
 
@@ -84,15 +88,19 @@ class GraphQLClient:
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 32,
     ) -> None:
-        self.api = api.rstrip("/")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._api_key = api_key
+        self._pool_size = pool_size
         # Retries are ours (RetryPolicy), so the transport never re-sends on its own.
-        self._transport = HttpTransport(self.api, timeout=timeout, pool_size=pool_size)
+        self._transport = HttpTransport(api.rstrip("/"), timeout=timeout, pool_size=pool_size)
+        self.api = self._transport.display_url
+        """The API address as shown in messages (without any user:password)."""
+        self._credentials = urlsplit(api).netloc.rpartition("@")[0]
         self._headers: dict[str, str] = {
             "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
             "X-PREFECT-CORE-VERSION": PREFECT_VERSION,
         }
         if api_key:
@@ -148,6 +156,7 @@ class GraphQLClient:
         safe = operation.retry_safe if retry_safe is None else retry_safe
         body = json.dumps({"query": operation.text, "variables": dict(variables or {})}).encode()
         attempt = 0
+        redirects = 0
         while True:
             attempt += 1
             try:
@@ -158,6 +167,12 @@ class GraphQLClient:
                     self._wait(self.retry.backoff(attempt), operation, problem)
                     continue
                 raise ApiUnavailable(problem) from None
+            if 300 <= http.status < 400:
+                # Refused, not applied: the same request goes to the new address.
+                self._follow(http, redirects)
+                redirects += 1
+                attempt -= 1
+                continue
             if http.status == 429:
                 delay = self.retry.rate_limit_delay(http.headers.get("Retry-After"), attempt)
                 if self.retry.can_retry(attempt):
@@ -181,6 +196,35 @@ class GraphQLClient:
                     continue
                 raise ApiUnavailable(problem)
             return attrs.evolve(response, attempts=attempt)
+
+    def _follow(self, http: HttpAnswer, redirects: int) -> None:
+        """Moves to the address of a permanent redirect on the same host (an http:// address
+        behind an ingress that redirects to https://, say), once for all later requests.
+        Anything else is an error naming where the server pointed."""
+        location = http.headers.get("Location")
+        target = urlsplit(urljoin(self.api + "/", location)) if location else None
+        same_host = target is not None and target.hostname == urlsplit(self.api).hostname
+        if http.status not in (301, 308) or not same_host or redirects >= MAX_REDIRECTS:
+            where = f" to {target.geturl()}" if target else ""
+            raise ApiError(
+                f"The Prefect API at {self.api} answered HTTP {http.status}, a redirect{where}; "
+                "set the API address to where it points"
+            )
+        assert target is not None
+        netloc = f"{self._credentials}@{target.netloc}" if self._credentials else target.netloc
+        moved = HttpTransport(
+            target._replace(netloc=netloc).geturl(),  # verbatim: servers canonicalise paths
+            timeout=self.timeout,
+            pool_size=self._pool_size,
+        )
+        logger.warning(
+            "The Prefect API at %s moved permanently to %s (HTTP %s); using that address. "
+            "Set it as the API address to skip the redirect.",
+            self.api, moved.display_url, http.status,
+        )  # fmt: skip
+        old, self._transport = self._transport, moved
+        self.api = moved.display_url
+        old.close()
 
     def _decode(self, http: HttpAnswer) -> GraphQLResponse:
         if http.status in (401, 403):

@@ -9,9 +9,13 @@ keep-alive, TLS and CONNECT tunnels; this module adds the parts the agent relies
   hung up before it is reused;
 - whether a failed request may have reached the server (``TransportError.sent``), which
   decides if a mutation may be re-sent (``RetryPolicy``);
-- the environment's proxy (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, ``NO_PROXY``) and CA
-  bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, besides OpenSSL's ``SSL_CERT_FILE``),
-  as ``requests`` honoured them, so agents set up for Prefect 1 keep working.
+- the environment's proxy (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, ``NO_PROXY`` with
+  host names, domain suffixes, ports and IP ranges) and CA bundle (``REQUESTS_CA_BUNDLE``/
+  ``CURL_CA_BUNDLE``, file or directory, besides OpenSSL's ``SSL_CERT_FILE``/``SSL_CERT_DIR``;
+  certifi's bundle if installed and the system has none), as ``requests`` honoured them, so
+  agents set up for Prefect 1 keep working;
+- ``user:password@`` in the API address as HTTP Basic credentials, never sent in the request
+  line and never shown (``display_url``).
 
 Re-sending is not done here: retries belong to the caller's policy.
 """
@@ -71,34 +75,49 @@ def _host_port(parts: SplitResult, source: str) -> tuple[str, int]:
     return parts.hostname, port or DEFAULT_PORTS.get(parts.scheme, 80)
 
 
+def _in_network(host: str, entry: str) -> bool:
+    """Whether ``host`` is an IP address inside ``entry`` (an address or a CIDR range)."""
+    import ipaddress  # only when NO_PROXY lists addresses: it is not needed at start-up
+
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+
+
 def _bypassed(host: str, port: int, no_proxy: str) -> bool:
-    """Whether ``NO_PROXY`` (comma-separated hosts or domain suffixes, ``*`` for all) says
-    to connect to ``host`` directly. Loopback never goes through a proxy."""
+    """Whether ``NO_PROXY`` (comma-separated host names, domain suffixes with or without a
+    leading dot, optional ``:port``, IP addresses or CIDR ranges, ``*`` for all) says to
+    connect to ``host`` directly. Loopback never goes through a proxy."""
+    host = host.lower()
     if host in ("localhost", "127.0.0.1", "::1"):
         return True
+    is_address = ":" in host or host.replace(".", "").isdigit()
     for entry in (e.strip().lower() for e in no_proxy.split(",")):
         if not entry:
             continue
-        if entry == "*":
+        if entry == "*" or (is_address and _in_network(host, entry.strip("[]"))):
             return True
         name, _, entry_port = entry.partition(":") if entry.count(":") == 1 else (entry, "", "")
         if entry_port and entry_port != str(port):
             continue
         name = name.lstrip(".")
-        if host.lower() == name or host.lower().endswith("." + name):
+        if host == name or host.endswith("." + name):
             return True
     return False
 
 
 def proxy_for(url: SplitResult, environ: Mapping[str, str]) -> Proxy | None:
-    """The proxy the environment sets for ``url``, as ``requests`` reads it: the scheme's
-    ``*_PROXY`` variable (lower case first), else ``ALL_PROXY``, unless ``NO_PROXY`` matches.
+    """The proxy the environment sets for ``url``: the scheme's ``*_PROXY`` variable (lower
+    case first), else ``ALL_PROXY``, unless ``NO_PROXY`` matches (as curl and ``requests``
+    read them, except that loopback is never proxied and suffixes match whole labels).
     A malformed proxy address raises ``ConfigError`` naming the variable (never its value,
     which may hold a password)."""
 
     def variable(name: str) -> tuple[str, str]:
+        # The lower-case spelling wins, even empty (which turns a proxy off, as in urllib).
         for spelled in (name.lower(), name.upper()):
-            if environ.get(spelled):
+            if spelled in environ:
                 return spelled, environ[spelled]
         return name.upper(), ""
 
@@ -129,16 +148,31 @@ def proxy_for(url: SplitResult, environ: Mapping[str, str]) -> Proxy | None:
 
 
 def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:
-    """Certificate checks on, with the system's CAs, or the bundle ``requests`` would use."""
+    """Certificate checks on, with the bundle ``requests`` would use if one is set (a file or
+    a directory of hashed certificates), else the system's CAs, else certifi's if installed."""
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        if environ.get(name):
+        bundle = environ.get(name)
+        if bundle:
+            is_dir = os.path.isdir(bundle)
             try:
-                return ssl.create_default_context(cafile=environ[name])
+                return ssl.create_default_context(
+                    cafile=None if is_dir else bundle, capath=bundle if is_dir else None
+                )
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigError(
-                    f"cannot load the CA bundle {environ[name]!r} ({exc})", source=f"env {name}"
+                    f"cannot load the CA bundle {bundle!r} ({exc})", source=f"env {name}"
                 ) from None
-    return ssl.create_default_context()
+    context = ssl.create_default_context()
+    paths = ssl.get_default_verify_paths()
+    if not any(p and os.path.exists(p) for p in (paths.cafile, paths.capath)):
+        # No system store (some minimal images, python.org macOS builds): requests relied
+        # on certifi, so use it when it is installed rather than fail every request.
+        try:
+            import certifi
+        except ImportError:
+            return context
+        context.load_verify_locations(cafile=certifi.where())
+    return context
 
 
 def _hung_up(connection: http.client.HTTPConnection) -> bool:
@@ -148,9 +182,11 @@ def _hung_up(connection: http.client.HTTPConnection) -> bool:
     if sock is None:
         return True
     try:
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])  # Windows
     except (OSError, ValueError):
         return True
 
@@ -168,9 +204,17 @@ class HttpTransport:
     ) -> None:
         environ = os.environ if environ is None else environ
         parts = urlsplit(url)
+        self._basic_auth: str | None = None
+        if parts.username is not None:
+            # user:password@ in the address: HTTP Basic credentials, as requests sent them.
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self._basic_auth = "Basic " + base64.b64encode(pair.encode()).decode()
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self.display_url = parts.geturl()
+        """The address without credentials: the one to show in messages."""
         if parts.scheme not in DEFAULT_PORTS:
             raise ConfigError(
-                f"the Prefect API address {url!r} must start with http:// or https://"
+                f"the Prefect API address {self.display_url!r} must start with http:// or https://"
             )
         self._host, self._port = _host_port(parts, "the Prefect API address")
         self._scheme = parts.scheme
@@ -185,21 +229,28 @@ class HttpTransport:
         self._pool_size = pool_size
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def proxied(self) -> bool:
         return self._proxy is not None
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        send_headers = dict(headers)
+        if self._basic_auth and "Authorization" not in send_headers:
+            send_headers["Authorization"] = self._basic_auth
+        if self._proxy and self._proxy.authorization and self._scheme == "http":
+            send_headers["Proxy-Authorization"] = self._proxy.authorization
         connection, reused = self._checkout()
         try:
             if connection.sock is None:
                 self._connect(connection)
-            send_headers = dict(headers)
-            if self._proxy and self._proxy.authorization and self._scheme == "http":
-                send_headers["Proxy-Authorization"] = self._proxy.authorization
             try:
                 connection.request("POST", self._path, body=body, headers=send_headers)
+            except (OSError, http.client.HTTPException) as exc:
+                # Not all of the request left: a server acts on a whole request only.
+                raise TransportError(f"sending failed ({type(exc).__name__})", sent=False) from None
+            try:
                 response = connection.getresponse()
                 data = response.read()
             except TimeoutError:
@@ -220,6 +271,7 @@ class HttpTransport:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
@@ -236,7 +288,7 @@ class HttpTransport:
 
     def _checkin(self, connection: http.client.HTTPConnection) -> None:
         with self._lock:
-            if len(self._idle) < self._pool_size:
+            if not self._closed and len(self._idle) < self._pool_size:
                 self._idle.append(connection)
                 return
         connection.close()

@@ -45,3 +45,11 @@ def test_json_output() -> None:
     assert document["cloud.api_key"]["value"] == "********"
     assert document["cloud.agent.env_vars"]["value"] == {"TOKEN": "t-2"}
     assert "k-1" not in as_json(resolved())
+
+
+def test_a_password_in_an_address_is_masked() -> None:
+    flags = FlagSource(LOCAL, {"cloud.api": "http://agent:s3cret@prefect.internal:4200/graphql"})
+    shown = resolve(LOCAL, [DefaultsSource(LOCAL), flags])
+    for text in (as_table(shown), as_json(shown)):
+        assert "s3cret" not in text
+        assert "http://agent:********@prefect.internal:4200/graphql" in text

@@ -33,6 +33,7 @@ class Reply:
 class Received:
     headers: dict[str, str]
     body: dict[str, Any]
+    path: str = "/"
 
 
 class ScriptedApi:
@@ -58,7 +59,7 @@ class ScriptedApi:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
-                api.received.append(Received(dict(self.headers.items()), body))
+                api.received.append(Received(dict(self.headers.items()), body, self.path))
                 reply = api.replies.popleft() if api.replies else api.default
                 if reply.drop:
                     self.close_connection = True

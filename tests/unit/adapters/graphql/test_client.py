@@ -187,3 +187,34 @@ def test_retry_policy_values() -> None:
     assert policy.rate_limit_delay(None, 2) == 2
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
+
+
+def test_requests_name_the_agent(api: ScriptedApi) -> None:
+    client_for(api.url, []).execute(documents.HELLO)
+    assert api.received[0].headers["User-Agent"].startswith("prefect-agent/")
+
+
+def test_a_permanent_redirect_on_the_same_host_is_followed_once_for_good(
+    api: ScriptedApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.script(Reply(308, b"", {"Location": "/moved/"}))
+    client = client_for(api.url.replace("http://", "http://agent:pw@"), [])
+    assert client.execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}}) == {"hello": "hi"}
+    client.execute(documents.HELLO)
+    assert [r.path for r in api.received] == ["/", "/moved/", "/moved/"]
+    assert client.api == api.url + "/moved/"
+    assert api.received[2].headers["Authorization"].startswith("Basic ")  # same host: kept
+    assert "moved permanently" in caplog.text and "pw" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "location"),
+    [(302, "/elsewhere"), (307, "/elsewhere"), (308, "http://other.example/graphql")],
+)
+def test_other_redirects_are_errors_naming_the_target(
+    api: ScriptedApi, status: int, location: str
+) -> None:
+    api.script(Reply(status, b"", {"Location": location}))
+    with pytest.raises(ApiError, match=f"HTTP {status}, a redirect to .*elsewhere|other.example"):
+        client_for(api.url, []).execute(documents.HELLO)
+    assert len(api.received) == 1

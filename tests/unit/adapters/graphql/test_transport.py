@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
 import ssl
+import struct
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,7 +241,7 @@ API = urlsplit("https://api.example.com:8443/graphql")
         ({"HTTPS_PROXY": "http://p"}, ("p", 80)),
     ],
 )
-def test_proxy_settings_are_read_as_requests_reads_them(
+def test_proxy_settings_follow_the_usual_conventions(
     environ: dict[str, str], expected: tuple[str, int] | None
 ) -> None:
     proxy = proxy_for(API, environ)
@@ -256,3 +259,105 @@ def test_a_bad_proxy_address_names_the_variable_and_hides_the_password() -> None
     assert "s3cret" not in str(bad.value)
     with pytest.raises(ConfigError, match="env HTTPS_PROXY: the address has an invalid port"):
         proxy_for(API, {"HTTPS_PROXY": "http://user:s3cret@proxy:http"})
+
+
+# -- review findings: compatibility with what requests did ----------------------------------
+
+
+def test_a_ca_bundle_directory_is_used_as_such(
+    tls_api: ScriptedApi, ca_file: str, tmp_path: Path
+) -> None:
+    hashed = subprocess.run(
+        ["openssl", "x509", "-subject_hash", "-noout", "-in", ca_file],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    shutil.copy(ca_file, directory / f"{hashed}.0")
+    transport = HttpTransport(
+        tls_api.url, timeout=5, environ={"REQUESTS_CA_BUNDLE": str(directory)}
+    )
+    assert transport.post(BODY, HEADERS).status == 200
+
+
+@pytest.mark.parametrize(
+    ("api_host", "no_proxy", "bypassed"),
+    [
+        ("10.96.0.15", "10.0.0.0/8", True),
+        ("10.96.0.15", "192.168.0.0/16,10.96.0.15", True),
+        ("10.96.0.15", "192.168.0.0/16", False),
+        ("[fd00::5]", "fd00::/8", True),
+        ("[fd00::5]", "fe80::/10", False),
+        ("prefect.svc", "10.0.0.0/8", False),
+    ],
+)
+def test_no_proxy_takes_address_ranges(api_host: str, no_proxy: str, bypassed: bool) -> None:
+    url = urlsplit(f"http://{api_host}:4200")
+    proxy = proxy_for(url, {"HTTP_PROXY": "http://p:1", "NO_PROXY": no_proxy})
+    assert (proxy is None) is bypassed
+
+
+def test_an_empty_lower_case_variable_turns_the_proxy_off() -> None:
+    assert proxy_for(API, {"https_proxy": "", "HTTPS_PROXY": "http://p:1"}) is None
+
+
+def test_credentials_in_the_api_address_become_basic_auth_and_are_never_shown(
+    api: ScriptedApi,
+) -> None:
+    url = api.url.replace("http://", "http://agent:s%40fe@") + "/graphql"
+    transport = HttpTransport(url, timeout=5, environ=NO_ENV)
+    assert "s%40fe" not in transport.display_url and "agent" not in transport.display_url
+    transport.post(BODY, HEADERS)
+    sent = api.received[0].headers
+    assert sent["Authorization"] == "Basic " + base64.b64encode(b"agent:s@fe").decode()
+    assert "agent" not in sent["Host"]
+    # An API key's bearer header, when there is one, is not replaced.
+    transport.post(BODY, {**HEADERS, "Authorization": "Bearer k"})
+    assert api.received[1].headers["Authorization"] == "Bearer k"
+
+
+def test_credentials_in_the_api_address_stay_out_of_a_proxy_request_line(api: ScriptedApi) -> None:
+    with forward_proxy() as proxy:
+        url = f"http://agent:s3cret@api.example.test:{api.port}/"
+        environ = {"HTTP_PROXY": f"http://{proxy.address}"}
+        assert HttpTransport(url, timeout=5, environ=environ).post(BODY, HEADERS).status == 200
+    assert proxy.seen[0].request_line == f"POST http://api.example.test:{api.port}/ HTTP/1.1"
+
+
+def test_a_request_cut_off_while_sending_was_never_applied() -> None:
+    """A server that resets the connection before reading the body cannot have acted on it."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def reset_after_a_few_bytes() -> None:
+            conn, _ = listener.accept()
+            conn.recv(16)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # RST
+
+        thread = threading.Thread(target=reset_after_a_few_bytes, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        transport = HttpTransport(url, timeout=5, environ=NO_ENV)
+        with pytest.raises(TransportError, match="sending failed") as caught:
+            transport.post(b"x" * 32_000_000, HEADERS)
+        thread.join(5)
+    assert caught.value.sent is False
+
+
+def test_a_closed_transport_keeps_no_connection_of_a_request_still_in_flight(
+    api: ScriptedApi,
+) -> None:
+    release = threading.Event()
+    api.script(Reply(hold=release))
+    transport = HttpTransport(api.url, timeout=5, environ=NO_ENV)
+    answered: list[int] = []
+    thread = threading.Thread(target=lambda: answered.append(transport.post(BODY, HEADERS).status))
+    thread.start()
+    eventually(lambda: api.received, "the request to arrive")
+    transport.close()
+    release.set()
+    thread.join(10)
+    assert answered == [200]
+    eventually(lambda: api.closed == 1, "the connection of the closed transport to be closed")
