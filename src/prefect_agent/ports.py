@@ -7,7 +7,7 @@ shipped fake and against every real adapter.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,10 +31,12 @@ class RunSource(Protocol):
     Contract:
     - ``register`` identifies the agent (type, name, labels, agent config id) and returns
       its id; it also resolves the tenant, available afterwards as ``tenant_id``.
-    - ``ready_runs(labels, before)`` returns runs whose labels match ``labels`` under
+    - ``ready_runs(labels, before, known)`` returns runs whose labels match ``labels`` under
       ``LabelPolicy`` and that are in the Scheduled family with a start time at or before
-      ``before``, plus Running runs whose task runs are due for a retry. Rows that cannot be
-      read are returned in ``unreadable`` instead of failing the whole call.
+      ``before``, plus Running runs whose task runs are due for a retry, leaving out the ids
+      in ``known`` (runs the agent is deploying already: not reading them again spares the
+      API and the agent during a burst). Rows that cannot be read are returned in
+      ``unreadable`` instead of failing the whole call.
     - ``claim(runs)`` moves each run to Submitted *if* it is still at the version it was read
       at (and each due task run likewise), returning ``Claimed`` with the new version or
       ``ClaimLost``. It never raises for a lost race. Implementations batch the claims of one
@@ -55,7 +57,9 @@ class RunSource(Protocol):
 
     def agent_config_settings(self, agent_config_id: str) -> Mapping[str, Any]: ...
 
-    def ready_runs(self, labels: Sequence[str], before: datetime) -> ReadyRuns: ...
+    def ready_runs(
+        self, labels: Sequence[str], before: datetime, known: Collection[str] = frozenset()
+    ) -> ReadyRuns: ...
 
     def claim(self, runs: Sequence[FlowRun]) -> Sequence[ClaimResult]: ...
 

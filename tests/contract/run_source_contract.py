@@ -85,6 +85,12 @@ class RunSourceContract:
         assert self.ready_ids(source, ["w"], ahead=10) == {soon}
         assert self.ready_ids(source, ["w"], ahead=300) == {soon, later}
 
+    def test_runs_the_agent_already_holds_are_left_out(self, source: RunSource) -> None:
+        self.register(source, ["k"])
+        held, other = (self.seed(source, labels=["k"]) for _ in range(2))
+        ready = source.ready_runs(["k"], self.now() + timedelta(seconds=10), known={held})
+        assert [run.id for run in ready.runs] == [other]
+
     def test_a_ready_run_carries_what_the_agent_needs(self, source: RunSource) -> None:
         self.register(source, ["x"])
         run_id = self.seed(source, labels=["x"], run_config=LocalRun(env={"K": "V"}))

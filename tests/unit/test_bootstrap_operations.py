@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from prefect_agent.adapters.health.server import HttpHealthReporter
@@ -23,7 +23,9 @@ class _ProbingSource(InMemoryRunSource):
         self.url = ""
         self.seen: list[int] = []
 
-    def ready_runs(self, labels: Sequence[str], before: datetime) -> ReadyRuns:
+    def ready_runs(
+        self, labels: Sequence[str], before: datetime, known: Collection[str] = frozenset()
+    ) -> ReadyRuns:
         self.seen.append(request(self.url + "/api/health").status)
         return super().ready_runs(labels, before)
 

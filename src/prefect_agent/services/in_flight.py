@@ -38,6 +38,11 @@ class InFlightRuns:
             if not self._ids:
                 self.idle.set()
 
+    def ids(self) -> frozenset[str]:
+        """A snapshot of the ids in flight now."""
+        with self._lock:
+            return frozenset(self._ids)
+
     def __contains__(self, run_id: object) -> bool:
         with self._lock:
             return run_id in self._ids

@@ -80,7 +80,9 @@ class PollLoop:
         now = self._clock.now()
         try:
             ready = self._source.ready_runs(
-                self._labels, before=now + timedelta(seconds=self._config.prefetch_seconds)
+                self._labels,
+                before=now + timedelta(seconds=self._config.prefetch_seconds),
+                known=self._in_flight.ids(),
             )
         except PrefectAgentError as exc:
             logger.error("Failed to query for ready flow runs: %s", exc)

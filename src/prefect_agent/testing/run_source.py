@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -230,7 +230,9 @@ class InMemoryRunSource:
                 raise ApiError(f"No agent config with id {agent_config_id}")
             return dict(self.agent_configs[agent_config_id])
 
-    def ready_runs(self, labels: Sequence[str], before: datetime) -> ReadyRuns:
+    def ready_runs(
+        self, labels: Sequence[str], before: datetime, known: Collection[str] = frozenset()
+    ) -> ReadyRuns:
         self.faults.enter("ready_runs")
         retry_cutoff = min(before, self.clock.now() - RETRY_BUFFER)
         with self._lock:
@@ -250,6 +252,7 @@ class InMemoryRunSource:
             matching = [r for r in eligible if LabelPolicy.matches(r.labels, labels)]
             if self.return_limit is not None:
                 matching = matching[: self.return_limit]
+            matching = [r for r in matching if r.id not in known]
             runs, unreadable = [], []
             for run in matching:
                 if run.unreadable_reason:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -182,7 +182,9 @@ class GraphQLRunSource:
 
     # -- polling -----------------------------------------------------------------------------
 
-    def ready_runs(self, labels: Sequence[str], before: datetime) -> ReadyRuns:
+    def ready_runs(
+        self, labels: Sequence[str], before: datetime, known: Collection[str] = frozenset()
+    ) -> ReadyRuns:
         data = self.client.execute(
             documents.GET_RUNS_IN_QUEUE,
             {
@@ -194,6 +196,9 @@ class GraphQLRunSource:
             },
         )
         ids = list((data.get("get_runs_in_queue") or {}).get("flow_run_ids") or [])
+        # Runs the agent is deploying already: the next poll of a burst would read up to a
+        # thousand of them again while their claims are still being applied.
+        ids = [run_id for run_id in ids if run_id not in known]
         if not ids:
             return ReadyRuns()
         buffer = self._now() - RETRY_BUFFER

@@ -236,3 +236,17 @@ def test_a_claim_garbled_before_the_api_leaves_the_runs_for_the_next_poll(
     results = source.claim(runs)  # read back at once: not ours, still Scheduled
     assert all(isinstance(r, ClaimLost) for r in results)
     assert {run.id for run in source.ready_runs(["g"], soon()).runs} == ids
+
+
+def test_runs_the_agent_holds_are_not_read_again(api: RunningServer) -> None:
+    source = source_for(api)
+    register(source, ["k"])
+    held = [api.create_run(labels=["k"]) for _ in range(3)]
+    counter = RequestCounter(api)
+    assert source.ready_runs(["k"], soon(), known=set(held)).runs == ()
+    # Only the id query: no metadata read for runs that are all held already.
+    assert len(counter.bodies) == 1 and b"get_runs_in_queue" in counter.bodies[0]
+    other = api.create_run(labels=["k"])
+    (run,) = source.ready_runs(["k"], soon(), known=set(held)).runs
+    assert run.id == other
+    assert all(run_id.encode() not in counter.bodies[-1] for run_id in held)

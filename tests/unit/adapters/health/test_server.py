@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -189,7 +189,9 @@ class _WedgeableSource(InMemoryRunSource):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def ready_runs(self, labels: Sequence[str], before: datetime) -> ReadyRuns:
+    def ready_runs(
+        self, labels: Sequence[str], before: datetime, known: Collection[str] = frozenset()
+    ) -> ReadyRuns:
         if self.wedged.is_set():
             self.entered.set()
             self.release.wait(10)
