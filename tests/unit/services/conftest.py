@@ -8,9 +8,9 @@ from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMem
 class World:
     """A fake API, platform and clock around one AgentService, stepped deterministically."""
 
-    def __init__(self, **config):
+    def __init__(self, source_type=InMemoryRunSource, **config):
         self.clock = FakeClock()
-        self.source = InMemoryRunSource(clock=self.clock)
+        self.source = source_type(clock=self.clock)
         self.platform = FakePlatform()
         config.setdefault("labels", ["dev"])
         self.config = AgentConfig(**config)

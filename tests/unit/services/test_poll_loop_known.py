@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.outcomes import ReadyRuns
-from prefect_agent.services.agent import AgentService
-from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
+from prefect_agent.testing import InMemoryRunSource
+from tests.unit.services.conftest import World
 
 
 class RecordingSource(InMemoryRunSource):
@@ -24,20 +23,10 @@ class RecordingSource(InMemoryRunSource):
 
 
 def test_runs_in_flight_are_passed_as_known() -> None:
-    clock = FakeClock()
-    source = RecordingSource(clock=clock)
-    held = source.add_run(labels=["dev"])
-    fresh = source.add_run(labels=["dev"])
-    platform = FakePlatform()
-    agent = AgentService(
-        config=AgentConfig(labels=["dev"]),
-        source=source,
-        platform=platform,
-        clock=clock,
-        executor=InlineExecutor(),
-    )
-    agent.register()
-    agent.in_flight.reserve([held])  # as if a deployment of it were under way
-    agent.step()
-    assert source.known[-1] == {held}
-    assert platform.launched_ids() == [fresh]
+    world = World(source_type=RecordingSource)
+    held = world.source.add_run(labels=["dev"])
+    fresh = world.source.add_run(labels=["dev"])
+    world.agent.in_flight.reserve([held])  # as if a deployment of it were under way
+    world.step()
+    assert world.source.known[-1] == {held}
+    assert world.platform.launched_ids() == [fresh]
