@@ -42,8 +42,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _cold(agents: list[AgentUnderTest], args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Cold starts of every agent, alternating; per agent name, its cold_start figures."""
+    if "cold" not in set(args.only or ["cold"]):
+        return {}
+    print("Measuring cold starts (alternating agents)", file=sys.stderr, flush=True)
+    try:
+        return workloads.cold_starts(agents, workdir / "cold", starts=5 if args.quick else 9)
+    except Exception as exc:
+        return {agent.name: {"error": f"{type(exc).__name__}: {exc}"} for agent in agents}
+
+
 def _measure(agent: AgentUnderTest, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    chosen = set(args.only or ["cold", "idle", "burst", "due"])
+    chosen = set(args.only or ["cold", "idle", "burst", "due"]) - {"cold"}  # see _cold
     results: dict[str, Any] = {}
 
     def step(name: str, run: Any) -> None:
@@ -56,8 +67,6 @@ def _measure(agent: AgentUnderTest, args: argparse.Namespace, workdir: Path) -> 
         print(f"    done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
     base = workdir / agent.name.replace(" ", "-")
-    if "cold" in chosen:
-        step("cold_start", lambda: workloads.cold_start(agent, base, starts=5))
     if "idle" in chosen:
         step("idle", lambda: workloads.idle_and_pickup(
             agent, base, idle_seconds=30.0 if args.quick else 60.0,
@@ -116,12 +125,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="prefect-agent-bench-") as scratch:
         workdir = Path(scratch)
+        agents = [ours()] + ([theirs_agent] if theirs_agent is not None else [])
+        cold = _cold(agents, args, workdir)
         print("Measuring prefect-agent", file=sys.stderr)
-        mine = _measure(ours(), args, workdir)
+        mine = {
+            **({"cold_start": cold[agents[0].name]} if cold else {}),
+            **_measure(agents[0], args, workdir),
+        }
         theirs: dict[str, Any] | None = None
         if theirs_agent is not None:
             print("Measuring Prefect 1.4.1", file=sys.stderr)
-            theirs = _measure(theirs_agent, args, workdir)
+            theirs = {
+                **({"cold_start": cold[theirs_agent.name]} if cold else {}),
+                **_measure(theirs_agent, args, workdir),
+            }
         else:
             print(f"Prefect 1.4.1 not measured: {why_not}", file=sys.stderr)
     ours_flat = _flatten(mine)

@@ -132,17 +132,29 @@ def percentile(values: list[float], share: float) -> float:
 # -- the workloads ------------------------------------------------------------------------------
 
 
-def cold_start(agent: AgentUnderTest, workdir: Path, *, starts: int) -> dict[str, float]:
-    """Median time from spawning the agent to its first API request, caches warm."""
-    warm = subprocess.run(agent.warm_up(), capture_output=True, timeout=120)
-    if warm.returncode != 0:
-        raise RuntimeError(f"warm-up of {agent.name} failed: {warm.stderr.decode()[-300:]}")
-    times = []
+def cold_starts(
+    agents: list[AgentUnderTest], workdir: Path, *, starts: int
+) -> dict[str, dict[str, float]]:
+    """Per agent, the median time from spawning it to its first API request, caches warm.
+
+    The agents' starts alternate (A, B, A, B...), so a machine that gets slower or faster
+    during the run affects both alike: start-up times are short enough for that to matter.
+    """
+    for agent in agents:
+        warm = subprocess.run(agent.warm_up(), capture_output=True, timeout=120)
+        if warm.returncode != 0:
+            raise RuntimeError(f"warm-up of {agent.name} failed: {warm.stderr.decode()[-300:]}")
+    times: dict[str, list[float]] = {agent.name: [] for agent in agents}
     for index in range(starts):
-        with agent_on_fresh_api(agent, workdir / f"cold-{index}") as (_api, running, first, _):
-            assert first.at is not None
-            times.append(first.at - running.started)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+        for agent in agents:
+            where = workdir / agent.name.replace(" ", "-") / f"cold-{index}"
+            with agent_on_fresh_api(agent, where) as (_api, running, first, _):
+                assert first.at is not None
+                times[agent.name].append(first.at - running.started)
+    return {
+        name: {"median_s": statistics.median(t), "min_s": min(t), "max_s": max(t)}
+        for name, t in times.items()
+    }
 
 
 def idle_and_pickup(
