@@ -42,19 +42,44 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _cold(agents: list[AgentUnderTest], args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Cold starts of every agent, alternating; per agent name, its cold_start figures."""
-    if "cold" not in set(args.only or ["cold"]):
-        return {}
-    print("Measuring cold starts (alternating agents)", file=sys.stderr, flush=True)
-    try:
-        return workloads.cold_starts(agents, workdir / "cold", starts=5 if args.quick else 9)
-    except Exception as exc:
-        return {agent.name: {"error": f"{type(exc).__name__}: {exc}"} for agent in agents}
+def _alternating(
+    agents: list[AgentUnderTest], args: argparse.Namespace, workdir: Path
+) -> dict[str, dict[str, Any]]:
+    """The short workloads (cold starts, bursts), the agents taking turns; per agent name,
+    its results by workload."""
+    chosen = set(args.only or ["cold", "burst"])
+    results: dict[str, dict[str, Any]] = {agent.name: {} for agent in agents}
+
+    def step(name: str, run: Any) -> None:
+        print(f"  {name}, agents taking turns ...", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        try:
+            for agent_name, figures in run().items():
+                results[agent_name][name] = figures
+        except Exception as exc:  # one failed workload still leaves the others' figures
+            for agent in agents:
+                results[agent.name][name] = {"error": f"{type(exc).__name__}: {exc}"}
+        print(f"    done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+
+    if "cold" in chosen:
+        step("cold_start", lambda: workloads.cold_starts(
+            agents, workdir / "cold", starts=5 if args.quick else 9
+        ))  # fmt: skip
+    if "burst" in chosen:
+        for count in (200, 1000):
+            step(f"burst_{count}", lambda count=count: workloads.alternating(
+                agents, 1 if args.quick else 3,
+                lambda agent, repeat, count=count: workloads.burst(
+                    agent, workdir / agent.name.replace(" ", "-") / f"r{repeat}",
+                    count=count, deadline=300.0,
+                ),
+            ))  # fmt: skip
+    return results
 
 
 def _measure(agent: AgentUnderTest, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    chosen = set(args.only or ["cold", "idle", "burst", "due"]) - {"cold"}  # see _cold
+    """The long workloads (idle, due), one agent after the other."""
+    chosen = set(args.only or ["cold", "idle", "burst", "due"]) - {"cold", "burst"}
     results: dict[str, Any] = {}
 
     def step(name: str, run: Any) -> None:
@@ -72,11 +97,6 @@ def _measure(agent: AgentUnderTest, args: argparse.Namespace, workdir: Path) -> 
             agent, base, idle_seconds=30.0 if args.quick else 60.0,
             samples=6 if args.quick else 12, seed=1,
         ))  # fmt: skip
-    if "burst" in chosen:
-        for count in (200, 1000):
-            step(f"burst_{count}", lambda count=count: workloads.burst(
-                agent, base, count=count, deadline=300.0,
-            ))  # fmt: skip
     if "due" in chosen:
         step("due_1000", lambda: workloads.due_at_once(
             agent, base, count=1000, lead_seconds=20.0, deadline=300.0,
@@ -126,19 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="prefect-agent-bench-") as scratch:
         workdir = Path(scratch)
         agents = [ours()] + ([theirs_agent] if theirs_agent is not None else [])
-        cold = _cold(agents, args, workdir)
+        short = _alternating(agents, args, workdir)
         print("Measuring prefect-agent", file=sys.stderr)
-        mine = {
-            **({"cold_start": cold[agents[0].name]} if cold else {}),
-            **_measure(agents[0], args, workdir),
-        }
+        mine = {**short[agents[0].name], **_measure(agents[0], args, workdir)}
         theirs: dict[str, Any] | None = None
         if theirs_agent is not None:
             print("Measuring Prefect 1.4.1", file=sys.stderr)
-            theirs = {
-                **({"cold_start": cold[theirs_agent.name]} if cold else {}),
-                **_measure(theirs_agent, args, workdir),
-            }
+            theirs = {**short[theirs_agent.name], **_measure(theirs_agent, args, workdir)}
         else:
             print(f"Prefect 1.4.1 not measured: {why_not}", file=sys.stderr)
     ours_flat = _flatten(mine)

@@ -132,6 +132,24 @@ def percentile(values: list[float], share: float) -> float:
 # -- the workloads ------------------------------------------------------------------------------
 
 
+def alternating(
+    agents: list[AgentUnderTest],
+    repeats: int,
+    measure: Callable[[AgentUnderTest, int], dict[str, float]],
+) -> dict[str, dict[str, float]]:
+    """Per agent, the median of each figure of ``measure(agent, repeat)`` over ``repeats``
+    rounds in which the agents take turns (A, B, A, B...): a short workload measured minutes
+    apart for each agent would compare two different machines when its speed drifts."""
+    rounds: dict[str, list[dict[str, float]]] = {agent.name: [] for agent in agents}
+    for repeat in range(repeats):
+        for agent in agents:
+            rounds[agent.name].append(measure(agent, repeat))
+    return {
+        name: {key: statistics.median(r[key] for r in results) for key in results[0]}
+        for name, results in rounds.items()
+    }
+
+
 def cold_starts(
     agents: list[AgentUnderTest], workdir: Path, *, starts: int
 ) -> dict[str, dict[str, float]]:
