@@ -44,7 +44,8 @@ class RunSource(Protocol):
     - ``mark_failed(run_id, message, version)`` sets Failed, version-locked when ``version``
       is given; a stale version raises ``VersionConflict``.
     - ``write_logs(logs)`` stores log records (batched).
-    - ``run_status(run_id)`` returns the run's current state and version.
+    - ``run_status(run_id)`` returns the run's current state and version, and in ``extra`` its
+      ``run_config`` (or why it cannot be read) and, while scheduled, its ``start_time``.
     Transient failures raise ``TransientError`` subclasses; refusals raise ``ApiError``.
     """
 

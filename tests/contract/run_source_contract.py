@@ -91,6 +91,18 @@ class RunSourceContract:
         ready = source.ready_runs(["k"], self.now() + timedelta(seconds=10), known={held})
         assert [run.id for run in ready.runs] == [other]
 
+    def test_a_status_carries_what_explain_judges(self, source: RunSource) -> None:
+        self.register(source, ["e"])
+        start = self.now() + timedelta(seconds=90)
+        run_id = self.seed(
+            source, labels=["e"], run_config=LocalRun(env={"K": "V"}), start_time=start
+        )
+        status = source.run_status(run_id)
+        assert (status.state, status.labels) == ("Scheduled", ("e",))
+        assert status.extra["run_config"] == LocalRun(env={"K": "V"})
+        when = status.extra["start_time"]
+        assert isinstance(when, datetime) and abs((when - start).total_seconds()) < 0.01
+
     def test_a_ready_run_carries_what_the_agent_needs(self, source: RunSource) -> None:
         self.register(source, ["x"])
         run_id = self.seed(source, labels=["x"], run_config=LocalRun(env={"K": "V"}))

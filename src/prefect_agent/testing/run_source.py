@@ -310,7 +310,18 @@ class InMemoryRunSource:
         self.faults.enter("run_status")
         with self._lock:
             run = self._get(run_id)
-            return RunStatus(run_id=run.id, state=run.state, version=run.version, labels=run.labels)
+            extra: dict[str, object] = {
+                "run_config": run.unreadable_reason or run.run_config,
+            }
+            if is_scheduled(run.state) and run.start_time is not None:
+                extra["start_time"] = run.start_time
+            return RunStatus(
+                run_id=run.id,
+                state=run.state,
+                version=run.version,
+                labels=run.labels,
+                extra=extra,
+            )
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -10,7 +11,12 @@ from typing import Any
 
 from prefect_agent.adapters.graphql import documents
 from prefect_agent.adapters.graphql.client import GraphQLClient, error_code, error_for
-from prefect_agent.adapters.graphql.converters import RowError, flow_run_from_row
+from prefect_agent.adapters.graphql.converters import (
+    RowError,
+    flow_run_from_row,
+    parse_timestamp,
+    run_config_from_json,
+)
 from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.errors import (
@@ -418,12 +424,29 @@ class GraphQLRunSource:
         if not row:
             raise ApiError(f"No flow run with id {run_id} at {self.client.api}")
         labels = row.get("labels")
+        state = str(row.get("state"))
         return RunStatus(
             run_id=run_id,
-            state=str(row.get("state")),
+            state=state,
             version=int(row.get("version") or 0),
             labels=tuple(labels) if isinstance(labels, list) else (),
+            extra=_status_extra(run_id, state, row),
         )
+
+
+def _status_extra(run_id: str, state: str, row: Mapping[str, Any]) -> dict[str, object]:
+    """What ``explain`` judges besides state and labels: the run config (or why it cannot be
+    read) and, while the run is scheduled, its start time."""
+    extra: dict[str, object] = {}
+    try:
+        extra["run_config"] = run_config_from_json(row.get("run_config"), run_id)
+    except RowError as exc:
+        extra["run_config"] = str(exc)
+    serialized = row.get("serialized_state")
+    if is_scheduled(state) and isinstance(serialized, Mapping) and serialized.get("start_time"):
+        with contextlib.suppress(RowError):
+            extra["start_time"] = parse_timestamp(serialized["start_time"], "start_time")
+    return extra
 
 
 def _reason(errors: Sequence[Mapping[str, Any]]) -> str:

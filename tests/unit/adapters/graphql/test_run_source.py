@@ -250,3 +250,11 @@ def test_runs_the_agent_holds_are_not_read_again(api: RunningServer) -> None:
     (run,) = source.ready_runs(["k"], soon(), known=set(held)).runs
     assert run.id == other
     assert all(run_id.encode() not in counter.bodies[-1] for run_id in held)
+
+
+def test_a_status_says_why_a_run_config_cannot_be_read(api: RunningServer) -> None:
+    source = source_for(api)
+    register(source, ["k"])
+    run_id = api.create_run(labels=["k"], run_config={"type": "NopeRun"})
+    reason = source.run_status(run_id).extra["run_config"]
+    assert isinstance(reason, str) and "NopeRun" in reason and "cannot run" in reason
