@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched
 from prefect_agent.domain.run_config import DockerRun
 from tests.contract.platform_contract import PlatformContract
 from tests.docker.conftest import BUSYBOX, remove_agent_containers
+from tests.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -90,13 +90,7 @@ def harness(docker_engine: Any, tmp_path: Path) -> Iterator[Harness]:
 
 
 def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)  # polling a condition with a deadline
-    raise AssertionError(f"timed out waiting for {what}")
+    return eventually(condition, what, deadline)
 
 
 _SEEN: weakref.WeakKeyDictionary[DockerPlatform, list[InfrastructureOutcome]] = (

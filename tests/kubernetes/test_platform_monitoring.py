@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -23,6 +22,7 @@ from prefect_agent.domain.run_config import KubernetesRun
 from prefect_agent.services.monitoring import InfrastructureMonitor
 from prefect_agent.services.null_health import NullHealthReporter
 from prefect_agent.testing import InMemoryRunSource
+from tests import polling
 from tests.kubernetes.emulator import NAMESPACE, Emulator, JobController, running_emulator
 
 pytestmark = pytest.mark.kubernetes
@@ -34,13 +34,7 @@ DEADLINE = 20.0
 
 def eventually(condition: Callable[[], Any], what: str) -> Any:
     """Poll ``condition`` until it returns something truthy, or fail after DEADLINE seconds."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.02)  # polling a condition with a deadline
-    raise AssertionError(f"timed out waiting for {what}")
+    return polling.eventually(condition, what, DEADLINE)
 
 
 class Clock:

@@ -1,7 +1,6 @@
 """AgentService with its real threads, driven by a FakeClock: no real sleeps."""
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -11,15 +10,11 @@ from prefect_agent.domain.errors import ApiUnavailable, StoppedBeforeStart
 from prefect_agent.services.agent import AgentService
 from prefect_agent.services.deployment import claim_slices
 from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
+from tests import polling
 
 
 def eventually(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.005)  # polling a condition with a deadline
-    raise AssertionError("condition not met in time")
+    polling.eventually(condition, "the condition", timeout)
 
 
 def make(clock, **config):
