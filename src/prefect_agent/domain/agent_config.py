@@ -43,11 +43,24 @@ def _check_backend(_: object, attribute: attrs.Attribute[str], value: str) -> No
         raise ValueError(f"{attribute.name} must be 'server' or 'cloud', not {value!r}")
 
 
+def split_credentials(url: str) -> tuple[str, str, str]:
+    """``url`` as (what comes before its credentials, the credentials, the rest), with or
+    without a scheme. The credentials end at the last ``@`` before any query or fragment, so
+    an unencoded ``/`` or ``@`` in a password is still counted as part of it."""
+    scheme, sep, rest = url.partition("://")
+    head = f"{scheme}{sep}" if sep else ""
+    rest = rest if sep else url
+    address = rest.split("?", 1)[0].split("#", 1)[0]
+    if "@" not in address:
+        return head, "", rest
+    at = address.rindex("@")
+    return head, rest[:at], rest[at + 1 :]
+
+
 def without_credentials(url: str) -> str:
     """``url`` without the ``user:password@`` it may carry (for anything shown)."""
-    scheme, sep, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}" if sep else url
+    head, credentials, rest = split_credentials(url)
+    return f"{head}{rest}" if credentials else url
 
 
 def _check_api(_: object, attribute: attrs.Attribute[str], value: str) -> None:

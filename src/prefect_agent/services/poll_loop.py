@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -50,6 +51,8 @@ class PollLoop:
         self._stopping = threading.Event()
         self.polls = 0
         self.schedule = PollSchedule()
+        # A RunSource written before ``known`` existed keeps working (without the saving).
+        self._pass_known = _accepts_known(source.ready_runs)
 
     def wake(self) -> None:
         self._wake.set()
@@ -79,10 +82,11 @@ class PollLoop:
         self.polls += 1
         now = self._clock.now()
         try:
-            ready = self._source.ready_runs(
-                self._labels,
-                before=now + timedelta(seconds=self._config.prefetch_seconds),
-                known=self._in_flight.ids(),
+            before = now + timedelta(seconds=self._config.prefetch_seconds)
+            ready = (
+                self._source.ready_runs(self._labels, before=before, known=self._in_flight.ids())
+                if self._pass_known
+                else self._source.ready_runs(self._labels, before=before)
             )
         except PrefectAgentError as exc:
             logger.error("Failed to query for ready flow runs: %s", exc)
@@ -106,3 +110,11 @@ class PollLoop:
             self._health.in_flight(len(self._in_flight))
             self._schedule(fresh)
         return len(fresh)
+
+
+def _accepts_known(ready_runs: Callable[..., object]) -> bool:
+    try:
+        parameters = inspect.signature(ready_runs).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: call it the old way
+        return False
+    return any(p.name == "known" or p.kind is p.VAR_KEYWORD for p in parameters)

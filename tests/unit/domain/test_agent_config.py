@@ -93,13 +93,16 @@ def test_agent_address_errors(text):
         ),
         ("https://token@api.example.com", "https://api.example.com"),
         ("http://localhost:4200", "http://localhost:4200"),
+        ("http://agent:pa/ss@host:4200/x", "http://host:4200/x"),
+        ("http://[fd00::1]:4200", "http://[fd00::1]:4200"),
     ],
 )
 def test_the_api_address_is_shown_without_credentials(api, shown):
     assert AgentConfig(api=api).api_display == shown
 
 
-def test_a_bad_api_address_error_hides_its_password():
-    with pytest.raises(ValueError, match="ftp://host") as bad:
-        AgentConfig(api="ftp://agent:s3cret@host")
+@pytest.mark.parametrize("api", ["ftp://agent:s3cret@host", "agent:s3cret@host:4200"])
+def test_a_bad_api_address_error_hides_its_password(api):
+    with pytest.raises(ValueError, match="host") as bad:
+        AgentConfig(api=api)
     assert "s3cret" not in str(bad.value)

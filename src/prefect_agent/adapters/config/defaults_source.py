@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from prefect_agent.adapters.config.keys import NO_DEFAULT, keys_for
@@ -20,8 +21,9 @@ class DefaultsSource(Layer):
         self.kind = kind
 
     def _load(self) -> dict[str, tuple[Any, str]]:
+        # A copy of each default: the keys are cached and shared by every layer and caller.
         return {
-            key.key: (key.default, "default")
+            key.key: (copy.deepcopy(key.default), "default")
             for key in keys_for(self.kind)
             if key.default is not NO_DEFAULT
         }

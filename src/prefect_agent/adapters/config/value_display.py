@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prefect_agent.adapters.config.resolution import ResolvedConfig, ResolvedEntry
+from prefect_agent.domain.agent_config import split_credentials
 from prefect_agent.domain.secret import MASK, Secret
 
 NOT_SET = "(not set)"
@@ -23,14 +24,16 @@ def display_value(entry: ResolvedEntry) -> str:
 
 
 def masked_url(text: str) -> str:
-    """``text`` with the password of a ``scheme://user:password@host`` address masked."""
-    scheme, sep, rest = text.partition("://")
-    authority, slash, path = rest.partition("/")
-    userinfo, at, host = authority.rpartition("@")
-    if not (sep and at and ":" in userinfo):
+    """``text`` with the credentials of a ``scheme://user:password@host`` address masked: the
+    password, or a user name standing alone (often a token)."""
+    if "://" not in text:  # not an address (a label like team@corp stays as it is)
         return text
-    user = userinfo.partition(":")[0]
-    return f"{scheme}{sep}{user}:{MASK}@{host}{slash}{path}"
+    head, credentials, rest = split_credentials(text)
+    if not credentials:
+        return text
+    user, colon, _ = credentials.partition(":")
+    shown = f"{user}:{MASK}" if colon else MASK
+    return f"{head}{shown}@{rest}"
 
 
 def plain(value: Any) -> Any:

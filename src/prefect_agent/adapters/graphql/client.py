@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import attrs
 
@@ -93,6 +94,7 @@ class GraphQLClient:
         self._sleep = sleep
         self._api_key = api_key
         self._pool_size = pool_size
+        self._switching = threading.Lock()
         # Retries are ours (RetryPolicy), so the transport never re-sends on its own.
         self._transport = HttpTransport(api.rstrip("/"), timeout=timeout, pool_size=pool_size)
         self.api = self._transport.display_url
@@ -159,8 +161,9 @@ class GraphQLClient:
         redirects = 0
         while True:
             attempt += 1
+            transport = self._transport
             try:
-                http = self._transport.post(body, self._headers)
+                http = transport.post(body, self._headers)
             except TransportError as exc:
                 problem = self._describe(exc)
                 if self.retry.can_retry(attempt) and (safe or not exc.sent):
@@ -169,7 +172,7 @@ class GraphQLClient:
                 raise ApiUnavailable(problem) from None
             if 300 <= http.status < 400:
                 # Refused, not applied: the same request goes to the new address.
-                self._follow(http, redirects)
+                self._follow(http, redirects, transport)
                 redirects += 1
                 attempt -= 1
                 continue
@@ -197,20 +200,32 @@ class GraphQLClient:
                 raise ApiUnavailable(problem)
             return attrs.evolve(response, attempts=attempt)
 
-    def _follow(self, http: HttpAnswer, redirects: int) -> None:
-        """Moves to the address of a permanent redirect on the same host (an http:// address
-        behind an ingress that redirects to https://, say), once for all later requests.
-        Anything else is an error naming where the server pointed."""
-        location = http.headers.get("Location")
-        target = urlsplit(urljoin(self.api + "/", location)) if location else None
-        same_host = target is not None and target.hostname == urlsplit(self.api).hostname
-        if http.status not in (301, 308) or not same_host or redirects >= MAX_REDIRECTS:
-            where = f" to {target.geturl()}" if target else ""
-            raise ApiError(
-                f"The Prefect API at {self.api} answered HTTP {http.status}, a redirect{where}; "
-                "set the API address to where it points"
+    def _follow(self, http: HttpAnswer, redirects: int, sent_with: HttpTransport) -> None:
+        """Moves to the address of a permanent redirect that keeps the credentials safe (same
+        scheme, host and port, or the upgrade of http:// to https:// on the default ports, as
+        an ingress does), once for all later requests. Anything else is an error naming where
+        the server pointed: the API key must not follow a redirect elsewhere."""
+        with self._switching:
+            if self._transport is not sent_with:
+                return  # another thread followed this redirect already: resend
+            location = http.headers.get("Location")
+            target = urlsplit(urljoin(self.api + "/", location)) if location else None
+            followable = (
+                http.status in (301, 308)
+                and target is not None
+                and _keeps_credentials_safe(urlsplit(self.api), target)
+                and redirects < MAX_REDIRECTS
             )
-        assert target is not None
+            if not followable:
+                where = f" to {target.geturl()}" if target else ""
+                raise ApiError(
+                    f"The Prefect API at {self.api} answered HTTP {http.status}, a redirect"
+                    f"{where}; set the API address to where it points"
+                )
+            assert target is not None
+            self._switch_to(target, http.status)
+
+    def _switch_to(self, target: SplitResult, status: int) -> None:
         netloc = f"{self._credentials}@{target.netloc}" if self._credentials else target.netloc
         moved = HttpTransport(
             target._replace(netloc=netloc).geturl(),  # verbatim: servers canonicalise paths
@@ -220,7 +235,7 @@ class GraphQLClient:
         logger.warning(
             "The Prefect API at %s moved permanently to %s (HTTP %s); using that address. "
             "Set it as the API address to skip the redirect.",
-            self.api, moved.display_url, http.status,
+            self.api, moved.display_url, status,
         )  # fmt: skip
         old, self._transport = self._transport, moved
         self.api = moved.display_url
@@ -259,3 +274,14 @@ class GraphQLClient:
     def _wait(self, delay: float, operation: Operation, problem: str) -> None:
         logger.debug("%s; resending %s in %.2fs", problem, operation.name, delay)
         self._sleep(delay)
+
+
+def _keeps_credentials_safe(old: SplitResult, new: SplitResult) -> bool:
+    """Whether credentials may go along from ``old`` to ``new`` (the rule requests used)."""
+    if old.hostname != new.hostname:
+        return False
+    ports = {"http": 80, "https": 443}
+    old_port, new_port = old.port or ports.get(old.scheme), new.port or ports.get(new.scheme)
+    if old.scheme == new.scheme:
+        return old_port == new_port
+    return (old.scheme, old_port, new.scheme, new_port) == ("http", 80, "https", 443)

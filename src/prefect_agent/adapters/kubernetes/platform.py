@@ -137,7 +137,7 @@ class KubernetesPlatform:
                 "The Prefect API address %s is this machine's loopback: flow-run pods cannot "
                 "reach it there. Set the API (--api, PREFECT__CLOUD__API) to an address pods "
                 "can reach, such as a Service name.",
-                config.api,
+                config.api_display,
             )
 
     @classmethod

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from prefect_agent.adapters.config import DefaultsSource, EnvSource, FlagSource, resolve
-from prefect_agent.adapters.config.value_display import as_json, as_table
+from prefect_agent.adapters.config.value_display import as_json, as_table, masked_url
 from prefect_agent.domain.platform_kind import PlatformKind
 
 LOCAL = PlatformKind.LOCAL
@@ -53,3 +55,16 @@ def test_a_password_in_an_address_is_masked() -> None:
     for text in (as_table(shown), as_json(shown)):
         assert "s3cret" not in text
         assert "http://agent:********@prefect.internal:4200/graphql" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("http://tok3n@prefect.internal", "http://********@prefect.internal"),
+        ("http://agent:pa/ss@host:4200/x", "http://agent:********@host:4200/x"),
+        ("https://host/path?mail=a@b", "https://host/path?mail=a@b"),
+        ("team@corp", "team@corp"),
+    ],
+)
+def test_credentials_of_any_shape_are_masked_and_nothing_else(value: str, shown: str) -> None:
+    assert masked_url(value) == shown

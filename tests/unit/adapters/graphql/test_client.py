@@ -6,11 +6,12 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 
 from prefect_agent.adapters.graphql import documents
-from prefect_agent.adapters.graphql.client import GraphQLClient
+from prefect_agent.adapters.graphql.client import GraphQLClient, _keeps_credentials_safe
 from prefect_agent.adapters.graphql.retry_policy import RetryPolicy, parse_retry_after
 from prefect_agent.domain.errors import (
     ApiError,
@@ -218,3 +219,26 @@ def test_other_redirects_are_errors_naming_the_target(
     with pytest.raises(ApiError, match=f"HTTP {status}, a redirect to .*elsewhere|other.example"):
         client_for(api.url, []).execute(documents.HELLO)
     assert len(api.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "safe"),
+    [
+        ("http://h:4200/", "http://h:4200/graphql", True),
+        ("http://h/", "https://h/", True),  # the ingress upgrade, default ports
+        ("https://h/", "http://h/", False),  # a downgrade would send the key in clear
+        ("https://h/", "https://h:8443/", False),
+        ("http://h:4200/", "https://h/", False),
+        ("https://h/", "https://other/", False),
+    ],
+)
+def test_credentials_follow_only_safe_redirects(old: str, new: str, safe: bool) -> None:
+    assert _keeps_credentials_safe(urlsplit(old), urlsplit(new)) is safe
+
+
+def test_a_redirect_to_another_port_is_refused(api: ScriptedApi) -> None:
+    api.script(Reply(308, b"", {"Location": "http://127.0.0.1:1/"}))
+    client = client_for(api.url, [], api_key=Secret(KEY))
+    with pytest.raises(ApiError, match=r"a redirect to http://127\.0\.0\.1:1/"):
+        client.execute(documents.HELLO)
+    assert client.api == api.url
