@@ -93,13 +93,11 @@ class GraphQLClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._api_key = api_key
-        self._pool_size = pool_size
         self._switching = threading.Lock()
         # Retries are ours (RetryPolicy), so the transport never re-sends on its own.
         self._transport = HttpTransport(api.rstrip("/"), timeout=timeout, pool_size=pool_size)
         self.api = self._transport.display_url
         """The API address as shown in messages (without any user:password)."""
-        self._credentials = urlsplit(api).netloc.rpartition("@")[0]
         self._headers: dict[str, str] = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -158,24 +156,16 @@ class GraphQLClient:
         safe = operation.retry_safe if retry_safe is None else retry_safe
         body = json.dumps({"query": operation.text, "variables": dict(variables or {})}).encode()
         attempt = 0
-        redirects = 0
         while True:
             attempt += 1
-            transport = self._transport
             try:
-                http = transport.post(body, self._headers)
+                http = self._post(body)
             except TransportError as exc:
                 problem = self._describe(exc)
                 if self.retry.can_retry(attempt) and (safe or not exc.sent):
                     self._wait(self.retry.backoff(attempt), operation, problem)
                     continue
                 raise ApiUnavailable(problem) from None
-            if 300 <= http.status < 400:
-                # Refused, not applied: the same request goes to the new address.
-                self._follow(http, redirects, transport)
-                redirects += 1
-                attempt -= 1
-                continue
             if http.status == 429:
                 delay = self.retry.rate_limit_delay(http.headers.get("Retry-After"), attempt)
                 if self.retry.can_retry(attempt):
@@ -199,6 +189,18 @@ class GraphQLClient:
                     continue
                 raise ApiUnavailable(problem)
             return attrs.evolve(response, attempts=attempt)
+
+    def _post(self, body: bytes) -> HttpAnswer:
+        """One send, following safe permanent redirects (a redirect means the request was
+        refused, not applied, so the same request goes to the new address)."""
+        redirects = 0
+        while True:
+            transport = self._transport
+            http = transport.post(body, self._headers)
+            if not 300 <= http.status < 400:
+                return http
+            self._follow(http, redirects, transport)
+            redirects += 1
 
     def _follow(self, http: HttpAnswer, redirects: int, sent_with: HttpTransport) -> None:
         """Moves to the address of a permanent redirect that keeps the credentials safe (same
@@ -226,12 +228,8 @@ class GraphQLClient:
             self._switch_to(target, http.status)
 
     def _switch_to(self, target: SplitResult, status: int) -> None:
-        netloc = f"{self._credentials}@{target.netloc}" if self._credentials else target.netloc
-        moved = HttpTransport(
-            target._replace(netloc=netloc).geturl(),  # verbatim: servers canonicalise paths
-            timeout=self.timeout,
-            pool_size=self._pool_size,
-        )
+        # The target verbatim (servers canonicalise paths), with the same Basic credentials.
+        moved = self._transport.moved_to(target.geturl())
         logger.warning(
             "The Prefect API at %s moved permanently to %s (HTTP %s); using that address. "
             "Set it as the API address to skip the redirect.",

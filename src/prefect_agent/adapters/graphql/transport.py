@@ -34,6 +34,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 import attrs
 
+from prefect_agent.domain.agent_config import split_credentials
 from prefect_agent.domain.errors import ConfigError
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -203,13 +204,15 @@ class HttpTransport:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         environ = os.environ if environ is None else environ
-        parts = urlsplit(url)
+        self._environ = environ
+        head, credentials, rest = split_credentials(url)
         self._basic_auth: str | None = None
-        if parts.username is not None:
+        if credentials:
             # user:password@ in the address: HTTP Basic credentials, as requests sent them.
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            user, _, password = credentials.partition(":")
+            pair = f"{unquote(user)}:{unquote(password)}"
             self._basic_auth = "Basic " + base64.b64encode(pair.encode()).decode()
-            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        parts = urlsplit(head + rest)
         self.display_url = parts.geturl()
         """The address without credentials: the one to show in messages."""
         if parts.scheme not in DEFAULT_PORTS:
@@ -234,6 +237,15 @@ class HttpTransport:
     @property
     def proxied(self) -> bool:
         return self._proxy is not None
+
+    def moved_to(self, url: str) -> HttpTransport:
+        """A transport to ``url`` (no credentials in it) with this one's settings and Basic
+        credentials: for following a redirect the caller judged safe."""
+        moved = HttpTransport(
+            url, timeout=self.timeout, pool_size=self._pool_size, environ=self._environ
+        )
+        moved._basic_auth = self._basic_auth
+        return moved
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
         send_headers = dict(headers)
