@@ -31,7 +31,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--prefect1-venv",
         default=os.environ.get("PREFECT1_VENV", str(DEFAULT_PREFECT1_VENV)),
-        help="Virtualenv with prefect==1.4.1 (benchmarks/prefect1_venv.sh makes one).",
+        help="Virtualenv with prefect==1.4.1 (scripts/prefect1-venv.sh makes one).",
     )
     parser.add_argument("--no-prefect1", action="store_true", help="Measure prefect-agent only.")
     parser.add_argument(
