@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from prefect_agent import extras
 from prefect_agent.adapters.config import ArgumentSource, ResolvedConfig, resolve, standard_layers
 from prefect_agent.adapters.config.keys import Section
 from prefect_agent.adapters.system.clock import SystemClock
@@ -47,9 +48,11 @@ def platform_for(config: AgentConfig) -> Platform:
 
         return LocalPlatform.from_config(config)
     if config.kind is PlatformKind.DOCKER:
+        extras.require("docker", needed_by="the Docker agent")
         from prefect_agent.adapters.docker.platform import DockerPlatform
 
         return DockerPlatform.from_config(config)
+    extras.require("kubernetes", needed_by="the Kubernetes agent")
     from prefect_agent.adapters.kubernetes.platform import KubernetesPlatform
 
     return KubernetesPlatform.from_config(config)

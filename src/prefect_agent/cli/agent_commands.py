@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -18,11 +18,10 @@ from prefect_agent import bootstrap
 from prefect_agent.adapters.config import DefaultsSource, FlagSource, resolve, standard_layers
 from prefect_agent.adapters.config.keys import ConfigKey, keys_for
 from prefect_agent.adapters.config.value_display import as_json, as_table
+from prefect_agent.cli.failure import fail
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, agent_docker, agent_kubernetes, agent_local
 from prefect_agent.domain.errors import ConfigError, PrefectAgentError
 from prefect_agent.domain.platform_kind import PlatformKind
-
-CONFIG_ERROR_STATUS = 2
 
 _GROUPS = {
     PlatformKind.LOCAL: agent_local,
@@ -66,12 +65,6 @@ def given_flags(ctx: click.Context, kind: PlatformKind) -> dict[str, Any]:
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
             given[key.key] = ctx.params[name]
     return given
-
-
-def fail(err: ConfigError) -> NoReturn:
-    """One line on stderr and exit status 2: a configuration error is not a crash."""
-    click.echo(f"Error: {err}", err=True)
-    sys.exit(CONFIG_ERROR_STATUS)
 
 
 def _start_command(kind: PlatformKind) -> click.Command:
