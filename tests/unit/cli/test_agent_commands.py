@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -78,7 +79,8 @@ def invoke(*args: str, obj: Any = None) -> Result:
 
 def command(kind: str, name: str):  # type: ignore[no-untyped-def]
     group = prefect.commands["agent"].commands[kind]  # type: ignore[attr-defined]
-    return group.commands[name]
+    # The group attaches its commands on first lookup (cli/groups.py LazyGroup).
+    return group.get_command(click.Context(group), name)
 
 
 def effective(kind: str, *args: str) -> dict[str, Any]:
@@ -453,3 +455,22 @@ def test_a_secret_from_any_layer_never_reaches_logs_or_output(
     assert spec.api_key is not None and spec.api_key.reveal() == secret  # it did reach the run
     shown = invoke("agent", "local", "config", *args[3:]).output
     assert secret not in shown and "********" in shown
+
+
+def test_max_polls_ends_an_agent_whose_api_is_unreachable(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect_agent", "agent", "local", "start",
+         "--api", "http://127.0.0.1:9", "--max-polls", "2", "--no-hostname-label"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    output = done.stdout + done.stderr
+    assert output.count("Could not register the agent") == 1  # two attempts, one retry
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "http://127.0.0.1:9" in done.stderr.strip().splitlines()[-1]
