@@ -383,9 +383,12 @@ def test_local_install_prints_a_supervisord_config_without_the_spacing_bug() -> 
         "command=prefect agent local start -f -l a -l 'b c' -e X=1 -p /p1 -p /p2 "
         f"--tenant-id {tenant} --agent-config-id cfg"
     ) in lines
-    # The key goes to the program's environment, never its command line (visible in ps).
-    assert 'environment=PREFECT__CLOUD__API_KEY="install-key"' in lines
-    assert not any(line.startswith("command=") and "install-key" in line for line in lines)
+    # The key reaches the program from supervisord's environment: never in the file, never on
+    # the command line (visible in ps).
+    assert 'environment=PREFECT__CLOUD__API_KEY="%(ENV_PREFECT__CLOUD__API_KEY)s"' in lines
+    assert "install-key" not in result.stdout
+    assert "PREFECT__CLOUD__API_KEY in its environment" in result.stderr
+    assert "stopwaitsecs=60" in lines  # the default 30 s drain plus the margin
 
 
 def test_local_install_validates_like_start() -> None:
