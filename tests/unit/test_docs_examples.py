@@ -1,4 +1,4 @@
-"""The Python examples in README.md and docs/embedding.md run as written."""
+"""The Python examples in README.md and docs/*.md run as written."""
 
 import re
 from pathlib import Path
@@ -20,3 +20,15 @@ def test_examples_run(doc):
         if "LocalAgent(" in block:
             continue  # starts a real agent against an API: exercised by the end-to-end tests
         exec(compile(block, doc, "exec"), {})
+
+
+def test_the_testing_guide_example_passes_with_a_fake_platform():
+    from prefect_agent.testing import FakePlatform
+
+    (block,) = python_blocks(ROOT / "docs/testing.md")
+    namespace: dict[str, object] = {}
+    exec(compile(block, "docs/testing.md", "exec"), namespace)
+    tests = [value for name, value in namespace.items() if name.startswith("test_")]
+    assert tests
+    for test in tests:
+        test(FakePlatform())  # type: ignore[operator]
