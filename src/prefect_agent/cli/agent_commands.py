@@ -97,7 +97,7 @@ def _config_command(kind: PlatformKind) -> click.Command:
         ctx = click.get_current_context()
         layers = standard_layers(kind, FlagSource(kind, given_flags(ctx, kind)))
         try:
-            resolved = bootstrap.effective_config(kind, layers)
+            resolved = bootstrap.checked_config(kind, layers)
         except ConfigError as err:
             fail(err)
         click.echo(as_json(resolved) if as_json_output else as_table(resolved))

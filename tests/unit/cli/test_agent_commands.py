@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from prefect_agent import __version__
+from prefect_agent.adapters import kubernetes as kubernetes_adapter
 from prefect_agent.adapters.system.clock import SystemClock
 from prefect_agent.bootstrap import AdapterOverrides
 from prefect_agent.cli.main import prefect
@@ -71,6 +72,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     user_file = tmp_path / "config.toml"
     monkeypatch.setenv("PREFECT__USER_CONFIG_PATH", str(user_file))
     return user_file
+
+
+# A job template that exists: `config` reads it as `start` does.
+SHIPPED_TEMPLATE = str(Path(kubernetes_adapter.__file__).parent / "job_template.yaml")
 
 
 def invoke(*args: str, obj: Any = None) -> Result:
@@ -187,9 +192,9 @@ def test_common_flags_set_their_key(kind: str, args: list[str], key: str, value:
         ("kubernetes", ["--namespace", "flows"], "agent.kubernetes.namespace", "flows"),
         (
             "kubernetes",
-            ["--job-template", "/t.yaml"],
+            ["--job-template", SHIPPED_TEMPLATE],
             "agent.kubernetes.job_template_path",
-            "/t.yaml",
+            SHIPPED_TEMPLATE,
         ),
         (
             "kubernetes",
@@ -477,3 +482,52 @@ def test_max_polls_ends_an_agent_whose_api_is_unreachable(tmp_path: Path) -> Non
     assert output.count("Could not register the agent") == 1  # two attempts, one retry
     assert done.stderr.strip().splitlines()[-1].startswith("Error: ")
     assert "http://127.0.0.1:9" in done.stderr.strip().splitlines()[-1]
+
+
+def platform_bad_inputs(tmp_path: Path) -> list[tuple[str, list[str], str]]:
+    """Values only the platform's adapter can judge, before anything connects."""
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("a: [\n")
+    return [
+        (
+            "docker",
+            ["--volume", "data/x:/in"],
+            "Error: flag --volume: agent.docker.volumes: volume 'data/x:/in': 'data/x' is "
+            "neither a host path nor a volume name;",
+        ),
+        (
+            "kubernetes",
+            ["--job-template", str(bad_yaml)],
+            f"Error: flag --job-template: agent.kubernetes.job_template_path: job template "
+            f"{bad_yaml} is not valid YAML:",
+        ),
+        (
+            "local",
+            ["--state-dir", "/proc/no-such-dir/state"],
+            "Error: flag --state-dir: agent.local.state_dir: cannot create "
+            "/proc/no-such-dir/state:",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("subcommand", ["start", "config"])
+@pytest.mark.parametrize("case", range(3))
+def test_platform_settings_fail_start_and_config_alike_before_connecting(
+    subcommand: str, case: int, tmp_path: Path, clean_environment: Path
+) -> None:
+    kind, args, message = platform_bad_inputs(tmp_path)[case]
+    # An unreachable API and (for Kubernetes) no cluster: the setting is reported first.
+    result = invoke("agent", kind, subcommand, "--api", "http://127.0.0.1:9", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_config_checks_the_state_dir_without_creating_it(
+    tmp_path: Path, clean_environment: Path
+) -> None:
+    state = tmp_path / "not" / "yet"
+    result = invoke("agent", "local", "config", "--state-dir", str(state))
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "not").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".prefect-agent")] == []
