@@ -233,11 +233,13 @@ def test_config_shows_each_value_source(
     result = invoke("agent", "local", "config", "--no-hostname-label", "--max-polls", "3")
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line.split() for line in result.output.splitlines()}
-    assert lines["KEY"] == ["KEY", "VALUE", "SOURCE"]
-    assert lines["cloud.agent.name"][1:] == ["from-file", "file", f"{clean_environment}:2"]
+    assert lines["KEY"] == ["KEY", "ENVIRONMENT", "VARIABLE", "VALUE", "SOURCE"]
+    assert lines["cloud.agent.name"][1:] == [
+        "PREFECT__CLOUD__AGENT__NAME", "from-file", "file", f"{clean_environment}:2"
+    ]  # fmt: skip
     assert lines["cloud.agent.labels"][-2:] == ["env", "PREFECT__CLOUD__AGENT__LABELS"]
-    assert lines["agent.max_polls"][1:] == ["3", "flag", "--max-polls"]
-    assert lines["cloud.api"][1:] == ["http://localhost:4200", "default"]
+    assert lines["agent.max_polls"][1:] == ["PREFECT__AGENT__MAX_POLLS", "3", "flag", "--max-polls"]
+    assert lines["cloud.api"][2:] == ["http://localhost:4200", "default"]
 
 
 BAD_INPUTS = [
