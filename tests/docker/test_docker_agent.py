@@ -88,6 +88,39 @@ def test_a_failing_container_ends_its_run_failed_with_the_reason(
     platform.close()
 
 
+@pytest.mark.parametrize(
+    ("host_config", "field", "permission"),
+    [
+        ({"privileged": True}, "host_config.privileged", "privileged"),
+        ({"binds": ["/:/host"]}, "host_config.binds", "host-binds"),
+        ({"pid_mode": "host"}, "host_config.pid_mode (host)", "host-namespaces"),
+        ({"network_mode": "host"}, "host_config.network_mode (host)", "host-namespaces"),
+        ({"cap_add": ["SYS_ADMIN"]}, "host_config.cap_add", "capabilities"),
+        ({"devices": ["/dev/sda:/dev/sda"]}, "host_config.devices", "devices"),
+    ],
+)
+def test_host_escaping_host_config_fails_only_that_run(
+    docker_engine: Any, agent_name: str, host_config: Any, field: str, permission: str
+) -> None:
+    config = AgentConfig(
+        platform=DockerSettings(), name=agent_name, flow_run_command=("sh", "-c", "exit 0")
+    )
+    platform = DockerPlatform.from_config(config)
+    agent, source = make_agent(config, platform)
+    hostile = source.add_run(run_config=DockerRun(image=BUSYBOX, host_config=host_config))
+    fine = source.add_run(run_config=DockerRun(image=BUSYBOX, host_config={"mem_limit": "64m"}))
+    step_until(agent, source, hostile, "Failed")
+    step_until(agent, source, fine, "Submitted")
+    reason = [log.message for log in source.logs(hostile) if "policy" in log.message]
+    assert len(reason) == 1 and "\n" not in reason[0]
+    assert f"The run config's {field} is refused" in reason[0]
+    assert f"{permission!r} permission in agent.docker.run_host_config_permissions" in reason[0]
+    assert not docker_engine.containers.list(
+        all=True, filters={"label": f"io.prefect.flow-run-id={hostile}"}
+    )
+    platform.close()
+
+
 def test_an_unreachable_engine_claims_nothing_and_the_agent_recovers(
     agent_name: str, tmp_path: Path
 ) -> None:

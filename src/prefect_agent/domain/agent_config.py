@@ -13,7 +13,7 @@ from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.secret import Secret
+from prefect_agent.domain.secret import MASK, Secret
 from prefect_agent.domain.validators import (
     env_mapping,
     non_empty_strings,
@@ -61,6 +61,21 @@ def without_credentials(url: str) -> str:
     """``url`` without the ``user:password@`` it may carry (for anything shown)."""
     head, credentials, rest = split_credentials(url)
     return f"{head}{rest}" if credentials else url
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its credentials replaced by the mask (reprs show where, never who)."""
+    head, credentials, rest = split_credentials(url)
+    return f"{head}{MASK}@{rest}" if credentials else url
+
+
+def masked_url_repr(url: str) -> str:
+    return repr(masked_url(url))
+
+
+def env_names_repr(env: Mapping[str, str]) -> str:
+    """Environment values may be secrets (``--env PREFECT__CLOUD__API_KEY=...``)."""
+    return "{" + ", ".join(f"{name!r}: {MASK!r}" for name in env) + "}"
 
 
 def _check_api(_: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -120,6 +135,7 @@ class AgentConfig:
         factory=dict,
         converter=frozen_map,
         validator=env_mapping,
+        repr=env_names_repr,
         metadata={"help": "An environment variable for every flow run, KEY=VALUE (repeatable)."},
     )
     backend: str = attrs.field(
@@ -133,6 +149,7 @@ class AgentConfig:
         ),
         converter=_strip_slash,
         validator=_check_api,
+        repr=masked_url_repr,
         metadata={"help": "The Prefect API address."},
     )
     api_key: Secret | None = attrs.field(

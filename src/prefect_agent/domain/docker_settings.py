@@ -7,8 +7,8 @@ from typing import Any, ClassVar, Literal, get_args
 import attrs
 
 from prefect_agent.domain.frozen import str_tuple
-from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.launch_policy import DOCKER_PERMISSIONS
+from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.validators import non_empty_strings, positive, subset_of
 
 PullPolicy = Literal["IfNotPresent", "Always", "Never"]

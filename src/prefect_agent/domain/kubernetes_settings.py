@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import attrs
 
 from prefect_agent.domain.frozen import str_tuple
-from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.launch_policy import POD_PERMISSIONS
+from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.validators import (
     non_empty_strings,
     non_negative,

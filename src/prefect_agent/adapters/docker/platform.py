@@ -32,6 +32,7 @@ from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
+from prefect_agent.domain.launch_policy import docker_host_config_refusal
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.platform_kind import PlatformKind
@@ -266,6 +267,11 @@ class DockerPlatform:
     def _create(self, api: Any, run: FlowRun, spec: LaunchSpec) -> Launched:
         run_config = spec.run_config
         assert isinstance(run_config, DockerRun)
+        refusal = docker_host_config_refusal(
+            run_config.host_config, self._settings.run_host_config_permissions
+        )
+        if refusal:
+            raise LaunchError(refusal)
         if not spec.image:
             raise LaunchError(f"Flow run {run.id} has no image to run")
         image = parse_image(spec.image)

@@ -64,7 +64,7 @@ def load_template(location: str, limits: FetchLimits | None = None) -> dict[str,
 
 def parse_template(text: str, source: str) -> dict[str, Any]:
     try:
-        document = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a safe loader)
+        document = yaml.load(text, Loader=_NoAliasLoader)
     except yaml.MarkedYAMLError as exc:
         # PyYAML's own message quotes the offending line: the position and problem are enough.
         mark = exc.problem_mark or exc.context_mark

@@ -9,6 +9,7 @@ ever). Errors name the location and the problem, never what was read.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -160,10 +161,8 @@ def _http_once(
         expired.set()
         sock = connection.sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     watchdog = threading.Timer(remaining, cut)
     watchdog.daemon = True
@@ -259,7 +258,9 @@ def _s3(location: str, limits: FetchLimits, timeout: float) -> bytes:
         data: bytes = answer["Body"].read(limits.max_bytes + 1)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
-        raise FetchError(f"could not read the job template {location}: S3 answered {code}") from None
+        raise FetchError(
+            f"could not read the job template {location}: S3 answered {code}"
+        ) from None
     except BotoCoreError as exc:
         raise FetchError(
             f"could not read the job template {location}: {type(exc).__name__}"

@@ -143,12 +143,12 @@ def test_devices_and_fifos_are_not_read(tmp_path: Path) -> None:
 
 def test_yaml_aliases_are_refused() -> None:
     bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-    with pytest.raises(TemplateError, match="aliases .* are not accepted"):
+    with pytest.raises(TemplateError, match=r"aliases .* are not accepted"):
         parse_template(bomb, "bomb.yaml")
 
 
 def test_deep_nesting_is_refused() -> None:
-    with pytest.raises(TemplateError, match="nested too deeply|not valid YAML"):
+    with pytest.raises(TemplateError, match=r"nested too deeply|not valid YAML"):
         parse_template("[" * 100_000, "deep.yaml")
 
 
@@ -256,7 +256,7 @@ def test_s3_templates_through_moto(moto_s3: str) -> None:
     assert load_template("s3://templates/job.yaml")["kind"] == "Job"
     with pytest.raises(TemplateError, match="larger than 1000 bytes"):
         load_template("s3://templates/big.yaml", FetchLimits(max_bytes=1000))
-    with pytest.raises(TemplateError, match="s3://templates/missing.yaml: S3 answered NoSuchKey"):
+    with pytest.raises(TemplateError, match=r"s3://templates/missing\.yaml: S3 answered NoSuchKey"):
         load_template("s3://templates/missing.yaml")
 
 
