@@ -37,6 +37,7 @@ from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.log_output import log_handler
 from prefect_agent.ports import Clock, ConfigSource, HealthReporter, Platform, RunSource
 from prefect_agent.services.agent import AgentService
+from prefect_agent.services.masking import masked
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def build_agent(
         )
     agent = AgentService(
         config=config,
-        source=source if source is not None else source_for(config),
+        source=masked(source if source is not None else source_for(config), config.secrets),
         platform=platform if platform is not None else platform_for(config),
         clock=clock,
         health=health,

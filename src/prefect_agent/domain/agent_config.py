@@ -12,6 +12,7 @@ from prefect_agent.domain.frozen import frozen_map, sorted_unique
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.operations_settings import OperationsSettings
+from prefect_agent.domain.output_lines import address_secrets
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import MASK, Secret
 from prefect_agent.domain.validators import (
@@ -230,6 +231,14 @@ class AgentConfig:
     def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"name must be a non-empty string, got {value!r}")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every value masked in what the agent logs and forwards from runs: the API key,
+        the tenant id and the credentials in the API address."""
+        key = self.api_key.reveal() if self.api_key else ""
+        found = (key, self.tenant_id or "", *address_secrets(split_credentials(self.api)[1]))
+        return tuple(s for s in found if s)
 
     @property
     def api_display(self) -> str:

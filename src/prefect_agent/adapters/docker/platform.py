@@ -35,6 +35,7 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_policy import docker_host_config_refusal
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
+from prefect_agent.domain.output_lines import Masker
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.run_config import DockerRun
 
@@ -74,6 +75,7 @@ class DockerPlatform:
         agent_name: str = "agent",
         volume_base_dir: str | None = None,
         write_flow_log: Callable[[str], None] = write_to_stdout,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._settings = settings
         self._agent = agent_name
@@ -86,7 +88,7 @@ class DockerPlatform:
         self._adoption_pending = False
         self._killed_at: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._logs = FlowLogStreamer(self._open_log_stream, write_flow_log)
+        self._logs = FlowLogStreamer(self._open_log_stream, write_flow_log, Masker(secrets))
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> DockerPlatform:
@@ -94,7 +96,7 @@ class DockerPlatform:
             raise ConfigError(
                 f"a Docker agent needs Docker settings, not {type(config.platform).__name__}"
             )
-        return cls(config.platform, agent_name=config.name)
+        return cls(config.platform, agent_name=config.name, secrets=config.secrets)
 
     @property
     def kind(self) -> PlatformKind:

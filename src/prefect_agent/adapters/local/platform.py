@@ -28,6 +28,7 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
+from prefect_agent.domain.output_lines import Masker
 from prefect_agent.domain.platform_kind import PlatformKind
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class LocalPlatform:
         tail_lines: int = 20,
         stop_grace_seconds: float = 10.0,
         output_max_bytes: int = 64 * 1024 * 1024,
+        secrets: Sequence[str] = (),
         reap_orphans: bool | None = None,
     ) -> None:
         self._records = RunRecords(state_dir)
@@ -101,7 +103,8 @@ class LocalPlatform:
         self._by_run: dict[str, _Child] = {}
         self._by_pid: dict[int, _Child] = {}
         self._outcomes: list[InfrastructureOutcome] = []
-        self._stream = FlowLogStream(output if output is not None else sys.stdout)
+        self._mask = Masker(secrets)
+        self._stream = FlowLogStream(output if output is not None else sys.stdout, self._mask)
         # Every run's stdin; opened once instead of once per launch.
         self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -129,6 +132,7 @@ class LocalPlatform:
             tail_lines=settings.output_tail_lines,
             stop_grace_seconds=settings.stop_grace_seconds,
             output_max_bytes=settings.output_max_bytes,
+            secrets=config.secrets,
         )
 
     @property
@@ -339,7 +343,10 @@ class LocalPlatform:
         details = (
             ()
             if succeeded
-            else last_lines(self._records.output_path(child.run_id), self._tail_lines)
+            else tuple(
+                self._mask(line)
+                for line in last_lines(self._records.output_path(child.run_id), self._tail_lines)
+            )
         )
         outcome = InfrastructureOutcome(
             run_id=child.run_id,
