@@ -82,7 +82,10 @@ def build_agent(
 
         # /api/poke reaches the agent built just below.
         health = HttpHealthReporter.from_config(
-            config, wake=lambda: agent.wake() if agent else None, now=clock.now
+            config,
+            wake=lambda: agent.wake() if agent else None,
+            now=clock.now,
+            monotonic=clock.monotonic,
         )
     agent = AgentService(
         config=config,
