@@ -92,7 +92,7 @@ class DockerSettings:
         metadata={
             "help": "What a run config's host_config may use: "
             + ", ".join(DOCKER_PERMISSIONS)
-            + " (default: none of them; docs/security.md)"
+            + " (default: none of them; docs/security.md)."
         },
     )
     """Host-escaping host_config options run configs may use (``domain/launch_policy.py``)."""

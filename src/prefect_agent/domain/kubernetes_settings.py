@@ -114,7 +114,7 @@ class KubernetesSettings:
         metadata={
             "help": "What a run config's job template may use: "
             + ", ".join(POD_PERMISSIONS)
-            + " (default: none of them; docs/security.md)"
+            + " (default: none of them; docs/security.md)."
         },
     )
     run_service_accounts: tuple[str, ...] = attrs.field(
