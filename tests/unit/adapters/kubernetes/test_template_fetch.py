@@ -268,3 +268,62 @@ def test_redirects_are_checked_against_the_policy(serve) -> None:  # type: ignor
     assert fetch(f"{hop}/x", FetchLimits()) == JOB
     with pytest.raises(FetchError, match="redirects to an address this agent's policy refuses"):
         fetch(f"{hop}/x", FetchLimits(), allow_redirect=lambda url: False)
+
+
+@pytest.fixture
+def fake_gcs(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, bytes]]:
+    """A JSON-API stand-in for GCS (google-cloud-storage talks to STORAGE_EMULATOR_HOST)."""
+    pytest.importorskip("google.cloud.storage", reason="the gcs extra is not installed")
+    import http.server
+    import json
+    import re
+    from urllib.parse import unquote
+
+    objects: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = re.match(r"^/download/storage/v1/b/([^/]+)/o/([^?]+)", self.path)
+            if not found:  # bucket metadata
+                self._answer(200, json.dumps({"name": "templates"}).encode())
+                return
+            name = f"{found.group(1)}/{unquote(found.group(2))}"
+            if name not in objects:
+                self._answer(404, b'{"error": {"code": 404, "message": "No such object"}}')
+                return
+            data = objects[name]
+            wanted = re.match(r"bytes=(\d+)-(\d+)", self.headers.get("range", ""))
+            if wanted:
+                data = data[int(wanted.group(1)) : int(wanted.group(2)) + 1]
+            self._answer(200, data)
+
+        def _answer(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "templates-test")
+    try:
+        yield objects
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def test_gcs_templates_through_an_emulated_api(fake_gcs: dict[str, bytes]) -> None:
+    fake_gcs["templates/k8s/job.yaml"] = JOB
+    fake_gcs["templates/big.yaml"] = JOB + b"#" * 5000
+    for scheme in ("gs", "gcs"):
+        assert load_template(f"{scheme}://templates/k8s/job.yaml")["kind"] == "Job"
+    with pytest.raises(TemplateError, match="larger than 1000 bytes"):
+        load_template("gs://templates/big.yaml", FetchLimits(max_bytes=1000))
+    with pytest.raises(TemplateError, match=r"gs://templates/nope\.yaml does not exist"):
+        load_template("gs://templates/nope.yaml")
