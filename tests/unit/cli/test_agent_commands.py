@@ -453,3 +453,13 @@ def test_a_secret_from_any_layer_never_reaches_logs_or_output(
     assert spec.api_key is not None and spec.api_key.reveal() == secret  # it did reach the run
     shown = invoke("agent", "local", "config", *args[3:]).output
     assert secret not in shown and "********" in shown
+
+
+def test_kubernetes_start_refuses_credentials_in_the_address_without_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    result = invoke("agent", "kubernetes", "start", "--api", "http://u:sekritpw@h:1")
+    assert result.exit_code == 2, result.output
+    assert "cloud.api: carries credentials" in result.output
+    assert "api_key_secret_name" in result.output and "sekritpw" not in result.output

@@ -95,6 +95,19 @@ def _rejection(exc: ValueError) -> str:
     return "; ".join(found) or type(exc).__name__
 
 
+def _check_api_credentials(config: AgentConfig, settings: KubernetesSettings) -> None:
+    """Credentials in the API address reach Jobs only through the Secret, or not at all."""
+    if split_credentials(config.api)[1] and not settings.api_key_secret_name:
+        raise ConfigError(
+            "carries credentials, which every flow-run Job would hold in plain text: set "
+            "agent.kubernetes.api_key_secret_name to a Secret holding the address under "
+            f"{settings.api_address_secret_key!r} (and the key under "
+            f"{settings.api_key_secret_key!r}), or remove the credentials",
+            key="cloud.api",
+            value=config.api_display,
+        )
+
+
 def _body(response: Any) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(response.data)
     return data
@@ -119,15 +132,7 @@ class KubernetesPlatform:
     ) -> None:
         if not isinstance(config.platform, KubernetesSettings):
             raise ConfigError("the Kubernetes platform needs Kubernetes settings", key="platform")
-        if split_credentials(config.api)[1] and not config.platform.api_key_secret_name:
-            raise ConfigError(
-                "carries credentials, which every flow-run Job would hold in plain text: set "
-                "agent.kubernetes.api_key_secret_name to a Secret holding the address under "
-                f"{config.platform.api_address_secret_key!r} (and the key under "
-                f"{config.platform.api_key_secret_key!r}), or remove the credentials",
-                key="cloud.api",
-                value=config.api_display,
-            )
+        _check_api_credentials(config, config.platform)
         self._config = config
         self._settings: KubernetesSettings = config.platform
         self._api = api
@@ -163,6 +168,8 @@ class KubernetesPlatform:
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> KubernetesPlatform:
+        if isinstance(config.platform, KubernetesSettings):
+            _check_api_credentials(config, config.platform)  # before any cluster is contacted
         return cls(config, cluster_client())
 
     # -- the Platform port -------------------------------------------------------------------
