@@ -159,11 +159,12 @@ class LocalPlatform:
         except OSError:
             return
         free = stats.f_bavail * stats.f_frsize
-        if free < MIN_FREE_BYTES:
-            # A claimed run would fail at once ("No space left on device"): claim none.
+        # A claimed run would fail at once ("No space left on device"): claim none. Running
+        # out of inodes gives the same error with bytes to spare.
+        if free < MIN_FREE_BYTES or (stats.f_files > 0 and stats.f_favail == 0):
             raise PlatformUnavailable(
                 f"The local agent's state directory {self._records.directory} is out of space "
-                f"({free} bytes free)"
+                f"({free} bytes, {stats.f_favail} inodes free)"
             )
 
     def launch(self, run: FlowRun, spec: LaunchSpec) -> Launched:

@@ -71,11 +71,11 @@ def test_cap_output_without_hole_punching_still_keeps_the_tail(
 
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
-    """A 2 MiB tmpfs: a disk that really fills (root and mount rights are needed)."""
-    mount = Path(f"/tmp/h15a-small-disk-{uuid.uuid4().hex[:8]}")
+    """A 2 MiB tmpfs with 64 inodes: a disk that really fills (root and mount rights needed)."""
+    mount = Path(f"/tmp/prefect-agent-small-disk-{uuid.uuid4().hex[:8]}")
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=2m,nr_inodes=64", "tmpfs", str(mount)],
         capture_output=True,
         check=False,
     )
@@ -127,3 +127,16 @@ def test_a_full_disk_leaves_runs_scheduled_until_space_returns(small_disk: Path)
         assert source.submissions(run_id) == 1
     finally:
         agent.shutdown()
+
+
+def test_running_out_of_inodes_counts_as_a_full_disk(small_disk: Path) -> None:
+    platform = LocalPlatform(state_dir=small_disk / "state")
+    try:
+        platform.check()
+        with pytest.raises(OSError, match="No space left"):
+            for i in range(1000):
+                (small_disk / f"f{i}").touch()
+        with pytest.raises(PlatformUnavailable, match="0 inodes free"):
+            platform.check()
+    finally:
+        platform.close()
