@@ -70,7 +70,8 @@ def parse_template(text: str, source: str) -> dict[str, Any]:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise TemplateError(
-            f"job template {source} is not valid YAML{where}: {exc.problem or exc.context}"
+            f"job template {source} is not valid YAML{where}: "
+            f"{exc.problem or exc.context or 'a syntax error'}"
         ) from None
     except yaml.YAMLError:
         raise TemplateError(f"job template {source} is not valid YAML") from None

@@ -30,7 +30,7 @@ class _Followed:
 class FlowLogStream:
     """Follows output files; ``pump()`` writes the complete lines written since the last call.
 
-    ``\r`` ends a line too and a partial line is cut at ``MAX_LINE_BYTES``, so a progress bar
+    ``\\r`` ends a line too and a partial line is cut at ``MAX_LINE_BYTES``, so a progress bar
     costs no memory however long it runs; ``mask`` hides secrets a run prints.
     """
 
