@@ -42,6 +42,7 @@ from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.log_output import log_handler
 from prefect_agent.ports import Clock, ConfigSource, HealthReporter, Platform, RunSource
 from prefect_agent.services.agent import AgentService
+from prefect_agent.services.masking import masked
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +89,14 @@ def build_agent(
 
         # /api/poke reaches the agent built just below.
         health = HttpHealthReporter.from_config(
-            config, wake=lambda: agent.wake() if agent else None, now=clock.now
+            config,
+            wake=lambda: agent.wake() if agent else None,
+            now=clock.now,
+            monotonic=clock.monotonic,
         )
     agent = AgentService(
         config=config,
-        source=source if source is not None else source_for(config),
+        source=masked(source if source is not None else source_for(config), config.secrets),
         platform=platform if platform is not None else platform_for(config),
         clock=clock,
         health=health,

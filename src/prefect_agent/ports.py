@@ -166,11 +166,15 @@ class HealthReporter(Protocol):
 class Clock(Protocol):
     """Time for the services. They never read the system clock or sleep on their own.
 
-    Contract: ``now()`` is timezone-aware UTC; ``wait(event, timeout)`` returns True as soon
-    as ``event`` is set, or False once ``timeout`` seconds of this clock's time have passed
+    Contract: ``now()`` is timezone-aware UTC; ``monotonic()`` is seconds from an arbitrary
+    origin that never goes back (every interval is measured with it: a wall clock stepped
+    back or forward must not stop or rush checks); ``wait(event, timeout)`` returns True as
+    soon as ``event`` is set, or False once ``timeout`` monotonic seconds have passed
     (``None`` waits for the event only).
     """
 
     def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
 
     def wait(self, event: threading.Event, timeout: float | None) -> bool: ...

@@ -23,6 +23,7 @@ from prefect_agent.testing import FakeClock, InMemoryRunSource
 from prefect_agent.testing.executor import InlineExecutor
 from tests.docker.conftest import BUSYBOX, remove_agent_containers
 from tests.docker.socket_proxy import SocketProxy
+from tests.polling import eventually
 
 pytestmark = pytest.mark.docker
 
@@ -85,6 +86,39 @@ def test_a_failing_container_ends_its_run_failed_with_the_reason(
     assert any(reason in m for m in messages)
     if reason.startswith("exited"):
         assert any("about to fail" in m for m in messages)  # the container's last lines
+    platform.close()
+
+
+@pytest.mark.parametrize(
+    ("host_config", "field", "permission"),
+    [
+        ({"privileged": True}, "host_config.privileged", "privileged"),
+        ({"binds": ["/:/host"]}, "host_config.binds", "host-binds"),
+        ({"pid_mode": "host"}, "host_config.pid_mode (host)", "host-namespaces"),
+        ({"network_mode": "host"}, "host_config.network_mode (host)", "host-namespaces"),
+        ({"cap_add": ["SYS_ADMIN"]}, "host_config.cap_add", "capabilities"),
+        ({"devices": ["/dev/sda:/dev/sda"]}, "host_config.devices", "devices"),
+    ],
+)
+def test_host_escaping_host_config_fails_only_that_run(
+    docker_engine: Any, agent_name: str, host_config: Any, field: str, permission: str
+) -> None:
+    config = AgentConfig(
+        platform=DockerSettings(), name=agent_name, flow_run_command=("sh", "-c", "exit 0")
+    )
+    platform = DockerPlatform.from_config(config)
+    agent, source = make_agent(config, platform)
+    hostile = source.add_run(run_config=DockerRun(image=BUSYBOX, host_config=host_config))
+    fine = source.add_run(run_config=DockerRun(image=BUSYBOX, host_config={"mem_limit": "64m"}))
+    step_until(agent, source, hostile, "Failed")
+    step_until(agent, source, fine, "Submitted")
+    reason = [log.message for log in source.logs(hostile) if "policy" in log.message]
+    assert len(reason) == 1 and "\n" not in reason[0]
+    assert f"The run config's {field} is refused" in reason[0]
+    assert f"{permission!r} permission in agent.docker.run_host_config_permissions" in reason[0]
+    assert not docker_engine.containers.list(
+        all=True, filters={"label": f"io.prefect.flow-run-id={hostile}"}
+    )
     platform.close()
 
 
@@ -158,3 +192,38 @@ def test_adoption_waits_for_an_engine_that_was_down_at_start(
     finally:
         restarted.close()
         proxy.stop()
+
+
+def test_a_container_printing_the_key_and_failing_leaks_it_nowhere(
+    docker_engine: Any, agent_name: str
+) -> None:
+    from prefect_agent import bootstrap
+
+    key, password = "pcu_docker_leak_0123456789", "hunter2-docker"
+    script = 'echo "key=$PREFECT__CLOUD__API_KEY api=$PREFECT__CLOUD__API"; exit 5'
+    config = AgentConfig(
+        platform=DockerSettings(show_flow_logs=True),
+        name=agent_name,
+        api=f"http://flows:{password}@127.0.0.1:4200",
+        api_key=key,
+        flow_run_command=("sh", "-c", script),
+    )
+    shown: list[str] = []
+    platform = DockerPlatform(
+        config.platform,  # type: ignore[arg-type]
+        agent_name=agent_name,
+        write_flow_log=shown.append,
+        secrets=config.secrets,
+    )
+    clock = FakeClock()
+    source = InMemoryRunSource(clock=clock)
+    agent = bootstrap.build_agent(config, source=source, platform=platform, clock=clock)
+    agent.register()
+    run_id = source.add_run(run_config=DockerRun(image=BUSYBOX))
+    step_until(agent, source, run_id, "Failed")
+    logs = "\n".join(log.message for log in source.logs(run_id))
+    assert "exited with code 5" in logs and "key=********" in logs
+    eventually(lambda: any("key=********" in line for line in shown), "the streamed line")
+    for text in (logs, "\n".join(shown)):
+        assert key not in text and password not in text
+    agent.shutdown()

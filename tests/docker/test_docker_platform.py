@@ -223,7 +223,7 @@ def test_a_run_host_config_keeps_the_agent_volumes(harness: Harness) -> None:
     for name in ("agent", "run"):
         (harness.tmp / name).mkdir()
         (harness.tmp / name / "f").write_text(name)
-    config = harness.config(volumes=["./agent:/agent"])
+    config = harness.config(volumes=["./agent:/agent"], run_host_config_permissions=["host-binds"])
     platform = harness.platform(config)
     run = harness.run(host_config={"binds": [f"{harness.tmp / 'run'}:/run-data:ro"]})
     harness.launch(platform, run, "grep -q agent /agent/f && grep -q run /run-data/f", config)

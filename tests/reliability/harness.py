@@ -219,7 +219,7 @@ class InProcessAgent:
         self.platform = FakePlatform()
         self.clock = SystemClock()
         self.health = HttpHealthReporter.from_config(
-            self.config, wake=self.wake, now=self.clock.now
+            self.config, wake=self.wake, now=self.clock.now, monotonic=self.clock.monotonic
         )
         self.agent = AgentService(
             config=self.config,

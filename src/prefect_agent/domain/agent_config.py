@@ -13,8 +13,9 @@ from prefect_agent.domain.frozen import frozen_map, sorted_unique
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.operations_settings import OperationsSettings
+from prefect_agent.domain.output_lines import address_secrets
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.secret import Secret
+from prefect_agent.domain.secret import MASK, Secret
 from prefect_agent.domain.validators import (
     env_mapping,
     non_empty_strings,
@@ -76,6 +77,21 @@ def without_credentials(url: str) -> str:
     return f"{head}{rest}" if credentials else url
 
 
+def masked_url(url: str) -> str:
+    """``url`` with its credentials replaced by the mask (reprs show where, never who)."""
+    head, credentials, rest = split_credentials(url)
+    return f"{head}{MASK}@{rest}" if credentials else url
+
+
+def masked_url_repr(url: str) -> str:
+    return repr(masked_url(url))
+
+
+def env_names_repr(env: Mapping[str, str]) -> str:
+    """Environment values may be secrets (``--env PREFECT__CLOUD__API_KEY=...``)."""
+    return "{" + ", ".join(f"{name!r}: {MASK!r}" for name in env) + "}"
+
+
 def _check_api(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not value.startswith(("http://", "https://")):
         shown = without_credentials(value)
@@ -133,6 +149,7 @@ class AgentConfig:
         factory=dict,
         converter=frozen_map,
         validator=env_mapping,
+        repr=env_names_repr,
         metadata={"help": "An environment variable for every flow run, KEY=VALUE (repeatable)."},
     )
     backend: str = attrs.field(
@@ -146,6 +163,7 @@ class AgentConfig:
         ),
         converter=_strip_slash,
         validator=_check_api,
+        repr=masked_url_repr,
         metadata={"help": "The Prefect API address."},
     )
     api_key: Secret | None = attrs.field(
@@ -226,6 +244,14 @@ class AgentConfig:
     def _check_name(self, attribute: attrs.Attribute[str], value: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"name must be a non-empty string, got {value!r}")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every value masked in what the agent logs and forwards from runs: the API key,
+        the tenant id and the credentials in the API address."""
+        key = self.api_key.reveal() if self.api_key else ""
+        found = (key, self.tenant_id or "", *address_secrets(split_credentials(self.api)[1]))
+        return tuple(s for s in found if s)
 
     @property
     def api_display(self) -> str:

@@ -7,8 +7,9 @@ from typing import Any, ClassVar, Literal, get_args
 import attrs
 
 from prefect_agent.domain.frozen import str_tuple
+from prefect_agent.domain.launch_policy import DOCKER_PERMISSIONS
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.validators import non_empty_strings, positive
+from prefect_agent.domain.validators import non_empty_strings, positive, subset_of
 
 PullPolicy = Literal["IfNotPresent", "Always", "Never"]
 ContainerRemoval = Literal["always", "on-success", "never"]
@@ -84,6 +85,17 @@ class DockerSettings:
         metadata={"help": "When to remove ended containers, once their exit status is read"},
     )
     """Ended containers are removed after their exit status and last lines were read."""
+    run_host_config_permissions: tuple[str, ...] = attrs.field(
+        default=(),
+        converter=str_tuple,
+        validator=subset_of(DOCKER_PERMISSIONS),
+        metadata={
+            "help": "What a run config's host_config may use: "
+            + ", ".join(DOCKER_PERMISSIONS)
+            + " (default: none of them; docs/security.md)."
+        },
+    )
+    """Host-escaping host_config options run configs may use (``domain/launch_policy.py``)."""
 
     @property
     def effective_pull_policy(self) -> str:

@@ -9,8 +9,18 @@ from typing import Any, ClassVar
 import attrs
 
 from prefect_agent.domain.frozen import str_tuple
+from prefect_agent.domain.launch_policy import POD_PERMISSIONS
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.validators import non_empty_strings, non_negative, positive
+from prefect_agent.domain.validators import (
+    non_empty_strings,
+    non_negative,
+    positive,
+    subset_of,
+)
+
+DEFAULT_RUN_TEMPLATE_URLS = ("https://*", "s3://*", "gs://*", "gcs://*")
+"""Where run configs' job_template_path may point by default: never the agent's files, never
+plain http (cloud metadata endpoints answer there)."""
 
 DNS_1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -70,4 +80,56 @@ class KubernetesSettings:
         default=10.0,
         validator=positive,
         metadata={"help": "Seconds between two label-selected listings of this agent's jobs."},
+    )
+    job_template_max_bytes: int = attrs.field(
+        default=1024 * 1024,
+        validator=positive,
+        metadata={"help": "Largest job template read from a file or URL, in bytes."},
+    )
+    job_template_timeout_seconds: float = attrs.field(
+        default=10.0,
+        validator=positive,
+        metadata={"help": "Seconds a job template fetch may take in total."},
+    )
+    run_template_dir: str | None = attrs.field(
+        default=None,
+        metadata={
+            "help": "Run configs' job_template_path may name files under this directory "
+            "of the agent's host (default: no agent files)."
+        },
+    )
+    run_template_urls: tuple[str, ...] = attrs.field(
+        default=DEFAULT_RUN_TEMPLATE_URLS,
+        converter=str_tuple,
+        validator=non_empty_strings,
+        metadata={
+            "help": "URL patterns (* wildcards) run configs' job_template_path may match "
+            "(default: https, s3, gs and gcs URLs)."
+        },
+    )
+    run_pod_permissions: tuple[str, ...] = attrs.field(
+        default=(),
+        converter=str_tuple,
+        validator=subset_of(POD_PERMISSIONS),
+        metadata={
+            "help": "What a run config's job template may use: "
+            + ", ".join(POD_PERMISSIONS)
+            + " (default: none of them; docs/security.md)."
+        },
+    )
+    run_service_accounts: tuple[str, ...] = attrs.field(
+        default=(),
+        converter=str_tuple,
+        validator=non_empty_strings,
+        metadata={
+            "help": "Service accounts run configs may ask for besides the agent's "
+            "service_account_name (* for any)."
+        },
+    )
+    api_address_secret_key: str = attrs.field(
+        default="api",
+        metadata={
+            "help": "Key of the API address inside api_key_secret_name, used when the "
+            "address carries credentials."
+        },
     )

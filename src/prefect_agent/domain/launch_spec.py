@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.agent_config import AgentConfig, env_names_repr, masked_url_repr
 from prefect_agent.domain.errors import LaunchError
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.frozen import frozen_map
@@ -65,13 +65,15 @@ class LaunchSpec:
     image: str | None = None
     working_dir: str | None = None
     backend: str = "server"
-    api: str = ""
+    api: str = attrs.field(default="", repr=masked_url_repr)
     api_key: Secret | None = None
     tenant_id: str | None = None
     agent_labels: tuple[str, ...] = ()
     flow_log_level: str = "INFO"
     send_flow_run_logs: bool = True
-    agent_env: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
+    agent_env: Mapping[str, str] = attrs.field(
+        factory=dict, converter=frozen_map, repr=env_names_repr
+    )
 
     def builtins(self) -> dict[str, str]:
         """The fixed variables (step 6). The API key appears here and only here."""

@@ -8,7 +8,7 @@ import attrs
 
 from prefect_agent.domain.frozen import str_tuple
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.validators import non_empty_strings, non_negative
+from prefect_agent.domain.validators import non_empty_strings, non_negative, positive
 
 
 @attrs.frozen(kw_only=True)
@@ -52,3 +52,12 @@ class LocalSettings:
         metadata={"help": "Seconds between SIGTERM and SIGKILL when a run is stopped."},
     )
     """How long a stopped run may take to exit after SIGTERM before it is killed."""
+    output_max_bytes: int = attrs.field(
+        default=64 * 1024 * 1024,
+        validator=positive,
+        metadata={
+            "help": "Bytes of output kept per run on the agent's disk; beyond it only the "
+            "tail is kept."
+        },
+    )
+    """Each run's output file is kept within this size, its tail kept (``output_cap.py``)."""

@@ -52,6 +52,14 @@ class OperationsSettings:
             "help": "Runs later than the backlog threshold: launch them all, or skip (fail) them."
         },
     )
+    poke_interval_seconds: float = attrs.field(
+        default=1.0,
+        validator=positive,
+        metadata={
+            "help": "/api/poke wakes the poll loop at most once per this many seconds "
+            "(more pokes get 429)."
+        },
+    )
     backlog_threshold_seconds: float | None = attrs.field(
         default=None,
         validator=non_negative,

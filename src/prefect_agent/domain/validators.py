@@ -45,3 +45,16 @@ def positive(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
 def non_negative(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
     if value is not None and value < 0:
         raise ValueError(f"{attribute.name} must be zero or more, got {value!r}")
+
+
+def subset_of(choices: tuple[str, ...]) -> Any:
+    """A validator: every entry of a tuple setting is one of ``choices``."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: Iterable[Any]) -> None:
+        for item in value:
+            if item not in choices:
+                raise ValueError(
+                    f"{attribute.name} entries must be among {', '.join(choices)}, not {item!r}"
+                )
+
+    return check

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from prefect_agent.domain.agent_config import AgentConfig
-from prefect_agent.domain.secret import MASK
+from prefect_agent.domain.output_lines import Masker
 from prefect_agent.log_output.json_formatter import JsonFormatter
 from prefect_agent.log_output.repeated_errors import RepeatedErrorFilter
 
@@ -26,13 +26,10 @@ class MaskingFormatter(logging.Formatter):
     def __init__(self, inner: logging.Formatter, secrets: Sequence[str]) -> None:
         super().__init__()
         self._inner = inner
-        self._secrets = tuple(s for s in secrets if s)
+        self._mask = Masker(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = self._inner.format(record)
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+        return self._mask(self._inner.format(record))
 
 
 def log_handler(config: AgentConfig, stream: TextIO | None = None) -> logging.Handler:
@@ -43,7 +40,6 @@ def log_handler(config: AgentConfig, stream: TextIO | None = None) -> logging.Ha
     else:
         inner = logging.Formatter(TEXT_FORMAT)
         inner.converter = time.gmtime
-    secrets = [config.api_key.reveal()] if config.api_key else []
-    handler.setFormatter(MaskingFormatter(inner, secrets))
+    handler.setFormatter(MaskingFormatter(inner, config.secrets))
     handler.addFilter(RepeatedErrorFilter(config.operations.error_repeat_window_seconds))
     return handler

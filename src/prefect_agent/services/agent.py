@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from prefect_agent.domain.agent_config import AgentConfig
@@ -257,7 +257,9 @@ class AgentService:
             )
 
     def _scheduler_loop(self) -> None:
-        next_check = self.clock.now()
+        # Infrastructure checks follow the monotonic clock: a wall clock stepped back an hour
+        # must not stop them for an hour (start times, being wall times, follow the wall).
+        next_check = self.clock.monotonic()
         while not self._stopping.is_set():
             self._scheduler_wake.clear()
             now = self.clock.now()
@@ -265,8 +267,8 @@ class AgentService:
             try:
                 if due:
                     self.deployer.deploy(due)
-                if now >= next_check:
-                    next_check = now + timedelta(seconds=self.config.monitor_interval)
+                if self.clock.monotonic() >= next_check:
+                    next_check = self.clock.monotonic() + self.config.monitor_interval
                     self.monitor.check()
             except Exception:
                 # A bug in one deployment or check must not end deployments for good.
@@ -275,12 +277,12 @@ class AgentService:
                 # so releasing them cannot make a poll deploy them twice.
                 for run in due:
                     self.in_flight.release(run.id)
-            deadline = _earliest(self.timers.next_due(), next_check)
-            timeout = max(0.0, (deadline - self.clock.now()).total_seconds())
+            timeout = max(0.0, next_check - self.clock.monotonic())
+            next_due = self.timers.next_due()
+            if next_due is not None:
+                timeout = min(timeout, max(0.0, (next_due - self.clock.now()).total_seconds()))
             if due:
                 continue  # more may have become due while deploying
             self.clock.wait(self._scheduler_wake, timeout)
 
 
-def _earliest(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b < a else a

@@ -13,7 +13,10 @@ _POLL = 0.002  # real seconds between checks of a waiter's event; bounded, never
 class FakeClock:
     """Implements the ``Clock`` port with time you control.
 
-    - ``advance(seconds)`` moves time forward and releases waits whose deadline passed.
+    - ``advance(seconds)`` moves time (wall and monotonic) forward and releases waits whose
+      deadline passed.
+    - ``jump(seconds)`` steps the wall clock only, either way (an NTP step, a VM resumed):
+      ``monotonic()`` and waits are unaffected, as with the system's clocks.
     - ``auto_advance=True``: a wait with a timeout returns at once after moving time to its
       deadline, so code that waits runs to completion in milliseconds.
     - ``waiters`` counts threads blocked in ``wait``; ``wait_for_waiters(n)`` blocks (in
@@ -24,6 +27,7 @@ class FakeClock:
         if start.tzinfo is None:
             raise ValueError("FakeClock needs a timezone-aware start time")
         self._now = start
+        self._monotonic = 0.0
         self.auto_advance = auto_advance
         self._cond = threading.Condition()
         self.waiters = 0
@@ -32,7 +36,18 @@ class FakeClock:
         with self._cond:
             return self._now
 
+    def monotonic(self) -> float:
+        with self._cond:
+            return self._monotonic
+
     def advance(self, seconds: float) -> datetime:
+        with self._cond:
+            self._now += timedelta(seconds=seconds)
+            self._monotonic += seconds
+            self._cond.notify_all()
+            return self._now
+
+    def jump(self, seconds: float) -> datetime:
         with self._cond:
             self._now += timedelta(seconds=seconds)
             self._cond.notify_all()
@@ -42,6 +57,7 @@ class FakeClock:
         with self._cond:
             if when < self._now:
                 raise ValueError("FakeClock cannot go backwards")
+            self._monotonic += (when - self._now).total_seconds()
             self._now = when
             self._cond.notify_all()
 
@@ -49,16 +65,17 @@ class FakeClock:
         if event.is_set():
             return True
         with self._cond:
-            deadline = None if timeout is None else self._now + timedelta(seconds=timeout)
+            deadline = None if timeout is None else self._monotonic + timeout
             if self.auto_advance and deadline is not None:
-                if deadline > self._now:
-                    self._now = deadline
+                if deadline > self._monotonic:
+                    self._now += timedelta(seconds=deadline - self._monotonic)
+                    self._monotonic = deadline
                     self._cond.notify_all()
                 return event.is_set()
             self.waiters += 1
             try:
                 while not event.is_set():
-                    if deadline is not None and self._now >= deadline:
+                    if deadline is not None and self._monotonic >= deadline:
                         return False
                     self._cond.wait(_POLL)
                 return True

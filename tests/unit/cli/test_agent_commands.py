@@ -533,3 +533,13 @@ def test_config_checks_the_state_dir_without_creating_it(
     assert result.exit_code == 0, result.output
     assert not (tmp_path / "not").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".prefect-agent")] == []
+
+
+def test_kubernetes_start_refuses_credentials_in_the_address_without_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    result = invoke("agent", "kubernetes", "start", "--api", "http://u:sekritpw@h:1")
+    assert result.exit_code == 2, result.output
+    assert "cloud.api: carries credentials" in result.output
+    assert "api_key_secret_name" in result.output and "sekritpw" not in result.output

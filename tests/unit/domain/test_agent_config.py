@@ -106,3 +106,20 @@ def test_a_bad_api_address_error_hides_its_password(api):
     with pytest.raises(ValueError, match="host") as bad:
         AgentConfig(api=api)
     assert "s3cret" not in str(bad.value)
+
+
+def test_no_repr_shows_credentials_of_the_api_address_or_env_values() -> None:
+    from prefect_agent.domain.flow_run import FlowRun
+    from prefect_agent.domain.launch_spec import build_launch_spec
+
+    config = AgentConfig(
+        api="https://alice:pw-1234@prefect.example.com",
+        api_key="key-5678",
+        env_vars={"PREFECT__CLOUD__API_KEY": "env-9012"},
+    )
+    run = FlowRun(id="r", version=1, state="Scheduled", flow_id="f", core_version="1.4.1")
+    spec = build_launch_spec(run, config, tenant_id=None)
+    for shown in (repr(config), str(config), repr(spec)):
+        for secret in ("pw-1234", "alice", "key-5678", "env-9012"):
+            assert secret not in shown
+    assert "prefect.example.com" in repr(config)

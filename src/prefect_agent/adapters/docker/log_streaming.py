@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from prefect_agent.domain.output_lines import split_lines
 
 logger = logging.getLogger(__name__)
 
@@ -24,18 +26,6 @@ def write_to_stdout(line: str) -> None:
         sys.stdout.flush()
 
 
-def split_lines(chunks: Iterable[bytes]) -> Iterator[str]:
-    """Whole lines from arbitrary chunks; a last line without a newline is yielded too."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.decode("utf-8", "replace").rstrip("\r")
-    if pending:
-        yield pending.decode("utf-8", "replace").rstrip("\r")
-
-
 class FlowLogStreamer:
     """Follows container logs in threads; ``open_stream(container_id)`` gives the chunks."""
 
@@ -43,9 +33,11 @@ class FlowLogStreamer:
         self,
         open_stream: Callable[[str], Iterable[bytes]],
         write: Callable[[str], None] = write_to_stdout,
+        mask: Callable[[str], str] = lambda text: text,
     ) -> None:
         self._open_stream = open_stream
         self._write = write
+        self._mask = mask
         self._streams: dict[str, Any] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -80,7 +72,7 @@ class FlowLogStreamer:
                 getattr(stream, "close", lambda: None)()
                 return
             for line in split_lines(stream):
-                self._write(f"[{prefix}] {line}")
+                self._write(f"[{prefix}] {self._mask(line)}")
         except Exception as exc:  # the container vanished or the engine went away
             if not self._closed:
                 logger.debug("Log stream of container %s ended: %s", container_id[:12], exc)

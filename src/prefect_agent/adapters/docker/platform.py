@@ -32,8 +32,10 @@ from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
+from prefect_agent.domain.launch_policy import docker_host_config_refusal
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
+from prefect_agent.domain.output_lines import Masker
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.run_config import DockerRun
 
@@ -73,6 +75,7 @@ class DockerPlatform:
         agent_name: str = "agent",
         volume_base_dir: str | None = None,
         write_flow_log: Callable[[str], None] = write_to_stdout,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._settings = settings
         self._agent = agent_name
@@ -85,7 +88,7 @@ class DockerPlatform:
         self._adoption_pending = False
         self._killed_at: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._logs = FlowLogStreamer(self._open_log_stream, write_flow_log)
+        self._logs = FlowLogStreamer(self._open_log_stream, write_flow_log, Masker(secrets))
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> DockerPlatform:
@@ -93,7 +96,7 @@ class DockerPlatform:
             raise ConfigError(
                 f"a Docker agent needs Docker settings, not {type(config.platform).__name__}"
             )
-        return cls(config.platform, agent_name=config.name)
+        return cls(config.platform, agent_name=config.name, secrets=config.secrets)
 
     @property
     def kind(self) -> PlatformKind:
@@ -266,6 +269,11 @@ class DockerPlatform:
     def _create(self, api: Any, run: FlowRun, spec: LaunchSpec) -> Launched:
         run_config = spec.run_config
         assert isinstance(run_config, DockerRun)
+        refusal = docker_host_config_refusal(
+            run_config.host_config, self._settings.run_host_config_permissions
+        )
+        if refusal:
+            raise LaunchError(refusal)
         if not spec.image:
             raise LaunchError(f"Flow run {run.id} has no image to run")
         image = parse_image(spec.image)

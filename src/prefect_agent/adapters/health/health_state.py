@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Any
 
 import attrs
@@ -26,27 +25,28 @@ class HealthState:
     The poll interval is followed with the same ladder the poll loop climbs (a poll that
     found runs goes back to the first step), so the liveness allowance tracks the loop.
     Until the first poll completes, the time the state was created stands in for it, so a
-    starting agent gets one full allowance to finish its first poll.
+    starting agent gets one full allowance to finish its first poll. Times are monotonic
+    seconds (``Clock.monotonic``): a wall clock stepped back or forward changes no verdict.
     """
 
     def __init__(
-        self, *, operations: OperationsSettings, request_timeout: float, started_at: datetime
+        self, *, operations: OperationsSettings, request_timeout: float, started_at: float
     ) -> None:
         self._operations = operations
         self._request_timeout = request_timeout
         self._lock = threading.Lock()
         self._started_at = started_at
         self._schedule = PollSchedule()
-        self._last_completed: datetime | None = None
+        self._last_completed: float | None = None
         self._last_poll_ok: bool | None = None
         self._last_error_kind = ""
-        self._failing_since: datetime | None = None
+        self._failing_since: float | None = None
         self._platform_ok: bool | None = None
         self._platform_reason = ""
         self.polls = 0
 
     def poll_completed(
-        self, now: datetime, *, runs_found: int = 0, error_kind: str | None = None
+        self, now: float, *, runs_found: int = 0, error_kind: str | None = None
     ) -> None:
         """A poll ended at ``now``: successfully, or with an error of ``error_kind``."""
         with self._lock:
@@ -68,13 +68,13 @@ class HealthState:
             self._platform_ok = ok
             self._platform_reason = "" if ok else reason
 
-    def liveness(self, now: datetime) -> Probe:
+    def liveness(self, now: float) -> Probe:
         with self._lock:
             reference = self._last_completed or self._started_at
             interval = self._schedule.interval
             polls = self.polls
         allowed = self._operations.liveness_allowance(interval, self._request_timeout)
-        silent = max(0.0, (now - reference).total_seconds())
+        silent = max(0.0, now - reference)
         body: dict[str, Any] = {
             "polls": polls,
             "seconds_since_last_poll": round(silent, 3),
@@ -92,7 +92,7 @@ class HealthState:
             return Probe(False, body)
         return Probe(True, {"status": "ok", **body})
 
-    def readiness(self, now: datetime) -> Probe:
+    def readiness(self, now: float) -> Probe:
         with self._lock:
             poll_ok = self._last_poll_ok
             kind = self._last_error_kind
@@ -106,7 +106,7 @@ class HealthState:
         elif poll_ok:
             api = "ok"
         else:
-            seconds = (now - failing_since).total_seconds() if failing_since else 0.0
+            seconds = now - failing_since if failing_since is not None else 0.0
             api = f"failing ({kind}) for {max(0.0, seconds):.1f}s"
             reasons.append(f"the last API call failed ({kind})")
         if platform_ok is None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,10 +24,14 @@ from prefect_agent.domain.agent_address import AgentAddress
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.errors import ConfigError
 from prefect_agent.domain.operations_settings import OperationsSettings
-from prefect_agent.domain.secret import MASK
+from prefect_agent.domain.output_lines import Masker
 
 logger = logging.getLogger(__name__)
 
+SOCKET_TIMEOUT = 10.0
+"""Seconds a health-server connection may stay silent before it is closed."""
+MAX_CONNECTIONS = 32
+"""Connections served at once; more wait in the listen queue (probes are quick)."""
 MAX_REASON = 200
 """Free-text reasons (a platform's) are cut to this length in bodies."""
 
@@ -52,8 +58,9 @@ def _utc_now() -> datetime:
 class HttpHealthReporter:
     """Receives the agent's health facts and serves them on ``address``.
 
-    ``now`` must be the agent's clock (``Clock.now``) so probe ages agree with the poll
-    loop's time; tests pass a ``FakeClock``'s. ``secrets`` are masked out of any free text
+    ``now`` and ``monotonic`` must be the agent's clock (``Clock.now``, ``Clock.monotonic``)
+    so probe ages agree with the poll loop's time; tests pass a ``FakeClock``'s. Ages are
+    measured on the monotonic one. ``secrets`` are masked out of any free text
     before it is served, in case a platform error ever quoted one.
     """
 
@@ -68,15 +75,21 @@ class HttpHealthReporter:
         agent_type: str = "agent",
         secrets: Sequence[str] = (),
         now: Callable[[], datetime] = _utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        poke_interval: float = 1.0,
     ) -> None:
         self.address = address
         self._wake = wake
         self._now = now
-        self._secrets = tuple(s for s in secrets if s)
+        self._monotonic = monotonic
+        self._poke_interval = poke_interval
+        self._last_poke: float | None = None
+        self._poke_lock = threading.Lock()
+        self._mask = Masker(secrets)
         self.state = HealthState(
             operations=operations or OperationsSettings(),
             request_timeout=request_timeout,
-            started_at=now(),
+            started_at=monotonic(),
         )
         self.metrics = _metrics_or_none(agent_name, agent_type)
         self._server: _Server | None = None
@@ -89,6 +102,7 @@ class HttpHealthReporter:
         wake: Callable[[], None],
         *,
         now: Callable[[], datetime] = _utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> HttpHealthReporter:
         if config.agent_address is None:
             raise ConfigError(
@@ -102,8 +116,10 @@ class HttpHealthReporter:
             request_timeout=config.request_timeout,
             agent_name=config.name,
             agent_type=config.kind.agent_type,
-            secrets=[config.api_key.reveal()] if config.api_key else [],
+            secrets=config.secrets,
             now=now,
+            monotonic=monotonic,
+            poke_interval=config.operations.poke_interval_seconds,
         )
 
     # -- serving ------------------------------------------------------------------------
@@ -163,19 +179,27 @@ class HttpHealthReporter:
     # -- probes -------------------------------------------------------------------------
 
     def liveness(self) -> Probe:
-        return self.state.liveness(self._now())
+        return self.state.liveness(self._monotonic())
 
     def readiness(self) -> Probe:
-        return self.state.readiness(self._now())
+        return self.state.readiness(self._monotonic())
 
-    def poke(self) -> None:
+    def poke(self) -> float:
+        """Wake the poll loop, at most once per ``poke_interval``: 0.0 when it was woken,
+        else the seconds until a poke is accepted again (each poke costs an API poll)."""
+        with self._poke_lock:
+            now = self._monotonic()
+            if self._last_poke is not None and now - self._last_poke < self._poke_interval:
+                return self._poke_interval - (now - self._last_poke)
+            self._last_poke = now
         self._wake()
+        return 0.0
 
     # -- the HealthReporter port ----------------------------------------------------------
 
     @_never_raises
     def poll_succeeded(self, at: datetime, runs_found: int) -> None:
-        self.state.poll_completed(self._now(), runs_found=runs_found)
+        self.state.poll_completed(self._monotonic(), runs_found=runs_found)
         if self.metrics:
             self.metrics.polls.labels(outcome="success").inc()
             self.metrics.runs_found.inc(runs_found)
@@ -184,7 +208,7 @@ class HttpHealthReporter:
     @_never_raises
     def poll_failed(self, at: datetime, error: BaseException) -> None:
         kind = error_kind(error)
-        self.state.poll_completed(self._now(), error_kind=kind)
+        self.state.poll_completed(self._monotonic(), error_kind=kind)
         if self.metrics:
             self.metrics.polls.labels(outcome="failure").inc()
             self.metrics.api_errors.labels(kind=kind).inc()
@@ -221,10 +245,12 @@ class HttpHealthReporter:
         if self.metrics:
             self.metrics.in_flight.set(count)
 
+    @property
+    def poke_interval(self) -> float:
+        return self._poke_interval
+
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text[:MAX_REASON]
+        return self._mask(text)[:MAX_REASON]
 
 
 def _metrics_or_none(agent_name: str, agent_type: str) -> Any:
@@ -245,13 +271,32 @@ class _Server(ThreadingHTTPServer):
         if ":" in address.host:
             self.address_family = socket.AF_INET6
         self.reporter = reporter
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__((address.host, address.port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # A thread per connection, but never more than MAX_CONNECTIONS of them: the accept
+        # loop waits for a slot, and later connections queue in the kernel's backlog.
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "prefect-agent-health"
     sys_version = ""
+    # A client that connects and says nothing (or reads nothing) holds a thread: not for long.
+    timeout = SOCKET_TIMEOUT
 
     def do_GET(self) -> None:
         self._route(with_body=True)
@@ -286,10 +331,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._probe(reporter.readiness(), with_body)
         elif path == "/api/poke":
             try:
-                reporter.poke()
+                wait = reporter.poke()
             except Exception:
                 logger.exception("Waking the poll loop failed")
                 self._json(500, {"status": "error", "reason": "could not wake the agent"}, True)
+                return
+            if wait > 0:
+                self._json(
+                    429,
+                    {
+                        "status": "too many pokes",
+                        "reason": "the agent polls at most once per "
+                        f"{reporter.poke_interval:g}s on request "
+                        "(agent.operations.poke_interval_seconds)",
+                    },
+                    with_body,
+                    {"Retry-After": str(max(1, math.ceil(wait)))},
+                )
                 return
             self._json(200, {"status": "poked"}, with_body)
         elif path == "/metrics":
@@ -316,12 +374,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _probe(self, probe: Probe, with_body: bool) -> None:
         self._json(200 if probe.ok else 503, probe.body, with_body)
 
-    def _json(self, status: int, body: dict[str, Any], with_body: bool) -> None:
+    def _json(
+        self,
+        status: int,
+        body: dict[str, Any],
+        with_body: bool,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = (json.dumps(body, sort_keys=True) + "\n").encode()
-        self._send(status, data, "application/json", with_body)
+        self._send(status, data, "application/json", with_body, headers)
 
-    def _send(self, status: int, data: bytes, content_type: str, with_body: bool) -> None:
+    def _send(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        with_body: bool,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")

@@ -21,6 +21,7 @@ from prefect_agent.adapters.kubernetes.job_naming import (
     job_name,
     label_value,
 )
+from prefect_agent.domain.agent_config import split_credentials
 from prefect_agent.domain.errors import LaunchError
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.images import flow_image
@@ -32,6 +33,7 @@ FLOW_CONTAINER = "flow"
 DEFAULT_BACKOFF_LIMIT = 0
 # The variables that carry the API key: with a configured Secret they reference it instead.
 API_KEY_VARIABLES = ("PREFECT__CLOUD__API_KEY", "PREFECT__CLOUD__AUTH_TOKEN")
+API_VARIABLE = "PREFECT__CLOUD__API"
 RESOURCE_FIELDS = (
     ("requests", "cpu", "cpu_request"),
     ("requests", "memory", "memory_request"),
@@ -62,15 +64,18 @@ def _flow_container(pod: dict[str, Any]) -> dict[str, Any]:
 def _env_list(spec: LaunchSpec, settings: KubernetesSettings) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     for name, value in spec.environment().items():
-        if name in API_KEY_VARIABLES and settings.api_key_secret_name:
+        secret_key = None
+        if settings.api_key_secret_name and name in API_KEY_VARIABLES:
+            secret_key = settings.api_key_secret_key
+        elif settings.api_key_secret_name and name == API_VARIABLE and split_credentials(value)[1]:
+            # An address with user:password@ is a credential too: it comes from the Secret.
+            secret_key = settings.api_address_secret_key
+        if secret_key is not None:
             entries.append(
                 {
                     "name": name,
                     "valueFrom": {
-                        "secretKeyRef": {
-                            "name": settings.api_key_secret_name,
-                            "key": settings.api_key_secret_key,
-                        }
+                        "secretKeyRef": {"name": settings.api_key_secret_name, "key": secret_key}
                     },
                 }
             )

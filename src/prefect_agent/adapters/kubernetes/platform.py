@@ -40,11 +40,19 @@ from prefect_agent.adapters.kubernetes.job_templates import (
     checked_template,
     default_template,
     load_template,
+    parse_template,
+    source_refusal,
 )
-from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.adapters.kubernetes.template_fetch import FetchError, FetchLimits, fetch
+from prefect_agent.domain.agent_config import AgentConfig, split_credentials
 from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
+from prefect_agent.domain.launch_policy import (
+    pod_refusal,
+    service_account_refusal,
+    template_service_account,
+)
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.platform_kind import PlatformKind
@@ -87,6 +95,19 @@ def _rejection(exc: ValueError) -> str:
     return "; ".join(found) or type(exc).__name__
 
 
+def _check_api_credentials(config: AgentConfig, settings: KubernetesSettings) -> None:
+    """Credentials in the API address reach Jobs only through the Secret, or not at all."""
+    if split_credentials(config.api)[1] and not settings.api_key_secret_name:
+        raise ConfigError(
+            "carries credentials, which every flow-run Job would hold in plain text: set "
+            "agent.kubernetes.api_key_secret_name to a Secret holding the address under "
+            f"{settings.api_address_secret_key!r} (and the key under "
+            f"{settings.api_key_secret_key!r}), or remove the credentials",
+            key="cloud.api",
+            value=config.api_display,
+        )
+
+
 def _body(response: Any) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(response.data)
     return data
@@ -111,6 +132,7 @@ class KubernetesPlatform:
     ) -> None:
         if not isinstance(config.platform, KubernetesSettings):
             raise ConfigError("the Kubernetes platform needs Kubernetes settings", key="platform")
+        _check_api_credentials(config, config.platform)
         self._config = config
         self._settings: KubernetesSettings = config.platform
         self._api = api
@@ -120,6 +142,10 @@ class KubernetesPlatform:
         self._wall_clock = wall_clock
         self.owner = label_value(self._settings.job_owner or config.name)
         self._selector = f"{OWNER_LABEL}={self.owner}"
+        self._limits = FetchLimits(
+            max_bytes=self._settings.job_template_max_bytes,
+            timeout=self._settings.job_template_timeout_seconds,
+        )
         self._template = self._agent_template()
         self._timeout = config.request_timeout
         self._lock = threading.Lock()
@@ -142,6 +168,8 @@ class KubernetesPlatform:
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> KubernetesPlatform:
+        if isinstance(config.platform, KubernetesSettings):
+            _check_api_credentials(config, config.platform)  # before any cluster is contacted
         return cls(config, cluster_client())
 
     # -- the Platform port -------------------------------------------------------------------
@@ -163,6 +191,15 @@ class KubernetesPlatform:
             raise PlatformUnavailable(f"the Kubernetes API is unreachable: {exc}") from None
 
     def launch(self, run: FlowRun, spec: LaunchSpec) -> Launched:
+        assert isinstance(spec.run_config, KubernetesRun)
+        refusal = service_account_refusal(
+            spec.run_config.service_account_name,
+            "service_account_name",
+            agent_account=self._settings.service_account_name,
+            allowed=self._settings.run_service_accounts,
+        )
+        if refusal:
+            raise LaunchError(refusal)
         template = self._run_template(spec.run_config)
         job, _ = build_job(template, run, spec, settings=self._settings, owner=self.owner)
         name = job["metadata"]["name"]
@@ -496,33 +533,77 @@ class KubernetesPlatform:
     # -- templates and the sync thread ---------------------------------------------------------
 
     def _agent_template(self) -> JobTemplate:
+        """The agent's template, read now; a start-up with an unreadable one fails."""
         path = self._settings.job_template_path
         if not path:
             return JobTemplate(body=default_template(), source="the default job template")
         try:
-            return JobTemplate(body=load_template(path), source=path)
+            return JobTemplate(body=load_template(path, self._limits), source=path)
         except TemplateError as exc:
             raise ConfigError(
                 str(exc), key="agent.kubernetes.job_template_path", value=path
             ) from None
 
+    def _current_agent_template(self) -> JobTemplate:
+        """The agent's template read again for this run, as Prefect 1.4.1 does (an edited
+        template applies without a restart); the last good copy when it cannot be read."""
+        path = self._settings.job_template_path
+        if not path:
+            return self._template
+        try:
+            self._template = JobTemplate(body=load_template(path, self._limits), source=path)
+        except TemplateError as exc:
+            logger.warning("%s; using the copy read before", exc)
+        return self._template
+
     def _run_template(self, run_config: object) -> JobTemplate:
         assert isinstance(run_config, KubernetesRun)
+        settings = self._settings
         try:
             if run_config.job_template is not None:
                 body = checked_template(run_config.job_template, "the run config's job_template")
-                return JobTemplate(
+                template = JobTemplate(
                     body=body, source="the run config's job_template", from_run_config=True
                 )
-            if run_config.job_template_path:
-                return JobTemplate(
-                    body=load_template(run_config.job_template_path),
-                    source=run_config.job_template_path,
+            elif run_config.job_template_path:
+                location = run_config.job_template_path
+
+                def allowed(url: str) -> bool:
+                    return not source_refusal(
+                        url, allowed_dir=None, allowed_urls=settings.run_template_urls
+                    )
+
+                refusal = source_refusal(
+                    location,
+                    allowed_dir=settings.run_template_dir,
+                    allowed_urls=settings.run_template_urls,
+                )
+                if refusal:
+                    raise LaunchError(refusal)
+                try:
+                    data = fetch(location, self._limits, allow_redirect=allowed)
+                except FetchError as exc:
+                    raise TemplateError(str(exc)) from None
+                template = JobTemplate(
+                    body=parse_template(data.decode("utf-8", errors="replace"), location),
+                    source=location,
                     from_run_config=True,
                 )
+            else:
+                return self._current_agent_template()
         except TemplateError as exc:
             raise LaunchError(str(exc)) from None
-        return self._template
+        refusal = pod_refusal(template.body, settings.run_pod_permissions) or (
+            service_account_refusal(
+                template_service_account(template.body),
+                "job template's serviceAccountName",
+                agent_account=settings.service_account_name,
+                allowed=settings.run_service_accounts,
+            )
+        )
+        if refusal:
+            raise LaunchError(refusal)
+        return template
 
     def _ensure_sync_thread(self) -> None:
         with self._lock:

@@ -8,25 +8,35 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import TextIO
 
 import attrs
 
+from prefect_agent.domain.output_lines import LineSplitter
+
 _CHUNK = 64 * 1024
+_READS_PER_PUMP = 16
+"""At most this many chunks per run and pump: one flooding run cannot starve the others."""
 
 
 @attrs.define
 class _Followed:
     prefix: str
     fd: int
-    partial: bytes = b""
+    lines: LineSplitter = attrs.field(factory=LineSplitter)
 
 
 class FlowLogStream:
-    """Follows output files; ``pump()`` writes the complete lines written since the last call."""
+    """Follows output files; ``pump()`` writes the complete lines written since the last call.
 
-    def __init__(self, sink: TextIO) -> None:
+    ``\\r`` ends a line too and a partial line is cut at ``MAX_LINE_BYTES``, so a progress bar
+    costs no memory however long it runs; ``mask`` hides secrets a run prints.
+    """
+
+    def __init__(self, sink: TextIO, mask: Callable[[str], str] = lambda text: text) -> None:
         self._sink = sink
+        self._mask = mask
         self._followed: dict[str, _Followed] = {}
         self._lock = threading.Lock()
 
@@ -70,23 +80,18 @@ class FlowLogStream:
             os.close(item.fd)
 
     def _read_lines(self, item: _Followed, *, final: bool) -> list[str]:
-        data = item.partial
-        while True:
+        lines: list[str] = []
+        for _ in range(_READS_PER_PUMP if not final else 1 << 30):
             try:
                 chunk = os.read(item.fd, _CHUNK)
             except OSError:
                 break
             if not chunk:
                 break
-            data += chunk
-        *complete, rest = data.split(b"\n")
-        if final and rest:
-            complete.append(rest)
-            rest = b""
-        item.partial = rest
-        return [
-            item.prefix + line.decode("utf-8", errors="replace").rstrip("\r") for line in complete
-        ]
+            lines.extend(item.lines.feed(chunk))
+        if final:
+            lines.extend(item.lines.finish())
+        return [item.prefix + self._mask(line) for line in lines]
 
     def _write(self, lines: list[str]) -> None:
         if not lines:

@@ -17,6 +17,7 @@ from typing import TextIO
 import attrs
 
 from prefect_agent.adapters.local.flow_log_stream import FlowLogStream
+from prefect_agent.adapters.local.output_cap import cap_output
 from prefect_agent.adapters.local.output_tail import last_lines
 from prefect_agent.adapters.local.process_identity import ProcessIdentity, parent_pid
 from prefect_agent.adapters.local.process_watcher import ProcessWatcher
@@ -27,11 +28,16 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
+from prefect_agent.domain.output_lines import Masker
 from prefect_agent.domain.platform_kind import PlatformKind
 
 logger = logging.getLogger(__name__)
 
 STREAM_INTERVAL = 0.1
+OUTPUT_CHECK_INTERVAL = 1.0
+"""Seconds between two checks of running runs' output sizes against the cap."""
+MIN_FREE_BYTES = 1024 * 1024
+"""Below this much free space in the state directory nothing is claimed (runs stay Scheduled)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -78,6 +84,8 @@ class LocalPlatform:
         output: TextIO | None = None,
         tail_lines: int = 20,
         stop_grace_seconds: float = 10.0,
+        output_max_bytes: int = 64 * 1024 * 1024,
+        secrets: Sequence[str] = (),
         reap_orphans: bool | None = None,
     ) -> None:
         self._records = RunRecords(state_dir)
@@ -87,13 +95,16 @@ class LocalPlatform:
         self._environment = dict(os.environ if environment is None else environment)
         self._tail_lines = tail_lines
         self._stop_grace = stop_grace_seconds
+        self._output_max_bytes = output_max_bytes
+        self._next_output_check = 0.0
         self._lock = threading.Lock()
         self._launching = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
         self._starting: dict[str, threading.Event] = {}
         self._by_run: dict[str, _Child] = {}
         self._by_pid: dict[int, _Child] = {}
         self._outcomes: list[InfrastructureOutcome] = []
-        self._stream = FlowLogStream(output if output is not None else sys.stdout)
+        self._mask = Masker(secrets)
+        self._stream = FlowLogStream(output if output is not None else sys.stdout, self._mask)
         # Every run's stdin; opened once instead of once per launch.
         self._devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -120,6 +131,8 @@ class LocalPlatform:
             show_flow_logs=settings.show_flow_logs,
             tail_lines=settings.output_tail_lines,
             stop_grace_seconds=settings.stop_grace_seconds,
+            output_max_bytes=settings.output_max_bytes,
+            secrets=config.secrets,
         )
 
     @property
@@ -140,6 +153,18 @@ class LocalPlatform:
         if not os.access(self._records.directory, os.W_OK | os.X_OK):
             raise PlatformUnavailable(
                 f"The local agent's state directory {self._records.directory} is not writable"
+            )
+        try:
+            stats = os.statvfs(self._records.directory)
+        except OSError:
+            return
+        free = stats.f_bavail * stats.f_frsize
+        # A claimed run would fail at once ("No space left on device"): claim none. Running
+        # out of inodes gives the same error with bytes to spare.
+        if free < MIN_FREE_BYTES or (stats.f_files > 0 and stats.f_favail == 0):
+            raise PlatformUnavailable(
+                f"The local agent's state directory {self._records.directory} is out of space "
+                f"({free} bytes, {stats.f_favail} inodes free)"
             )
 
     def launch(self, run: FlowRun, spec: LaunchSpec) -> Launched:
@@ -319,7 +344,10 @@ class LocalPlatform:
         details = (
             ()
             if succeeded
-            else last_lines(self._records.output_path(child.run_id), self._tail_lines)
+            else tuple(
+                self._mask(line)
+                for line in last_lines(self._records.output_path(child.run_id), self._tail_lines)
+            )
         )
         outcome = InfrastructureOutcome(
             run_id=child.run_id,
@@ -341,7 +369,20 @@ class LocalPlatform:
             wait = STREAM_INTERVAL
         now = time.monotonic()
         with self._lock:
+            running = list(self._by_run)
             stopping = [c for c in self._by_run.values() if c.stop_deadline is not None]
+        if running:
+            if now >= self._next_output_check:
+                self._next_output_check = now + OUTPUT_CHECK_INTERVAL
+                for run_id in running:
+                    if cap_output(self._records.output_path(run_id), self._output_max_bytes):
+                        logger.info(
+                            "Flow run %s wrote more than %d bytes of output; keeping its tail",
+                            run_id,
+                            self._output_max_bytes,
+                        )
+            left = max(0.0, self._next_output_check - now)
+            wait = left if wait is None else min(wait, left)
         for child in stopping:
             assert child.stop_deadline is not None
             if child.stop_deadline <= now:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from prefect_agent.adapters.health.health_state import HealthState
 from prefect_agent.domain.operations_settings import OperationsSettings
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+T0 = 1000.0  # monotonic seconds
 
 
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+def at(seconds: float) -> float:
+    return T0 + seconds
 
 
 def state(factor: float = 2.0, timeout: float = 1.0) -> HealthState:

@@ -55,7 +55,7 @@ def reported_agent(
     cfg = config()
     agent: AgentService | None = None
     reporter = HttpHealthReporter.from_config(
-        cfg, wake=lambda: agent.wake() if agent else None, now=clock.now
+        cfg, wake=lambda: agent.wake() if agent else None, now=clock.now, monotonic=clock.monotonic
     )
     agent = AgentService(
         config=cfg,
@@ -81,7 +81,7 @@ def pokes() -> list[int]:
 @pytest.fixture
 def reporter(clock: FakeClock, pokes: list[int]) -> Iterator[HttpHealthReporter]:
     with HttpHealthReporter.from_config(
-        config(), wake=lambda: pokes.append(1), now=clock.now
+        config(), wake=lambda: pokes.append(1), now=clock.now, monotonic=clock.monotonic
     ) as server:
         yield server
 
@@ -107,7 +107,10 @@ def test_a_port_in_use_is_a_config_error_naming_the_address(clock: FakeClock) ->
         taken.listen()
         port = taken.getsockname()[1]
         reporter = HttpHealthReporter.from_config(
-            config(agent_address=f"http://127.0.0.1:{port}"), wake=lambda: None, now=clock.now
+            config(agent_address=f"http://127.0.0.1:{port}"),
+            wake=lambda: None,
+            now=clock.now,
+            monotonic=clock.monotonic,
         )
         with pytest.raises(ConfigError) as info:
             reporter.start()
@@ -152,10 +155,56 @@ def test_readiness_follows_api_and_platform(reporter: HttpHealthReporter, clock:
     assert get(reporter, "/api/readiness").status == 200
 
 
-def test_poke_wakes_the_agent(reporter: HttpHealthReporter, pokes: list[int]) -> None:
+def test_poke_wakes_the_agent(
+    reporter: HttpHealthReporter, pokes: list[int], clock: FakeClock
+) -> None:
     assert get(reporter, "/api/poke").status == 200
+    clock.advance(1.0)
     assert get(reporter, "/api/poke", "POST").status == 200
     assert pokes == [1, 1]
+
+
+def test_pokes_are_rate_limited_to_one_poll_per_interval(
+    reporter: HttpHealthReporter, pokes: list[int], clock: FakeClock
+) -> None:
+    # Unauthenticated pokes used to cost one API poll each (1419/s measured).
+    replies = [get(reporter, "/api/poke") for _ in range(50)]
+    assert [r.status for r in replies].count(200) == 1 and pokes == [1]
+    refused = replies[-1]
+    assert refused.status == 429 and "poke_interval_seconds" in refused.body
+    clock.jump(-3600)  # a wall clock stepped back changes nothing: the limit is monotonic
+    assert get(reporter, "/api/poke").status == 429
+    clock.advance(1.0)
+    assert get(reporter, "/api/poke").status == 200 and pokes == [1, 1]
+
+
+def test_a_silent_connection_is_closed_and_does_not_block_probes(
+    reporter: HttpHealthReporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect_agent.adapters.health import server
+
+    monkeypatch.setattr(server._Handler, "timeout", 0.3)
+    silent = [socket.create_connection(("127.0.0.1", reporter.bound_port)) for _ in range(5)]
+    try:
+        assert get(reporter, "/api/health").status in (200, 503)
+        for conn in silent:
+            conn.settimeout(5)
+            assert conn.recv(1) == b""  # closed by the server after its socket timeout
+    finally:
+        for conn in silent:
+            conn.close()
+
+
+def test_liveness_survives_a_wall_clock_stepped_back(
+    reporter: HttpHealthReporter, clock: FakeClock
+) -> None:
+    reporter.poll_succeeded(clock.now(), 0)
+    clock.jump(-3600)  # with wall time, "silent for -1 h" hid a wedged loop for an hour
+    clock.advance(3.5)
+    assert get(reporter, "/api/health").status == 503
+    reporter.poll_succeeded(clock.now(), 0)
+    clock.jump(+3600)  # and a step forward must not kill a healthy agent
+    assert get(reporter, "/api/health").status == 200
 
 
 def test_unknown_paths_and_methods(reporter: HttpHealthReporter, pokes: list[int]) -> None:

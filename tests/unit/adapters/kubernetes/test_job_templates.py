@@ -74,8 +74,8 @@ def test_http_not_found_names_the_url(served: str) -> None:
 
 
 def test_unsupported_scheme() -> None:
-    with pytest.raises(TemplateError, match="s3:// scheme is not supported"):
-        load_template("s3://bucket/job.yaml")
+    with pytest.raises(TemplateError, match="ftp:// scheme is not supported"):
+        load_template("ftp://example.com/job.yaml")
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:

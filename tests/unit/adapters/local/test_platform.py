@@ -209,3 +209,18 @@ def test_concurrent_launches_of_one_run_start_it_once(harness: Harness, tmp_path
     with open(gate, "w"):
         pass
     assert harness.outcome(run.id).succeeded
+
+
+def test_show_flow_logs_cuts_progress_bars_at_carriage_returns(harness: Harness) -> None:
+    # 2 MB of \r-redrawn progress and no newline: shown as lines, never held whole in memory.
+    script = (
+        "import sys, time\n"
+        "for i in range(20000): sys.stdout.write(f'\\rprogress {i:05d} ' + '#' * 80)\n"
+        "sys.stdout.flush(); time.sleep(0.5)\n"
+    )
+    run = new_run(name="bar")
+    harness.platform.launch(run, harness.spec(run, [PY, "-c", script]))
+    assert harness.outcome(run.id).succeeded
+    lines = harness.output.getvalue().splitlines()
+    bars = [line for line in lines if line.startswith("[bar] progress")]
+    assert len(bars) == 20000 and bars[-1].startswith("[bar] progress 19999")
