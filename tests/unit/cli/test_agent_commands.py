@@ -501,7 +501,7 @@ def platform_bad_inputs(tmp_path: Path) -> list[tuple[str, list[str], str]]:
             "kubernetes",
             ["--job-template", str(bad_yaml)],
             f"Error: flag --job-template: agent.kubernetes.job_template_path: job template "
-            f"{bad_yaml} is not valid YAML:",
+            f"{bad_yaml} is not valid YAML",
         ),
         (
             "local",
