@@ -55,10 +55,12 @@ def platform_for(config: AgentConfig) -> Platform:
     return KubernetesPlatform.from_config(config)
 
 
-def source_for(config: AgentConfig) -> RunSource:
+def source_for(config: AgentConfig, *, claimant: str = "") -> RunSource:
+    """The GraphQL source; its claims carry ``claimant`` (the platform's durable name for
+    this agent) so a restarted agent finds the runs it claimed and never launched."""
     from prefect_agent.adapters.graphql.run_source import GraphQLRunSource
 
-    return GraphQLRunSource.from_config(config)
+    return GraphQLRunSource.from_config(config, claimant=claimant)
 
 
 def build_agent(
@@ -83,10 +85,13 @@ def build_agent(
         health = HttpHealthReporter.from_config(
             config, wake=lambda: agent.wake() if agent else None, now=clock.now
         )
+    platform = platform if platform is not None else platform_for(config)
+    if source is None:
+        source = source_for(config, claimant=getattr(platform, "claimant", ""))
     agent = AgentService(
         config=config,
-        source=source if source is not None else source_for(config),
-        platform=platform if platform is not None else platform_for(config),
+        source=source,
+        platform=platform,
         clock=clock,
         health=health,
     )

@@ -453,7 +453,11 @@ def test_the_agent_fails_a_run_whose_image_cannot_be_pulled(
     controller.event(controller.pod_name(job), "Failed", "Error: ErrImagePull")
     controller.pull_error(job)
     monitor = InfrastructureMonitor(
-        source=source, platform=platform, health=NullHealthReporter(), agent_name="agent-a"
+        source=source,
+        platform=platform,
+        health=NullHealthReporter(),
+        agent_name="agent-a",
+        clock=SystemClock(),
     )
     monitor.watch(run_id)
     eventually(monitor.check, "the monitor to handle the failure")

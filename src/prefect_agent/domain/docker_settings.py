@@ -8,7 +8,7 @@ import attrs
 
 from prefect_agent.domain.frozen import str_tuple
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.validators import non_empty_strings, positive
+from prefect_agent.domain.validators import non_empty_strings, non_negative, positive
 
 PullPolicy = Literal["IfNotPresent", "Always", "Never"]
 ContainerRemoval = Literal["always", "on-success", "never"]
@@ -84,6 +84,12 @@ class DockerSettings:
         metadata={"help": "When to remove ended containers, once their exit status is read"},
     )
     """Ended containers are removed after their exit status and last lines were read."""
+    stop_grace_seconds: float = attrs.field(
+        default=10.0,
+        validator=non_negative,
+        metadata={"help": "Seconds between SIGTERM and SIGKILL when a run's container is stopped"},
+    )
+    """How long a cancelled run's container may take to exit after SIGTERM before SIGKILL."""
 
     @property
     def effective_pull_policy(self) -> str:

@@ -29,7 +29,9 @@ class FakePlatform:
     """Implements the ``Platform`` port in memory.
 
     ``launches`` lists every start; ``starts[run_id]`` counts them (a second ``launch`` of a
-    run still running returns the first one, as real platforms do). ``report_exit`` queues
+    run still running returns the first one, as real platforms do). ``stop`` ends a run at
+    once (reported as a kill by ``outcomes``) and lists it in ``stopped``; ``acknowledged``
+    lists the outcomes the agent handed back. ``report_exit`` queues
     an outcome for ``outcomes()``; ``available = False`` makes ``check`` and ``launch``
     raise ``PlatformUnavailable``; ``fail_launches_of`` makes chosen runs fail to launch.
     """
@@ -40,6 +42,7 @@ class FakePlatform:
         *,
         default_command_prefix: Sequence[str] = (),
         previously_launched: Iterable[str] = (),
+        claimant: str = "fake-platform",
     ) -> None:
         self._kind = kind
         self._prefix = tuple(default_command_prefix)
@@ -50,6 +53,8 @@ class FakePlatform:
         self.starts: Counter[str] = Counter()
         self.running: set[str] = set(previously_launched)
         self.stopped: list[str] = []
+        self.acknowledged: list[str] = []
+        self._claimant = claimant
         self.closed = False
         self._launch_failures: dict[str, str] = {}
         self._outcomes: list[InfrastructureOutcome] = []
@@ -134,11 +139,26 @@ class FakePlatform:
         with self._lock:
             return sorted(self.running)
 
-    def stop(self, run_id: str) -> None:
+    def acknowledge(self, run_id: str) -> None:
         with self._lock:
-            if run_id in self.running:
-                self.running.discard(run_id)
-                self.stopped.append(run_id)
+            self.acknowledged.append(run_id)
+
+    def stop(self, run_id: str) -> str:
+        with self._lock:
+            if run_id not in self.running:
+                return ""
+            self.running.discard(run_id)
+            self.stopped.append(run_id)
+            self._outcomes.append(
+                InfrastructureOutcome(
+                    run_id=run_id, succeeded=False, exit_code=-15, reason="stopped (SIGTERM)"
+                )
+            )
+        return f"fake infrastructure {run_id}"
+
+    @property
+    def claimant(self) -> str:
+        return self._claimant
 
     def close(self) -> None:
         self.closed = True
