@@ -64,8 +64,14 @@ class TestFakePlatform(PlatformContract):
 
     def restarted(self, platform: Platform) -> Platform:
         assert isinstance(platform, FakePlatform)
-        return FakePlatform(previously_launched=platform.running)
+        return FakePlatform(
+            previously_launched=platform.running, kept_outcomes=platform.unacknowledged()
+        )
 
     def starts(self, platform: Platform, run_id: str) -> int:
         assert isinstance(platform, FakePlatform)
         return platform.starts[run_id] or (1 if run_id in platform.running else 0)
+
+    def leftovers(self, platform: Platform, run_id: str) -> int:
+        assert isinstance(platform, FakePlatform)
+        return int(run_id in platform.running)

@@ -34,33 +34,37 @@ class Canceller:
         self._platform = platform
         self._agent_name = agent_name
         self._stopped: set[str] = set()
-        self._settled: set[str] = set()
+        self._unsettled: set[str] = set()
+        """Stopped runs still Cancelling because the API could not take Cancelled yet; asked
+        about even once their infrastructure is gone and they are no longer watched."""
         self._lock = threading.Lock()
 
     def check(self, run_ids: Collection[str]) -> list[str]:
         """Stop cancelled runs among ``run_ids``; returns the ids stopped by this call."""
-        if not run_ids:
+        with self._lock:
+            wanted = set(run_ids) | self._unsettled
+        if not wanted:
             return []
         try:
-            cancelled = self._source.cancelled_among(run_ids)
+            cancelled = self._source.cancelled_among(wanted)
         except PrefectAgentError as exc:
             logger.warning("Could not ask the API which flow runs were cancelled: %s", exc)
             return []
+        with self._lock:
+            self._unsettled &= {status.run_id for status in cancelled}
         stopped = []
         for status in cancelled:
             with self._lock:
-                first = status.run_id not in self._stopped
-                settled = status.run_id in self._settled
+                first = status.run_id not in self._stopped and status.run_id in run_ids
             if first and self._stop(status):
                 stopped.append(status.run_id)
-            if not settled:
-                self._settle(status)
+            self._settle(status)
         return stopped
 
     def forget(self, run_id: str) -> None:
+        """The run's infrastructure ended and its outcome was handled."""
         with self._lock:
             self._stopped.discard(run_id)
-            self._settled.discard(run_id)
 
     def _stop(self, status: RunStatus) -> bool:
         run_id = status.run_id
@@ -92,7 +96,7 @@ class Canceller:
         """Cancelling becomes Cancelled (unless the flow process got there first)."""
         if status.state != CANCELLING:
             with self._lock:
-                self._settled.add(status.run_id)
+                self._unsettled.discard(status.run_id)
             return
         message = CANCELLED_MESSAGE.format(agent=self._agent_name)
         version: int | None = status.version
@@ -100,21 +104,19 @@ class Canceller:
             try:
                 self._source.mark_cancelled(status.run_id, message, version)
             except VersionConflict:
-                if attempt:
-                    return
                 try:
                     current = self._source.run_status(status.run_id)
                 except PrefectAgentError:
-                    return
-                if current.state != CANCELLING:
+                    break
+                if attempt or current.state != CANCELLING:
                     break  # the flow process (or someone) moved it on: its word stands
                 version = current.version
                 continue
             except PrefectAgentError as exc:
-                logger.warning(
-                    "Could not set cancelled flow run %s Cancelled: %s", status.run_id, exc
-                )
-                return
-            break
+                logger.warning("Could not set flow run %s Cancelled: %s", status.run_id, exc)
+                break
+            with self._lock:
+                self._unsettled.discard(status.run_id)
+            return
         with self._lock:
-            self._settled.add(status.run_id)
+            self._unsettled.add(status.run_id)

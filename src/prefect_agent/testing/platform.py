@@ -43,6 +43,7 @@ class FakePlatform:
         default_command_prefix: Sequence[str] = (),
         previously_launched: Iterable[str] = (),
         claimant: str = "fake-platform",
+        kept_outcomes: Iterable[InfrastructureOutcome] = (),
     ) -> None:
         self._kind = kind
         self._prefix = tuple(default_command_prefix)
@@ -58,6 +59,8 @@ class FakePlatform:
         self.closed = False
         self._launch_failures: dict[str, str] = {}
         self._outcomes: list[InfrastructureOutcome] = []
+        self._kept: dict[str, InfrastructureOutcome] = {o.run_id: o for o in kept_outcomes}
+        """Outcomes reported and not acknowledged: ``adopt`` reports them again."""
         self._infrastructure_logs: list[RunLog] = []
         self._lock = threading.Lock()
         self.launched_event = threading.Event()
@@ -89,6 +92,7 @@ class FakePlatform:
         with self._lock:
             self.running.discard(run_id)
             self._outcomes.append(outcome)
+            self._kept[run_id] = outcome
 
     def report_log(self, run_id: str, message: str, level: str = "INFO") -> None:
         """Something happened to the run's infrastructure (an event) worth a line in its logs."""
@@ -137,11 +141,19 @@ class FakePlatform:
     def adopt(self) -> Sequence[str]:
         self.faults.enter("adopt")
         with self._lock:
-            return sorted(self.running)
+            again = [o for o in self._kept.values() if o not in self._outcomes]
+            self._outcomes.extend(again)
+            return sorted(self.running | {o.run_id for o in again})
+
+    def unacknowledged(self) -> list[InfrastructureOutcome]:
+        """Outcomes reported and not acknowledged (a restarted fake gets them back)."""
+        with self._lock:
+            return list(self._kept.values())
 
     def acknowledge(self, run_id: str) -> None:
         with self._lock:
             self.acknowledged.append(run_id)
+            self._kept.pop(run_id, None)
 
     def stop(self, run_id: str) -> str:
         with self._lock:
@@ -149,11 +161,11 @@ class FakePlatform:
                 return ""
             self.running.discard(run_id)
             self.stopped.append(run_id)
-            self._outcomes.append(
-                InfrastructureOutcome(
-                    run_id=run_id, succeeded=False, exit_code=-15, reason="stopped (SIGTERM)"
-                )
+            outcome = InfrastructureOutcome(
+                run_id=run_id, succeeded=False, exit_code=-15, reason="stopped (SIGTERM)"
             )
+            self._outcomes.append(outcome)
+            self._kept[run_id] = outcome
         return f"fake infrastructure {run_id}"
 
     @property
