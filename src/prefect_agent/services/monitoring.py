@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from prefect_agent.domain.errors import PrefectAgentError
+from prefect_agent.domain.errors import PrefectAgentError, TransientError
 from prefect_agent.domain.outcomes import InfrastructureOutcome
 from prefect_agent.domain.states import RUNNING, SUBMITTED, is_finished
 from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
@@ -73,6 +73,7 @@ class InfrastructureMonitor:
         self._watched: set[str] = set()
         self._pending: dict[str, _PendingFailure] = {}
         self._lock = threading.Lock()
+        self._api_down = False
 
     def watch(self, run_id: str) -> None:
         with self._lock:
@@ -115,8 +116,11 @@ class InfrastructureMonitor:
         for run_id in succeeded:
             self._acknowledge(run_id)
         failed = []
+        self._api_down = False
         for item in pending:
-            result = self._handle_failure(item)
+            # Once the API did not answer, the other failures wait for the next check instead
+            # of each spending the client's retries on an API that is down.
+            result = FailResult.UNREACHABLE if self._api_down else self._handle_failure(item)
             if result is FailResult.UNREACHABLE:
                 if now < item.give_up_at:
                     continue
@@ -163,6 +167,12 @@ class InfrastructureMonitor:
         outcome = item.outcome
         try:
             status = self._source.run_status(outcome.run_id)
+        except TransientError as exc:
+            logger.warning(
+                "Could not read flow run %s to report its failure: %s", outcome.run_id, exc
+            )
+            self._api_down = True
+            return FailResult.UNREACHABLE
         except PrefectAgentError as exc:
             logger.warning(
                 "Could not read flow run %s to report its failure: %s", outcome.run_id, exc
