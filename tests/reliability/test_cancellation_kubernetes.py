@@ -34,7 +34,8 @@ def prefect1_made(prefect1: Any) -> dict[str, Any]:
         "import json; import prefect.engine.state as s\n"
         "from prefect.run_configs import KubernetesRun\n"
         "print(json.dumps({'Cancelling': s.Cancelling('Cancelled by its user').serialize(), "
-        "'KubernetesRun': KubernetesRun(image='example/flow:1', image_pull_secrets=[]).serialize()}))"
+        "'KubernetesRun': KubernetesRun(image='example/flow:1', image_pull_secrets=[])"
+        ".serialize()}))"
     )
     return made
 
@@ -66,14 +67,16 @@ def test_cancelling_kubernetes_runs_deletes_their_jobs_and_pods(
         began = time.monotonic()
         set_states(api, victims, prefect1_made["Cancelling"])
         assert until(
-            lambda: states_of(api, victims).get("Cancelled") == len(victims)
-            and not any(controller.jobs_of(v) or controller.pods_of(v) for v in victims),
+            lambda: (
+                states_of(api, victims).get("Cancelled") == len(victims)
+                and not any(controller.jobs_of(v) or controller.pods_of(v) for v in victims)
+            ),
             30,
         ), states_of(api, victims)
         took = time.monotonic() - began
-        assert all(
-            len(controller.jobs_of(r)) == len(controller.pods_of(r)) == 1 for r in others
-        ), "a run nobody cancelled was touched"
+        assert all(len(controller.jobs_of(r)) == len(controller.pods_of(r)) == 1 for r in others), (
+            "a run nobody cancelled was touched"
+        )
         assert states_of(api, others) == {"Submitted": len(others)}
         agent.wake()
     print(
@@ -83,7 +86,6 @@ def test_cancelling_kubernetes_runs_deletes_their_jobs_and_pods(
     for run_id in victims:
         name = jobs[run_id]["metadata"]["name"]
         assert any(
-            f"agent k8s-canceller stopped job {name} and its 1 pod (deleted, grace period 5 s)"
-            in m
+            f"agent k8s-canceller stopped job {name} and its 1 pod (deleted, grace period 5 s)" in m
             for m in run_logs(api, run_id)
         ), run_logs(api, run_id)

@@ -75,9 +75,9 @@ def test_failures_during_a_long_api_outage_all_reach_the_api(
             assert states_of(api, run_ids) == {"Submitted": OUTAGE_RUNS}
             proxy.up()
             came_back = time.monotonic()
-            assert wait_until(
-                lambda: len(failed_with_exit_3(api, run_ids)) == OUTAGE_RUNS, 60
-            ), states_of(api, run_ids)
+            assert wait_until(lambda: len(failed_with_exit_3(api, run_ids)) == OUTAGE_RUNS, 60), (
+                states_of(api, run_ids)
+            )
             reported = time.monotonic() - came_back
             assert wait_until(lambda: verdicts(tmp_path) == 0, 10), "verdicts kept after the report"
         finally:
@@ -114,9 +114,9 @@ def test_sigkill_between_an_outcome_and_its_report(
     with open(tmp_path / "agent-2.log", "wb") as log:
         second = start_cli_agent(api.url, tmp_path, log, *flags, child_env=failing_children(gate))
         try:
-            assert wait_until(
-                lambda: len(failed_with_exit_3(api, run_ids)) == KILLED_RUNS, 60
-            ), states_of(api, run_ids)
+            assert wait_until(lambda: len(failed_with_exit_3(api, run_ids)) == KILLED_RUNS, 60), (
+                states_of(api, run_ids)
+            )
             took = time.monotonic() - began
             assert wait_until(lambda: verdicts(tmp_path) == 0, 10)
         finally:
@@ -153,9 +153,9 @@ def test_sigkill_between_claim_and_launch_without_lazarus(
     with open(tmp_path / "agent-2.log", "wb") as log:
         second = start_cli_agent(api.url, tmp_path, log, *flags, child_seconds=0.5)
         try:
-            assert wait_until(
-                lambda: states_of(api, run_ids) == {"Success": KILLED_RUNS}, 90
-            ), states_of(api, run_ids)
+            assert wait_until(lambda: states_of(api, run_ids) == {"Success": KILLED_RUNS}, 90), (
+                states_of(api, run_ids)
+            )
             took = time.monotonic() - began
         finally:
             second.send_signal(signal.SIGTERM)
