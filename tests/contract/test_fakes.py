@@ -36,6 +36,12 @@ class TestInMemoryRunSource(RunSourceContract):
         assert isinstance(source, InMemoryRunSource)
         source.set_state(run_id, state)
 
+    def restarted(self, source: RunSource, claimant: str) -> RunSource:
+        assert isinstance(source, InMemoryRunSource)
+        source.claimant = claimant  # one store: a "restart" is the same API under a claimant
+        self.register(source, ["a"])
+        return source
+
     def logs_of(self, source: RunSource, run_id: str) -> list[tuple[str, str]]:
         assert isinstance(source, InMemoryRunSource)
         return [(log.level, log.message) for log in source.logs(run_id)]
