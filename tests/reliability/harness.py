@@ -327,15 +327,6 @@ def markers(tmp: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def prefect1_state(prefect1: Any, kind: str, message: str) -> dict[str, Any]:
-    """A state as Prefect 1.4.1 itself serializes it (``Cancelling``, ``Cancelled``...)."""
-    state: dict[str, Any] = prefect1.json_of(
-        "import json, prefect.engine.state as s; "
-        f"print(json.dumps(s.{kind}({message!r}).serialize()))"
-    )
-    return state
-
-
 SET_STATES = (
     "mutation($input: set_flow_run_states_input!) "
     "{ set_flow_run_states(input: $input) { states { id status } } }"
