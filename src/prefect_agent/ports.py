@@ -53,7 +53,7 @@ class RunSource(Protocol):
     - ``claimed_runs()`` returns the runs still Submitted under this source's claimant (a name
       that outlives the process: its claims, and those of earlier processes of the same
       agent), each at the version it was claimed at, so a restarted agent launches what its
-      predecessor claimed and never started.
+      predecessor claimed and never started (rows it cannot read in ``unreadable``).
     Transient failures raise ``TransientError`` subclasses; refusals raise ``ApiError``.
     """
 
@@ -82,7 +82,7 @@ class RunSource(Protocol):
 
     def mark_cancelled(self, run_id: str, message: str, version: int | None) -> None: ...
 
-    def claimed_runs(self) -> Sequence[FlowRun]: ...
+    def claimed_runs(self) -> ReadyRuns: ...
 
 
 @runtime_checkable

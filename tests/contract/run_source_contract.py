@@ -222,8 +222,8 @@ class RunSourceContract:
         stranger = self.restarted(source, "claimant-2")
         stranger.claim([runs[other]])
         again = self.restarted(source, "claimant-1")
-        found = again.claimed_runs()
+        found = again.claimed_runs().runs
         assert [run.id for run in found] == [claimed]
         # At the version it was claimed at: the claim itself added one.
         assert found[0].version == won.version - 1
-        assert unclaimed not in {run.id for run in stranger.claimed_runs()}
+        assert unclaimed not in {run.id for run in stranger.claimed_runs().runs}

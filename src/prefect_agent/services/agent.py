@@ -150,11 +150,18 @@ class AgentService:
         Submitted run), so each is launched once, whether or not the API has a Lazarus.
         """
         try:
-            claimed = self.source.claimed_runs()
+            found = self.source.claimed_runs()
         except PrefectAgentError as exc:
             logger.warning("Could not list the runs this agent claimed before: %s", exc)
             return []
         skip = set(adopted) | set(self.monitor.watched)
+        for bad in found.unreadable:
+            if bad.run_id not in skip and self.in_flight.reserve([bad.run_id]):
+                try:
+                    self.deployer.fail(bad.run_id, bad.reason, bad.version)
+                finally:
+                    self.in_flight.release(bad.run_id)
+        claimed = found.runs
         fresh = self.in_flight.reserve(run.id for run in claimed if run.id not in skip)
         if not fresh:
             return []

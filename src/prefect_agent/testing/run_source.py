@@ -327,14 +327,26 @@ class InMemoryRunSource:
                 if (run := self._runs.get(run_id)) is not None and run.state in CANCELLED_BY_USER
             ]
 
-    def claimed_runs(self) -> Sequence[FlowRun]:
+    def claimed_runs(self) -> ReadyRuns:
         self.faults.enter("claimed_runs")
         with self._lock:
-            return [
-                attrs.evolve(self._to_flow_run(run, self.clock.now()), version=run.version - 1)
+            mine = [
+                run
                 for run in self._runs.values()
                 if run.state == SUBMITTED and run.claimant == self.claimant
             ]
+            return ReadyRuns(
+                runs=[
+                    attrs.evolve(self._to_flow_run(run, self.clock.now()), version=run.version - 1)
+                    for run in mine
+                    if not run.unreadable_reason
+                ],
+                unreadable=[
+                    UnreadableRun(run_id=run.id, reason=run.unreadable_reason, version=run.version)
+                    for run in mine
+                    if run.unreadable_reason
+                ],
+            )
 
     def cancel(self, run_id: str) -> str:
         """What Prefect 1.4.1's ``cancel_flow_run`` does: Cancelling while the flow process

@@ -257,3 +257,14 @@ def test_another_agents_claims_are_not_resumed() -> None:
     world.source.claimant = "in-memory"
     world.agent.adopt()
     assert world.platform.starts[run_id] == 0
+
+
+def test_a_claimed_run_that_cannot_be_read_is_failed_with_the_reason() -> None:
+    world = World()
+    run_id = world.source.add_run(labels=["dev"])
+    world.source.claim(world.source.ready_runs(["dev"], before=world.clock.now()).runs)
+    world.source.run(run_id).unreadable_reason = "run config (DockerRun) is invalid"
+    world.agent.adopt()
+    assert world.platform.starts[run_id] == 0
+    assert world.source.state_of(run_id) == "Failed"
+    assert "run config (DockerRun) is invalid" in [log.message for log in world.source.logs(run_id)]

@@ -468,14 +468,15 @@ class GraphQLRunSource:
             and isinstance(row.get("version"), int)
         ]
 
-    def claimed_runs(self) -> Sequence[FlowRun]:
+    def claimed_runs(self) -> ReadyRuns:
         if not self.claimant or not self.agent_id:
-            return []
+            return ReadyRuns()
         rows = (
             self.client.execute(documents.CLAIMED_RUNS, {"agent": self.agent_id}).get("flow_run")
             or []
         )
-        runs = []
+        runs: list[FlowRun] = []
+        unreadable: list[UnreadableRun] = []
         for row in rows:
             state = row.get("serialized_state")
             context = state.get("context") if isinstance(state, Mapping) else None
@@ -494,8 +495,8 @@ class GraphQLRunSource:
                 # Read back at the version it was claimed at (the claim added one).
                 runs.append(attrs.evolve(result, version=result.version - 1))
             else:
-                logger.error("Cannot launch claimed flow run %s: %s", result.run_id, result.reason)
-        return runs
+                unreadable.append(result)
+        return ReadyRuns(runs=tuple(runs), unreadable=tuple(unreadable))
 
     def run_status(self, run_id: str) -> RunStatus:
         data = self.client.execute(documents.RUN_STATUS, {"id": run_id})
