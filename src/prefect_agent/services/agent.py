@@ -150,9 +150,11 @@ class AgentService:
         Submitted run), so each is launched once, whether or not the API has a Lazarus.
         """
         try:
+            self.platform.check()
             found = self.source.claimed_runs()
         except PrefectAgentError as exc:
-            logger.warning("Could not list the runs this agent claimed before: %s", exc)
+            # Left Submitted: the next start (or the API's Lazarus, if it has one) takes them.
+            logger.warning("Could not resume the runs this agent claimed before: %s", exc)
             return []
         skip = set(adopted) | set(self.monitor.watched)
         for bad in found.unreadable:

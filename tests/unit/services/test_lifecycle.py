@@ -268,3 +268,13 @@ def test_a_claimed_run_that_cannot_be_read_is_failed_with_the_reason() -> None:
     assert world.platform.starts[run_id] == 0
     assert world.source.state_of(run_id) == "Failed"
     assert "run config (DockerRun) is invalid" in [log.message for log in world.source.logs(run_id)]
+
+
+def test_claims_are_not_resumed_onto_an_unavailable_platform() -> None:
+    world = World()
+    run_id = world.source.add_run(labels=["dev"])
+    world.source.claim(world.source.ready_runs(["dev"], before=world.clock.now()).runs)
+    world.platform.available = False
+    world.agent.adopt()
+    assert world.platform.starts[run_id] == 0
+    assert world.source.state_of(run_id) == "Submitted"  # for the next start, not Failed

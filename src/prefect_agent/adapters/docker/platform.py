@@ -221,15 +221,18 @@ class DockerPlatform:
 
     def acknowledge(self, run_id: str) -> None:
         with self._lock:
-            ended = self._ended.pop(run_id, None)
+            ended = self._ended.get(run_id)
         if ended is None:
             return
         item, outcome = ended
         with self._lock:
-            stopped = self._stopping.pop(item.container_id, None) is not None
-        api = self._engine.api()
+            stopped = item.container_id in self._stopping
+        api = self._engine.api()  # engine down: kept; a restarted agent reports it again
         with self._engine.translated("remove a container on"):
             self._remove_after(api, item, outcome, stopped=stopped)
+        with self._lock:
+            self._ended.pop(run_id, None)
+            self._stopping.pop(item.container_id, None)
 
     @property
     def claimant(self) -> str:
