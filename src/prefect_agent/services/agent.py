@@ -138,7 +138,10 @@ class AgentService:
             self.monitor.watch(run_id)
         if adopted:
             logger.info("Watching %d flow run(s) launched before this agent started", len(adopted))
-        self.resume_claims(adopted)
+        try:
+            self.resume_claims(adopted)
+        except Exception:  # a bug here must not keep the agent from serving new runs
+            logger.exception("Unexpected error while resuming earlier claims")
         return adopted
 
     def resume_claims(self, adopted: Sequence[str] = ()) -> list[str]:
@@ -150,11 +153,10 @@ class AgentService:
         Submitted run), so each is launched once, whether or not the API has a Lazarus.
         """
         try:
-            self.platform.check()
             found = self.source.claimed_runs()
         except PrefectAgentError as exc:
             # Left Submitted: the next start (or the API's Lazarus, if it has one) takes them.
-            logger.warning("Could not resume the runs this agent claimed before: %s", exc)
+            logger.warning("Could not list the runs this agent claimed before: %s", exc)
             return []
         skip = set(adopted) | set(self.monitor.watched)
         for bad in found.unreadable:
@@ -166,6 +168,15 @@ class AgentService:
         claimed = found.runs
         fresh = self.in_flight.reserve(run.id for run in claimed if run.id not in skip)
         if not fresh:
+            return []
+        try:
+            self.platform.check()
+        except PrefectAgentError as exc:
+            for run_id in fresh:
+                self.in_flight.release(run_id)
+            logger.warning(
+                "Not resuming %d flow run(s) this agent claimed before: %s", len(fresh), exc
+            )
             return []
         wanted = set(fresh)
         runs = [run for run in claimed if run.id in wanted]
