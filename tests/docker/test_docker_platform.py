@@ -342,6 +342,22 @@ def test_a_container_created_but_never_started_is_started_on_adoption(harness: H
     assert outcome_of(platform, run).succeeded
 
 
+def test_stopping_a_container_that_never_started_removes_it(harness: Harness) -> None:
+    """A run cancelled before its flow started (its container created, not yet started)."""
+    platform = harness.platform()
+    run = harness.run()
+    harness.client.containers.create(
+        BUSYBOX,
+        ["true"],
+        name=f"prefect-{run.id}",
+        labels={"io.prefect.flow-run-id": run.id, "io.prefect.agent": harness.agent},
+    )
+    what = platform.stop(run.id)
+    assert what == f"container prefect-{run.id}, which had not started, and removed it"
+    assert not harness.client.containers.list(all=True, filters={"name": f"prefect-{run.id}"})
+    assert platform.stop(run.id) == ""
+
+
 def test_concurrent_launches_of_one_run_start_one_container(harness: Harness) -> None:
     (harness.tmp / "gate").mkdir()
     config = harness.config(volumes=["./gate:/gate:ro"])
