@@ -63,10 +63,12 @@ def platform_for(config: AgentConfig) -> Platform:
     return KubernetesPlatform.from_config(config)
 
 
-def source_for(config: AgentConfig) -> RunSource:
+def source_for(config: AgentConfig, *, claimant: str = "") -> RunSource:
+    """The GraphQL source; its claims carry ``claimant`` (the platform's durable name for
+    this agent) so a restarted agent finds the runs it claimed and never launched."""
     from prefect_agent.adapters.graphql.run_source import GraphQLRunSource
 
-    return GraphQLRunSource.from_config(config)
+    return GraphQLRunSource.from_config(config, claimant=claimant)
 
 
 def build_agent(
@@ -94,10 +96,13 @@ def build_agent(
             now=clock.now,
             monotonic=clock.monotonic,
         )
+    platform = platform if platform is not None else platform_for(config)
+    if source is None:
+        source = source_for(config, claimant=getattr(platform, "claimant", ""))
     agent = AgentService(
         config=config,
-        source=masked(source if source is not None else source_for(config), config.secrets),
-        platform=platform if platform is not None else platform_for(config),
+        source=masked(source, config.secrets),
+        platform=platform,
         clock=clock,
         health=health,
     )

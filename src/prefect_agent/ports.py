@@ -46,6 +46,14 @@ class RunSource(Protocol):
     - ``write_logs(logs)`` stores log records (batched).
     - ``run_status(run_id)`` returns the run's current state and version, and in ``extra`` its
       ``run_config`` (or why it cannot be read) and, while scheduled, its ``start_time``.
+    - ``cancelled_among(run_ids)`` returns, in one request however many ids it is given, the
+      status of those runs a user cancelled (``Cancelling`` or ``Cancelled``).
+    - ``mark_cancelled(run_id, message, version)`` sets Cancelled, version-locked like
+      ``mark_failed``.
+    - ``claimed_runs()`` returns the runs still Submitted under this source's claimant (a name
+      that outlives the process: its claims, and those of earlier processes of the same
+      agent), each at the version it was claimed at, so a restarted agent launches what its
+      predecessor claimed and never started (rows it cannot read in ``unreadable``).
     Transient failures raise ``TransientError`` subclasses; refusals raise ``ApiError``.
     """
 
@@ -70,6 +78,12 @@ class RunSource(Protocol):
 
     def run_status(self, run_id: str) -> RunStatus: ...
 
+    def cancelled_among(self, run_ids: Collection[str]) -> Sequence[RunStatus]: ...
+
+    def mark_cancelled(self, run_id: str, message: str, version: int | None) -> None: ...
+
+    def claimed_runs(self) -> ReadyRuns: ...
+
 
 @runtime_checkable
 class Platform(Protocol):
@@ -85,13 +99,22 @@ class Platform(Protocol):
       existing one instead of starting it twice. A problem of this run raises ``LaunchError``;
       an unavailable platform raises ``PlatformUnavailable``.
     - ``outcomes()`` returns, without blocking, what became of launched runs since the last
-      call: each run's infrastructure is reported once when it ends.
+      call: each run's infrastructure is reported once when it ends. The verdict is kept
+      (on disk, on the container or Job) until ``acknowledge(run_id)``, so a platform built
+      by a restarted agent reports it again from ``adopt`` and ``outcomes``.
+    - ``acknowledge(run_id)`` says the API has what the outcome of ``run_id`` caused (or
+      needed nothing): the platform forgets the verdict and cleans up by its policy.
     - ``infrastructure_logs()`` returns, without blocking, log records about launched runs'
       infrastructure since the last call (pod events, container states), each once; the
       agent writes them to the runs' logs. Platforms with nothing to say return ``()``.
     - ``adopt()`` returns the ids of runs launched earlier (by a previous agent process) that
       are still known to the platform, and watches them from then on.
-    - ``stop(run_id)`` stops a run's infrastructure if it still exists (idempotent).
+    - ``stop(run_id)`` stops a run's infrastructure if it still exists (idempotent), without
+      waiting for it to end (escalation after ``stop_grace_seconds`` is the platform's), and
+      says what it stopped in a few words ("" when nothing was left); the end is then
+      reported by ``outcomes()`` like any other.
+    - ``claimant`` names this agent's claims durably: the same for a restarted agent, never
+      the same for two agents whose launches cannot see each other.
     - ``close()`` releases resources; launched runs keep running.
     """
 
@@ -111,7 +134,12 @@ class Platform(Protocol):
 
     def adopt(self) -> Sequence[str]: ...
 
-    def stop(self, run_id: str) -> None: ...
+    def acknowledge(self, run_id: str) -> None: ...
+
+    def stop(self, run_id: str) -> str: ...
+
+    @property
+    def claimant(self) -> str: ...
 
     def close(self) -> None: ...
 

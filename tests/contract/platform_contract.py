@@ -57,6 +57,11 @@ class PlatformContract:
         """How many times the run's infrastructure was really started."""
         raise NotImplementedError
 
+    def leftovers(self, platform: Platform, run_id: str) -> int:
+        """How much of the run's infrastructure still exists (processes, containers, Jobs
+        and pods)."""
+        raise NotImplementedError
+
     # -- helpers -----------------------------------------------------------------------------
 
     def new_run(self) -> FlowRun:
@@ -149,3 +154,48 @@ class PlatformContract:
         platform.stop(run.id)
         platform.stop(run.id)
         platform.stop("never-launched")
+
+    def test_stop_ends_a_running_run_and_its_end_is_reported(self, platform: Platform) -> None:
+        run = self.new_run()
+        platform.launch(run, self.spec(run, self.blocking_command(run.id)))
+        what = platform.stop(run.id)
+        assert what  # says what it stopped, for the run's logs
+        outcome = self.wait_for_outcome(platform, run.id)
+        assert not outcome.succeeded
+        assert platform.stop(run.id) == ""
+        platform.acknowledge(run.id)
+        deadline = time.monotonic() + OUTCOME_DEADLINE
+        while self.leftovers(platform, run.id) and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling a condition with a deadline
+        assert self.leftovers(platform, run.id) == 0
+
+    def test_a_verdict_is_reported_again_after_a_restart_until_acknowledged(
+        self, platform: Platform
+    ) -> None:
+        run = self.new_run()
+        platform.launch(run, self.spec(run, self.exit_command(3)))
+        self.finish(platform, run.id, 3)
+        self.wait_for_outcome(platform, run.id)
+        platform.close()  # killed before the API took the failure
+        successor = self.restarted(platform)
+        try:
+            assert run.id in successor.adopt()
+            again = self.wait_for_outcome(successor, run.id)
+            assert not again.succeeded
+            assert again.exit_code in (3, None)
+            successor.acknowledge(run.id)
+        finally:
+            successor.close()
+        third = self.restarted(successor)
+        try:
+            assert run.id not in third.adopt()
+        finally:
+            third.close()
+
+    def test_the_claimant_outlives_the_process(self, platform: Platform) -> None:
+        assert platform.claimant
+        successor = self.restarted(platform)
+        try:
+            assert successor.claimant == platform.claimant
+        finally:
+            successor.close()

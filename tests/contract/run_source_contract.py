@@ -183,3 +183,47 @@ class RunSourceContract:
         after = source.run_status(run_id)
         assert after.state == "Running"
         assert after.version > before.version
+
+    # -- cancellation and claims that outlive the process --------------------------------------
+
+    def restarted(self, source: RunSource, claimant: str) -> RunSource:
+        """A source as a restarted agent builds it: same agent, ``claimant`` (registered)."""
+        raise NotImplementedError
+
+    def test_cancelled_among_lists_only_the_runs_a_user_cancelled(self, source: RunSource) -> None:
+        self.register(source, ["a"])
+        cancelling, cancelled, running = (self.seed(source, labels=["a"]) for _ in range(3))
+        self.move(source, cancelling, "Cancelling")
+        self.move(source, cancelled, "Cancelled")
+        self.move(source, running, "Running")
+        statuses = source.cancelled_among([cancelling, cancelled, running])
+        found = {status.run_id: status.state for status in statuses}
+        assert found == {cancelling: "Cancelling", cancelled: "Cancelled"}
+        assert source.cancelled_among([]) == []
+
+    def test_mark_cancelled_is_version_locked(self, source: RunSource) -> None:
+        self.register(source, ["a"])
+        run_id = self.seed(source, labels=["a"])
+        self.move(source, run_id, "Cancelling")
+        version = source.run_status(run_id).version
+        with pytest.raises(VersionConflict):
+            source.mark_cancelled(run_id, "stopped", version - 1)
+        source.mark_cancelled(run_id, "stopped by the agent", version)
+        assert source.run_status(run_id).state == "Cancelled"
+
+    def test_claims_are_found_again_by_a_restarted_source_with_the_same_claimant(
+        self, source: RunSource
+    ) -> None:
+        first = self.restarted(source, "claimant-1")
+        claimed, other, unclaimed = (self.seed(first, labels=["a"]) for _ in range(3))
+        runs = {run.id: run for run in self.ready(first, ["a"])}
+        (won,) = first.claim([runs[claimed]])
+        assert isinstance(won, Claimed)
+        stranger = self.restarted(source, "claimant-2")
+        stranger.claim([runs[other]])
+        again = self.restarted(source, "claimant-1")
+        found = again.claimed_runs().runs
+        assert [run.id for run in found] == [claimed]
+        # At the version it was claimed at: the claim itself added one.
+        assert found[0].version == won.version - 1
+        assert unclaimed not in {run.id for run in stranger.claimed_runs().runs}

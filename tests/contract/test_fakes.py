@@ -36,6 +36,12 @@ class TestInMemoryRunSource(RunSourceContract):
         assert isinstance(source, InMemoryRunSource)
         source.set_state(run_id, state)
 
+    def restarted(self, source: RunSource, claimant: str) -> RunSource:
+        assert isinstance(source, InMemoryRunSource)
+        source.claimant = claimant  # one store: a "restart" is the same API under a claimant
+        self.register(source, ["a"])
+        return source
+
     def logs_of(self, source: RunSource, run_id: str) -> list[tuple[str, str]]:
         assert isinstance(source, InMemoryRunSource)
         return [(log.level, log.message) for log in source.logs(run_id)]
@@ -64,8 +70,14 @@ class TestFakePlatform(PlatformContract):
 
     def restarted(self, platform: Platform) -> Platform:
         assert isinstance(platform, FakePlatform)
-        return FakePlatform(previously_launched=platform.running)
+        return FakePlatform(
+            previously_launched=platform.running, kept_outcomes=platform.unacknowledged()
+        )
 
     def starts(self, platform: Platform, run_id: str) -> int:
         assert isinstance(platform, FakePlatform)
         return platform.starts[run_id] or (1 if run_id in platform.running else 0)
+
+    def leftovers(self, platform: Platform, run_id: str) -> int:
+        assert isinstance(platform, FakePlatform)
+        return int(run_id in platform.running)

@@ -75,3 +75,10 @@ class TestDockerPlatform(PlatformContract):
             decode=True,
         )
         return sum(1 for _ in events)
+
+    def leftovers(self, platform: Platform, run_id: str) -> int:
+        return len(
+            self.client.containers.list(
+                all=True, filters={"label": f"io.prefect.flow-run-id={run_id}"}
+            )
+        )

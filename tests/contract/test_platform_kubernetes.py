@@ -67,3 +67,6 @@ class TestKubernetesPlatform(PlatformContract):
     def starts(self, platform: Platform, run_id: str) -> int:
         # Without a controller nothing starts; a run started twice would show as two Jobs.
         return len(self.controller.jobs_of(run_id))
+
+    def leftovers(self, platform: Platform, run_id: str) -> int:
+        return len(self.controller.jobs_of(run_id)) + len(self.controller.pods_of(run_id))

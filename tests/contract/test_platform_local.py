@@ -75,6 +75,9 @@ class TestLocalPlatform(PlatformContract):
     def starts(self, platform: Platform, run_id: str) -> int:
         return processes_of_run(run_id)
 
+    def leftovers(self, platform: Platform, run_id: str) -> int:
+        return processes_of_run(run_id)
+
 
 def _open_gate(fifo: Path) -> None:
     """Opening and closing the write end lets a blocked reader see EOF (no reader: no-op)."""

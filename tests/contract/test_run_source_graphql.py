@@ -35,8 +35,11 @@ class TestGraphQLRunSource(RunSourceContract):
         self.tenant_id = tenant_id
         client = GraphQLClient(api.url, timeout=10, retry=RetryPolicy(attempts=2))
         source = GraphQLRunSource(client, tenant_id=tenant_id)
+        self.restarts: list[GraphQLRunSource] = []
         yield source
         source.close()
+        for again in self.restarts:
+            again.close()
 
     def seed(
         self,
@@ -56,6 +59,13 @@ class TestGraphQLRunSource(RunSourceContract):
 
     def move(self, source: RunSource, run_id: str, state: str) -> None:
         self.api.set_state(run_id, state)
+
+    def restarted(self, source: RunSource, claimant: str) -> RunSource:
+        client = GraphQLClient(self.api.url, timeout=10, retry=RetryPolicy(attempts=2))
+        again = GraphQLRunSource(client, tenant_id=self.tenant_id, claimant=claimant)
+        self.register(again, ["a"])
+        self.restarts.append(again)
+        return again
 
     def logs_of(self, source: RunSource, run_id: str) -> list[tuple[str, str]]:
         return [(log["level"], log["message"]) for log in self.api.logs(run_id)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
@@ -99,14 +100,20 @@ _SEEN: weakref.WeakKeyDictionary[DockerPlatform, list[InfrastructureOutcome]] = 
 """Outcomes read from each platform: one read may bring those of several runs."""
 
 
-def outcome_of(platform: DockerPlatform, run: FlowRun) -> InfrastructureOutcome:
+def outcome_of(
+    platform: DockerPlatform, run: FlowRun, *, acknowledge: bool = True
+) -> InfrastructureOutcome:
+    """The run's outcome, acknowledged as the agent's monitor does once the API has it."""
     seen = _SEEN.setdefault(platform, [])
 
     def ready() -> InfrastructureOutcome | None:
         seen.extend(platform.outcomes())
         return next((o for o in seen if o.run_id == run.id), None)
 
-    return wait_for(ready, f"the outcome of run {run.id}")
+    outcome = wait_for(ready, f"the outcome of run {run.id}")
+    if acknowledge:
+        platform.acknowledge(run.id)
+    return outcome
 
 
 def env_file(tmp: Path) -> dict[str, str]:
@@ -165,12 +172,30 @@ def test_exit_3_is_a_failure_with_the_code_and_the_last_lines(harness: Harness) 
     platform = harness.platform()
     run = harness.run()
     harness.launch(platform, run, "for i in 1 2 3 4 5; do echo line $i; done; exit 3")
-    outcome = outcome_of(platform, run)
+    outcome = outcome_of(platform, run, acknowledge=False)
     assert not outcome.succeeded
     assert outcome.exit_code == 3
     assert outcome.reason == f"Container prefect-{run.id} exited with code 3"
     assert outcome.details[-1] == "line 5"
-    # Removed after its status was read (container_removal "always").
+    # The container is the verdict: kept until the agent says the API has the failure, then
+    # removed (container_removal "always").
+    assert harness.client.containers.list(all=True, filters={"name": f"prefect-{run.id}"})
+    platform.acknowledge(run.id)
+    assert not harness.client.containers.list(all=True, filters={"name": f"prefect-{run.id}"})
+
+
+def test_stop_sends_sigterm_then_sigkill_after_the_grace_period(harness: Harness) -> None:
+    """A container that ignores SIGTERM (busybox sleep as PID 1 does) is killed once
+    ``stop_grace_seconds`` passed, and removed once its end was acknowledged."""
+    platform = harness.platform(harness.config(stop_grace_seconds=1))
+    run = harness.run()
+    harness.launch(platform, run, "sleep 600")
+    began = time.monotonic()
+    what = platform.stop(run.id)
+    assert what == f"container prefect-{run.id} (SIGTERM, then SIGKILL after 1 s if still running)"
+    outcome = outcome_of(platform, run)
+    assert time.monotonic() - began >= 1.0
+    assert outcome.exit_code == 137
     assert not harness.client.containers.list(all=True, filters={"name": f"prefect-{run.id}"})
 
 
@@ -315,6 +340,22 @@ def test_a_container_created_but_never_started_is_started_on_adoption(harness: H
     )
     assert platform.adopt() == [run.id]
     assert outcome_of(platform, run).succeeded
+
+
+def test_stopping_a_container_that_never_started_removes_it(harness: Harness) -> None:
+    """A run cancelled before its flow started (its container created, not yet started)."""
+    platform = harness.platform()
+    run = harness.run()
+    harness.client.containers.create(
+        BUSYBOX,
+        ["true"],
+        name=f"prefect-{run.id}",
+        labels={"io.prefect.flow-run-id": run.id, "io.prefect.agent": harness.agent},
+    )
+    what = platform.stop(run.id)
+    assert what == f"container prefect-{run.id}, which had not started, and removed it"
+    assert not harness.client.containers.list(all=True, filters={"name": f"prefect-{run.id}"})
+    assert platform.stop(run.id) == ""
 
 
 def test_concurrent_launches_of_one_run_start_one_container(harness: Harness) -> None:

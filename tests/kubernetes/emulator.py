@@ -123,6 +123,16 @@ class JobController:
         assert len(jobs) == 1, f"expected one job for run {run_id}, found {len(jobs)}"
         return jobs[0]
 
+    def pods_of(self, run_id: str) -> list[dict[str, Any]]:
+        """The pods whose template came from a Job of ``run_id`` (they outlive a deleted Job
+        here: the emulator has no garbage collector)."""
+        response = self.core.list_namespaced_pod(self.namespace, _preload_content=False)
+        return [
+            pod
+            for pod in json.loads(response.data)["items"]
+            if (pod["metadata"].get("labels") or {}).get("prefect.io/flow_run_id") == run_id
+        ]
+
     def pod_name(self, job: dict[str, Any], attempt: int = 0) -> str:
         return f"{job['metadata']['name'][:50]}-p{attempt}"
 

@@ -111,14 +111,20 @@ _SEEN: dict[int, list[InfrastructureOutcome]] = {}
 """Outcomes read from each platform, kept for the runs a test asks about later."""
 
 
-def outcome_of(platform: KubernetesPlatform, run_id: str) -> InfrastructureOutcome:
+def outcome_of(
+    platform: KubernetesPlatform, run_id: str, *, acknowledge: bool = True
+) -> InfrastructureOutcome:
+    """The run's outcome, acknowledged as the agent's monitor does once the API has it."""
     seen = _SEEN.setdefault(id(platform), [])
 
     def found() -> InfrastructureOutcome | None:
         seen.extend(platform.outcomes())
         return next((o for o in seen if o.run_id == run_id), None)
 
-    return eventually(found, f"the outcome of run {run_id}")  # type: ignore[no-any-return]
+    outcome: InfrastructureOutcome = eventually(found, f"the outcome of run {run_id}")
+    if acknowledge:
+        platform.acknowledge(run_id)
+    return outcome
 
 
 _LOGGED: dict[int, list[RunLog]] = {}
@@ -424,6 +430,40 @@ def test_a_restarted_agent_does_not_report_a_job_twice(
     assert controller.jobs_of(run.id), "the failed job is still kept"
 
 
+def test_a_failure_not_acknowledged_is_reported_again_by_a_restarted_agent(
+    make_platform: Callable[..., KubernetesPlatform], controller: JobController
+) -> None:
+    first = make_platform(failed_job_ttl_seconds=0)
+    run = new_run()
+    launch(first, run)
+    controller.finish(controller.job_of(run.id), 4)
+    assert outcome_of(first, run.id, acknowledge=False).exit_code == 4
+    first.sync()
+    assert controller.jobs_of(run.id), "kept: the API has not taken the failure yet"
+    first.close()
+    second = make_platform(failed_job_ttl_seconds=0)
+    assert second.adopt() == [run.id]
+    assert outcome_of(second, run.id).exit_code == 4
+    eventually(lambda: not controller.jobs_of(run.id), "the job's deletion once acknowledged")
+
+
+def test_stop_deletes_the_job_and_its_pods_with_the_grace_period(
+    make_platform: Callable[..., KubernetesPlatform], controller: JobController
+) -> None:
+    platform = make_platform(stop_grace_seconds=3)
+    run, job = launched(platform, controller)
+    other, other_job = launched(platform, controller)
+    controller.run(job)
+    controller.run(other_job)
+    what = platform.stop(run.id)
+    assert what == f"job {job['metadata']['name']} and its 1 pod (deleted, grace period 3 s)"
+    assert controller.jobs_of(run.id) == [] and controller.pods_of(run.id) == []
+    assert len(controller.jobs_of(other.id)) == len(controller.pods_of(other.id)) == 1
+    outcome = outcome_of(platform, run.id)
+    assert not outcome.succeeded and "deleted by the agent" in outcome.reason
+    assert platform.stop(run.id) == ""
+
+
 def test_a_job_that_failed_while_the_agent_was_down_is_reported(
     make_platform: Callable[..., KubernetesPlatform], controller: JobController
 ) -> None:
@@ -453,7 +493,11 @@ def test_the_agent_fails_a_run_whose_image_cannot_be_pulled(
     controller.event(controller.pod_name(job), "Failed", "Error: ErrImagePull")
     controller.pull_error(job)
     monitor = InfrastructureMonitor(
-        source=source, platform=platform, health=NullHealthReporter(), agent_name="agent-a"
+        source=source,
+        platform=platform,
+        health=NullHealthReporter(),
+        agent_name="agent-a",
+        clock=SystemClock(),
     )
     monitor.watch(run_id)
     eventually(monitor.check, "the monitor to handle the failure")

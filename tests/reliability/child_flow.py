@@ -1,16 +1,23 @@
 """A stand-in flow-run process for the kill-and-restart scenario (run as a script).
 
-It records that it started (its run id and argv, one line appended to the file named by
+It records that it started (its run id, pid and argv, one line appended to the file named by
 ``RELIABILITY_MARKERS``), reports Running, lives ``RELIABILITY_CHILD_SECONDS``, then reports
 Success to the API, as a flow process would. Standard library only: it runs under any Python.
+
+With ``RELIABILITY_CHILD_FAILS`` set it reports nothing: it waits for the file named by
+``RELIABILITY_GATE`` (when set) and exits with code 3, infrastructure failing before the flow
+said anything. With ``RELIABILITY_IGNORE_SIGTERM`` set it ignores SIGTERM, so only SIGKILL
+(after the agent's stop grace period) ends it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
+import time
 import urllib.request
 
 SET_STATE = (
@@ -49,8 +56,16 @@ def set_state(api: str, run_id: str, state: str) -> None:
 def main() -> None:
     run_id = os.environ["PREFECT__CONTEXT__FLOW_RUN_ID"]
     api = os.environ["PREFECT__CLOUD__API"]
+    if os.environ.get("RELIABILITY_IGNORE_SIGTERM"):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     with open(os.environ["RELIABILITY_MARKERS"], "a") as markers:
-        markers.write(json.dumps({"run_id": run_id, "argv": sys.argv}) + "\n")
+        markers.write(json.dumps({"run_id": run_id, "pid": os.getpid(), "argv": sys.argv}) + "\n")
+    if os.environ.get("RELIABILITY_CHILD_FAILS"):
+        gate = os.environ.get("RELIABILITY_GATE")
+        while gate and not os.path.exists(gate):
+            time.sleep(0.05)  # a stand-in flow process waiting for the test's signal
+        print(f"flow run {run_id} failing on purpose")
+        sys.exit(3)
     set_state(api, run_id, "Running")
     threading.Event().wait(float(os.environ.get("RELIABILITY_CHILD_SECONDS", "1")))
     set_state(api, run_id, "Success")

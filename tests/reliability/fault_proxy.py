@@ -33,6 +33,7 @@ class Fault(enum.Enum):
     MALFORMED = "malformed"  # 200 with a body that is not JSON, API never saw it
     LOST_RESPONSE = "lost-response"  # the API applied it; the reply is reset
     MALFORMED_RESPONSE = "malformed-response"  # the API applied it; the reply is garbled
+    HELD_RESPONSE = "held-response"  # the API applied it; the reply waits for ``release``
 
 
 BEFORE_API = (
@@ -105,6 +106,8 @@ class FaultProxy:
         self._port = 0
         self._connections: set[socket.socket] = set()
         self._busy: set[socket.socket] = set()
+        self.released = threading.Event()
+        """Set to let held responses go (as resets: the client that waited is gone)."""
         self.up()
 
     @property
@@ -143,6 +146,7 @@ class FaultProxy:
             _reset(conn)
 
     def close(self) -> None:
+        self.released.set()
         self.down()
 
     def count(self, fault: Fault) -> None:
@@ -266,7 +270,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reset()
                 return
             proxy.note_poll(body, status)
-            if fault is Fault.LOST_RESPONSE:
+            if fault is Fault.HELD_RESPONSE:
+                proxy.released.wait(120)
+                self._reset()
+            elif fault is Fault.LOST_RESPONSE:
                 self._reset()
             elif fault is Fault.MALFORMED_RESPONSE:
                 self._reply(200, data[: len(data) // 2] or b"{", content_type)

@@ -195,13 +195,21 @@ class CapturedLogs(logging.Handler):
 
 
 class InProcessAgent:
-    """An ``AgentService`` on real HTTP (through ``api_url``) with a ``FakePlatform``.
+    """An ``AgentService`` on real HTTP (through ``api_url``) with a ``FakePlatform``, or
+    the platform ``make_platform(config)`` builds (a real Docker or Kubernetes one).
 
-    The platform counts starts per run, which is what "doubled" means; the health server
-    runs too, so its bodies can be checked for secrets and its readiness for outages.
+    The fake platform counts starts per run, which is what "doubled" means; the health
+    server runs too, so its bodies can be checked for secrets and its readiness for outages.
     """
 
-    def __init__(self, api_url: str, *, name: str = "reliability", **settings: Any) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        name: str = "reliability",
+        make_platform: Callable[[AgentConfig], Any] | None = None,
+        **settings: Any,
+    ) -> None:
         base: dict[str, Any] = {
             "name": name,
             "api": api_url,
@@ -215,8 +223,8 @@ class InProcessAgent:
         }
         base.update(settings)
         self.config = AgentConfig(**base)
-        self.source = GraphQLRunSource.from_config(self.config)
-        self.platform = FakePlatform()
+        self.platform = FakePlatform() if make_platform is None else make_platform(self.config)
+        self.source = GraphQLRunSource.from_config(self.config, claimant=self.platform.claimant)
         self.clock = SystemClock()
         self.health = HttpHealthReporter.from_config(
             self.config, wake=self.wake, now=self.clock.now, monotonic=self.clock.monotonic
@@ -271,9 +279,15 @@ CHILD = Path(__file__).with_name("child_flow.py")
 
 
 def start_cli_agent(
-    api_url: str, tmp: Path, log: IO[bytes], *flags: str, child_seconds: float = 1.0
+    api_url: str,
+    tmp: Path,
+    log: IO[bytes],
+    *flags: str,
+    child_seconds: float = 1.0,
+    child_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """``prefect agent local start`` in a subprocess whose runs execute ``child_flow.py``.
+    """``prefect agent local start`` in a subprocess whose runs execute ``child_flow.py``
+    (``child_env`` reaches them through the agent's environment).
 
     The key travels in the environment only, never on a command line; no user config file
     or ``PREFECT__`` variable of the machine running the tests gets in.
@@ -285,6 +299,7 @@ def start_cli_agent(
             "PREFECT__USER_CONFIG_PATH": str(tmp / "no-config.toml"),
             "RELIABILITY_MARKERS": str(markers_file(tmp)),
             "RELIABILITY_CHILD_SECONDS": str(child_seconds),
+            **(child_env or {}),
         }
     )
     command = [
@@ -310,3 +325,20 @@ def markers(tmp: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+SET_STATES = (
+    "mutation($input: set_flow_run_states_input!) "
+    "{ set_flow_run_states(input: $input) { states { id status } } }"
+)
+
+
+def set_states(api: RunningServer, run_ids: Iterable[str], state: dict[str, Any]) -> None:
+    """What a user's cancellation writes: the state, without a version (as Prefect Server's
+    ``cancel_flow_run`` and the UI do), in one request."""
+    states = [{"flow_run_id": run_id, "state": state} for run_id in run_ids]
+    api.graphql(SET_STATES, {"input": {"states": states}})
+
+
+def run_logs(api: RunningServer, run_id: str) -> list[str]:
+    return [row["message"] for row in api.store.rows_by("log", "flow_run_id", [run_id])]

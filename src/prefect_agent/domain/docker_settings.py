@@ -9,7 +9,7 @@ import attrs
 from prefect_agent.domain.frozen import str_tuple
 from prefect_agent.domain.launch_policy import DOCKER_PERMISSIONS
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.validators import non_empty_strings, positive, subset_of
+from prefect_agent.domain.validators import non_empty_strings, non_negative, positive, subset_of
 
 PullPolicy = Literal["IfNotPresent", "Always", "Never"]
 ContainerRemoval = Literal["always", "on-success", "never"]
@@ -96,6 +96,12 @@ class DockerSettings:
         },
     )
     """Host-escaping host_config options run configs may use (``domain/launch_policy.py``)."""
+    stop_grace_seconds: float = attrs.field(
+        default=10.0,
+        validator=non_negative,
+        metadata={"help": "Seconds between SIGTERM and SIGKILL when a run's container is stopped"},
+    )
+    """How long a cancelled run's container may take to exit after SIGTERM before SIGKILL."""
 
     @property
     def effective_pull_policy(self) -> str:

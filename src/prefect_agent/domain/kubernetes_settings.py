@@ -76,6 +76,15 @@ class KubernetesSettings:
             "cleanup and adoption touch only jobs carrying it."
         },
     )
+    stop_grace_seconds: float | None = attrs.field(
+        default=None,
+        validator=non_negative,
+        metadata={
+            "help": "Grace period (SIGTERM to SIGKILL) of a cancelled run's pods "
+            "(default: their own terminationGracePeriodSeconds)."
+        },
+    )
+    """Deletion grace period of a cancelled run's pods; None leaves each pod's own."""
     job_sync_interval_seconds: float = attrs.field(
         default=10.0,
         validator=positive,

@@ -65,6 +65,14 @@ class OperationsSettings:
         validator=non_negative,
         metadata={"help": "How late a run may be before the backlog policy applies (none: never)."},
     )
+    report_give_up_seconds: float = attrs.field(
+        default=6 * 3600.0,
+        validator=positive,
+        metadata={
+            "help": "How long an infrastructure failure the API cannot take is kept and "
+            "retried (across restarts) before it is given up."
+        },
+    )
 
     def liveness_allowance(self, poll_interval: float, request_timeout: float) -> float:
         """Seconds without a completed poll after which the agent counts as wedged.

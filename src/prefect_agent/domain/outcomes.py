@@ -45,7 +45,8 @@ class InfrastructureOutcome:
 
     ``succeeded`` is False when it failed on its own terms: a non-zero exit, OOMKilled,
     an image that could not be pulled, a pod stuck Pending, a container that vanished.
-    ``reason`` says which in one line; ``details`` holds the last output lines or events.
+    ``reason`` says which in one line; ``details`` holds the last output lines or events;
+    ``ended_at`` when the platform knows it (a verdict kept across restarts keeps its time).
     """
 
     run_id: str
@@ -53,6 +54,7 @@ class InfrastructureOutcome:
     reason: str = ""
     exit_code: int | None = None
     details: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
+    ended_at: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

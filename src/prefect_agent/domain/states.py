@@ -13,6 +13,12 @@ SUBMITTED = "Submitted"
 RUNNING = "Running"
 SUCCESS = "Success"
 FAILED = "Failed"
+CANCELLING = "Cancelling"
+CANCELLED = "Cancelled"
+
+CANCELLED_BY_USER: frozenset[str] = frozenset({CANCELLING, CANCELLED})
+"""States a user's cancellation leaves a run in: ``Cancelling`` while its flow process runs
+(Prefect 1.4.1's ``cancel_flow_run``, the UI, ``prefect run cancel``), ``Cancelled`` otherwise."""
 
 SCHEDULED_FAMILY: frozenset[str] = frozenset(
     {"Scheduled", "Paused", "Queued", "Resume", "Retrying"}
@@ -71,3 +77,7 @@ def submitted_state(
 
 def failed_state(message: str) -> dict[str, Any]:
     return serialized_state(FAILED, message)
+
+
+def cancelled_state(message: str) -> dict[str, Any]:
+    return serialized_state(CANCELLED, message)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from prefect_agent.domain.agent_config import AgentConfig
-from prefect_agent.domain.errors import StoppedBeforeStart, TransientError
+from prefect_agent.domain.errors import PrefectAgentError, StoppedBeforeStart, TransientError
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.poll_schedule import BACKOFF_LADDER
 from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
@@ -61,7 +61,13 @@ class AgentService:
         self.in_flight = InFlightRuns()
         self.timers: TimerQueue[FlowRun] = TimerQueue()
         self.monitor = InfrastructureMonitor(
-            source=source, platform=platform, health=self.health, agent_name=config.name
+            source=source,
+            platform=platform,
+            health=self.health,
+            agent_name=config.name,
+            clock=clock,
+            give_up_after=timedelta(seconds=config.operations.report_give_up_seconds),
+            polls=lambda: self.poll_loop.polls,
         )
         self._executor = executor or ThreadPoolExecutor(
             max_workers=config.deploy_concurrency, thread_name_prefix="launch"
@@ -126,13 +132,58 @@ class AgentService:
         return self.agent_id
 
     def adopt(self) -> Sequence[str]:
-        """Watch runs this platform launched before a restart."""
+        """Watch runs this platform launched before a restart, then launch the runs an
+        earlier process of this agent claimed and never launched."""
         adopted = self.platform.adopt()
         for run_id in adopted:
             self.monitor.watch(run_id)
         if adopted:
             logger.info("Watching %d flow run(s) launched before this agent started", len(adopted))
+        try:
+            self.resume_claims(adopted)
+        except Exception:  # a bug here must not keep the agent from serving new runs
+            logger.exception("Unexpected error while resuming earlier claims")
         return adopted
+
+    def resume_claims(self, adopted: Sequence[str] = ()) -> list[str]:
+        """Launch runs still Submitted under this agent's claimant that no infrastructure
+        holds: an earlier process claimed them and was killed before launching them.
+
+        Runs the platform adopted have their infrastructure already; runs in flight are
+        being launched by this process. Nothing else can launch these runs (no poll lists a
+        Submitted run), so each is launched once, whether or not the API has a Lazarus.
+        """
+        try:
+            found = self.source.claimed_runs()
+        except PrefectAgentError as exc:
+            # Left Submitted: the next start (or the API's Lazarus, if it has one) takes them.
+            logger.warning("Could not list the runs this agent claimed before: %s", exc)
+            return []
+        skip = set(adopted) | set(self.monitor.watched)
+        for bad in found.unreadable:
+            if bad.run_id not in skip and self.in_flight.reserve([bad.run_id]):
+                try:
+                    self.deployer.fail(bad.run_id, bad.reason, bad.version)
+                finally:
+                    self.in_flight.release(bad.run_id)
+        claimed = found.runs
+        fresh = self.in_flight.reserve(run.id for run in claimed if run.id not in skip)
+        if not fresh:
+            return []
+        try:
+            self.platform.check()
+        except PrefectAgentError as exc:
+            for run_id in fresh:
+                self.in_flight.release(run_id)
+            logger.warning(
+                "Not resuming %d flow run(s) this agent claimed before: %s", len(fresh), exc
+            )
+            return []
+        wanted = set(fresh)
+        runs = [run for run in claimed if run.id in wanted]
+        logger.info("Launching %d flow run(s) claimed by this agent before it restarted", len(runs))
+        self.deployer.launch_claimed(runs)
+        return fresh
 
     # -- running ------------------------------------------------------------------------
 

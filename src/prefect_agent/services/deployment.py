@@ -141,6 +141,23 @@ class Deployer:
             except RuntimeError:  # the pool is shutting down: a claimed run is still started
                 self._launch(run, version, batch)
 
+    def fail(self, run_id: str, reason: str, version: int | None) -> None:
+        """Fail a claimed run that cannot be launched (its row cannot be read)."""
+        self._health.launch_failed(run_id, reason)
+        self._failer.fail(run_id, reason, version)
+
+    def launch_claimed(self, runs: Sequence[FlowRun]) -> None:
+        """Launch runs already claimed (Submitted) by this agent, each read at the version it
+        was claimed at (``RunSource.claimed_runs``); they must be reserved in ``in_flight``."""
+        if not runs:
+            return
+        batch = _LogBatch(len(runs), self._source.write_logs)
+        for run in runs:
+            try:
+                self._executor.submit(self._launch, run, run.version + 1, batch)
+            except RuntimeError:  # the pool is shutting down: a claimed run is still started
+                self._launch(run, run.version + 1, batch)
+
     def _try_again_later(self, runs: Sequence[FlowRun], problem: str) -> None:
         """Deploy the same runs again later, on the backoff ladder, keeping them reserved.
 

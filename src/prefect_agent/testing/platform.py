@@ -29,7 +29,9 @@ class FakePlatform:
     """Implements the ``Platform`` port in memory.
 
     ``launches`` lists every start; ``starts[run_id]`` counts them (a second ``launch`` of a
-    run still running returns the first one, as real platforms do). ``report_exit`` queues
+    run still running returns the first one, as real platforms do). ``stop`` ends a run at
+    once (reported as a kill by ``outcomes``) and lists it in ``stopped``; ``acknowledged``
+    lists the outcomes the agent handed back. ``report_exit`` queues
     an outcome for ``outcomes()``; ``available = False`` makes ``check`` and ``launch``
     raise ``PlatformUnavailable``; ``fail_launches_of`` makes chosen runs fail to launch.
     """
@@ -40,6 +42,8 @@ class FakePlatform:
         *,
         default_command_prefix: Sequence[str] = (),
         previously_launched: Iterable[str] = (),
+        claimant: str = "fake-platform",
+        kept_outcomes: Iterable[InfrastructureOutcome] = (),
     ) -> None:
         self._kind = kind
         self._prefix = tuple(default_command_prefix)
@@ -50,9 +54,13 @@ class FakePlatform:
         self.starts: Counter[str] = Counter()
         self.running: set[str] = set(previously_launched)
         self.stopped: list[str] = []
+        self.acknowledged: list[str] = []
+        self._claimant = claimant
         self.closed = False
         self._launch_failures: dict[str, str] = {}
         self._outcomes: list[InfrastructureOutcome] = []
+        self._kept: dict[str, InfrastructureOutcome] = {o.run_id: o for o in kept_outcomes}
+        """Outcomes reported and not acknowledged: ``adopt`` reports them again."""
         self._infrastructure_logs: list[RunLog] = []
         self._lock = threading.Lock()
         self.launched_event = threading.Event()
@@ -84,6 +92,7 @@ class FakePlatform:
         with self._lock:
             self.running.discard(run_id)
             self._outcomes.append(outcome)
+            self._kept[run_id] = outcome
 
     def report_log(self, run_id: str, message: str, level: str = "INFO") -> None:
         """Something happened to the run's infrastructure (an event) worth a line in its logs."""
@@ -132,13 +141,36 @@ class FakePlatform:
     def adopt(self) -> Sequence[str]:
         self.faults.enter("adopt")
         with self._lock:
-            return sorted(self.running)
+            again = [o for o in self._kept.values() if o not in self._outcomes]
+            self._outcomes.extend(again)
+            return sorted(self.running | {o.run_id for o in again})
 
-    def stop(self, run_id: str) -> None:
+    def unacknowledged(self) -> list[InfrastructureOutcome]:
+        """Outcomes reported and not acknowledged (a restarted fake gets them back)."""
         with self._lock:
-            if run_id in self.running:
-                self.running.discard(run_id)
-                self.stopped.append(run_id)
+            return list(self._kept.values())
+
+    def acknowledge(self, run_id: str) -> None:
+        with self._lock:
+            self.acknowledged.append(run_id)
+            self._kept.pop(run_id, None)
+
+    def stop(self, run_id: str) -> str:
+        with self._lock:
+            if run_id not in self.running:
+                return ""
+            self.running.discard(run_id)
+            self.stopped.append(run_id)
+            outcome = InfrastructureOutcome(
+                run_id=run_id, succeeded=False, exit_code=-15, reason="stopped (SIGTERM)"
+            )
+            self._outcomes.append(outcome)
+            self._kept[run_id] = outcome
+        return f"fake infrastructure {run_id}"
+
+    @property
+    def claimant(self) -> str:
+        return self._claimant
 
     def close(self) -> None:
         self.closed = True

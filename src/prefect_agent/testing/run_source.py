@@ -24,11 +24,16 @@ from prefect_agent.domain.outcomes import (
 )
 from prefect_agent.domain.run_config import RunConfig
 from prefect_agent.domain.states import (
+    CANCELLED,
+    CANCELLED_BY_USER,
+    CANCELLING,
     FAILED,
     RUNNING,
     SCHEDULED,
     SUBMITTED,
+    cancelled_state,
     failed_state,
+    is_finished,
     is_scheduled,
     serialized_state,
     submitted_state,
@@ -71,6 +76,7 @@ class StoredRun:
     task_runs: list[StoredTaskRun] = attrs.field(factory=list)
     history: list[str] = attrs.field(factory=list)
     unreadable_reason: str | None = None
+    claimant: str | None = None
 
 
 class InMemoryRunSource:
@@ -90,10 +96,13 @@ class InMemoryRunSource:
         tenant_id: str | None = None,
         scan_limit: int | None = 75,
         return_limit: int | None = 25,
+        claimant: str = "in-memory",
     ) -> None:
         self.clock: Clock = clock or FakeClock()
         self._tenant_id = tenant_id or str(uuid.uuid4())
         self._registered = False
+        self.claimant = claimant
+        """Recorded with each claim; ``claimed_runs`` lists the runs Submitted under it."""
         self.scan_limit = scan_limit
         self.return_limit = return_limit
         self.faults = Faults()
@@ -278,6 +287,7 @@ class InMemoryRunSource:
                     results.append(ClaimLost(wanted.id, reason))
                 elif is_scheduled(stored.state):
                     self._set(stored, SUBMITTED, submitted_state(stored.serialized_state))
+                    stored.claimant = self.claimant
                     self._submit_tasks(stored, wanted.task_runs_due)
                     results.append(Claimed(wanted.id, stored.version))
                 elif wanted.task_runs_due and self._submit_tasks(stored, wanted.task_runs_due):
@@ -296,6 +306,58 @@ class InMemoryRunSource:
                     f"but current version is {run.version}"
                 )
             self._set(run, FAILED, failed_state(message))
+
+    def mark_cancelled(self, run_id: str, message: str, version: int | None) -> None:
+        self.faults.enter("mark_cancelled")
+        with self._lock:
+            run = self._get(run_id)
+            if version is not None and version != run.version:
+                raise VersionConflict(
+                    f"State update failed for flow run {run_id}: provided version {version} "
+                    f"but current version is {run.version}"
+                )
+            self._set(run, CANCELLED, cancelled_state(message))
+
+    def cancelled_among(self, run_ids: Collection[str]) -> Sequence[RunStatus]:
+        self.faults.enter("cancelled_among")
+        with self._lock:
+            return [
+                RunStatus(run_id=run.id, state=run.state, version=run.version, labels=run.labels)
+                for run_id in run_ids
+                if (run := self._runs.get(run_id)) is not None and run.state in CANCELLED_BY_USER
+            ]
+
+    def claimed_runs(self) -> ReadyRuns:
+        self.faults.enter("claimed_runs")
+        with self._lock:
+            mine = [
+                run
+                for run in self._runs.values()
+                if run.state == SUBMITTED and run.claimant == self.claimant
+            ]
+            return ReadyRuns(
+                runs=[
+                    attrs.evolve(self._to_flow_run(run, self.clock.now()), version=run.version - 1)
+                    for run in mine
+                    if not run.unreadable_reason
+                ],
+                unreadable=[
+                    UnreadableRun(run_id=run.id, reason=run.unreadable_reason, version=run.version)
+                    for run in mine
+                    if run.unreadable_reason
+                ],
+            )
+
+    def cancel(self, run_id: str) -> str:
+        """What Prefect 1.4.1's ``cancel_flow_run`` does: Cancelling while the flow process
+        runs, Cancelled before; returns the state set (a finished run is left alone)."""
+        with self._lock:
+            run = self._get(run_id)
+            if is_finished(run.state):
+                return run.state
+            state = CANCELLING if run.state == RUNNING else CANCELLED
+            self._set(run, state, serialized_state(state, "Flow run cancelled."))
+            return state
 
     def write_logs(self, logs: Sequence[RunLog]) -> None:
         self.faults.enter("write_logs")

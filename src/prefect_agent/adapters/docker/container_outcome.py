@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from prefect_agent.domain.outcomes import InfrastructureOutcome
@@ -57,6 +59,25 @@ def ended_outcome(
         # The attrs plugin types the ``tuple`` converter's argument with an unbound TypeVar.
         details=tuple(last_lines),  # type: ignore[arg-type]
     )
+
+
+def finished_at(inspect: Mapping[str, Any]) -> datetime | None:
+    """When the container ended, from ``State.FinishedAt`` (nanoseconds cut to micro)."""
+    text = str((inspect.get("State") or {}).get("FinishedAt") or "")
+    match = _ENGINE_TIME.match(text)
+    if match is None or text.startswith("0001-"):
+        return None
+    fraction = (match["fraction"] or "")[:6]
+    zone = "+00:00" if match["zone"] in ("Z", None) else match["zone"]
+    try:
+        return datetime.fromisoformat(f"{match['base']}.{fraction or '0'}{zone}")
+    except ValueError:
+        return None
+
+
+_ENGINE_TIME = re.compile(
+    r"^(?P<base>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:\d\d)?$"
+)
 
 
 def vanished_outcome(run_id: str, name: str) -> InfrastructureOutcome:

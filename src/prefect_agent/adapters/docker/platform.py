@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +17,7 @@ from prefect_agent.adapters.docker import container_identity as ident
 from prefect_agent.adapters.docker.api_address import can_map_hosts, container_api_address
 from prefect_agent.adapters.docker.container_outcome import (
     ended_outcome,
+    finished_at,
     has_ended,
     killed_without_oom_flag,
     vanished_outcome,
@@ -43,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 LAST_LINES = 20
 """How many of a failed container's last output lines go to the run's logs."""
-STOP_TIMEOUT = 10
 OOM_FLAG_GRACE = 2.0
 """Seconds a SIGKILLed container's OOMKilled flag is given to appear before it is reported."""
 LIVE_STATES = frozenset({"running", "restarting", "paused"})
@@ -87,6 +89,10 @@ class DockerPlatform:
         self._pending: list[InfrastructureOutcome] = []
         self._adoption_pending = False
         self._killed_at: dict[str, float] = {}
+        self._stopping: dict[str, float] = {}
+        """Containers sent SIGTERM by ``stop``, with when they get SIGKILL (monotonic)."""
+        self._ended: dict[str, tuple[_Watched, InfrastructureOutcome]] = {}
+        """Ended containers whose outcome awaits ``acknowledge`` (then they are removed)."""
         self._lock = threading.Lock()
         self._logs = FlowLogStreamer(self._open_log_stream, write_flow_log, Masker(secrets))
 
@@ -143,6 +149,7 @@ class DockerPlatform:
         if watched:
             api = self._engine.api()
             with self._engine.translated("watch containers on"):
+                self._escalate_stops(api)
                 self._collect(api, watched)
         with self._lock:
             ready, self._pending = self._pending, []
@@ -185,16 +192,67 @@ class DockerPlatform:
         with self._lock:
             self._pending.append(outcome)
 
-    def stop(self, run_id: str) -> None:
+    def stop(self, run_id: str) -> str:
+        """SIGTERM now, SIGKILL from ``outcomes()`` once the grace period passed; a container
+        that never started is removed at once. The ended container is removed once its
+        outcome is acknowledged, whatever ``container_removal`` says."""
         api = self._engine.api()
+        grace = self._settings.stop_grace_seconds
         with self._engine.translated("stop a container on"):
             summary = self._find(api, run_id)
-            if summary is None or summary.get("State") != "running":
-                return
+            if summary is None:
+                return ""
+            cid, name, state = summary["Id"], _name_of(summary), summary.get("State")
             try:
-                api.stop(summary["Id"], timeout=STOP_TIMEOUT)
+                if state == "created":
+                    api.remove_container(cid, force=True)
+                    return f"container {name}, which had not started, and removed it"
+                if state not in LIVE_STATES:
+                    return ""
+                if state == "paused":
+                    api.unpause(cid)
+                with self._lock:
+                    self._stopping.setdefault(cid, time.monotonic() + grace)
+                api.kill(cid, signal="SIGTERM" if grace > 0 else "SIGKILL")
             except docker.errors.NotFound:
-                return
+                return ""
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:  # not running any more (it ended meanwhile)
+                    return ""
+                raise
+        return f"container {name} (SIGTERM, then SIGKILL after {grace:g} s if still running)"
+
+    def acknowledge(self, run_id: str) -> None:
+        with self._lock:
+            ended = self._ended.get(run_id)
+        if ended is None:
+            return
+        item, outcome = ended
+        with self._lock:
+            stopped = item.container_id in self._stopping
+        api = self._engine.api()  # engine down: kept; a restarted agent reports it again
+        with self._engine.translated("remove a container on"):
+            self._remove_after(api, item, outcome, stopped=stopped)
+        with self._lock:
+            self._ended.pop(run_id, None)
+            self._stopping.pop(item.container_id, None)
+
+    @property
+    def claimant(self) -> str:
+        # The agent's containers are found by its name on this engine, so the name and the
+        # engine identify its claims across restarts (and replicas meet at the same names).
+        return "docker-" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self._engine.url}|{self._agent}"))
+
+    def _escalate_stops(self, api: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [cid for cid, at in self._stopping.items() if at <= now]
+            for cid in due:
+                self._stopping[cid] = float("inf")
+        for cid in due:
+            # Gone or ended meanwhile: its outcome says so.
+            with contextlib.suppress(docker.errors.APIError):
+                api.kill(cid, signal="SIGKILL")
 
     def close(self) -> None:
         self._logs.close()
@@ -433,7 +491,8 @@ class DockerPlatform:
                     continue  # reported already, or a newer container of the run is watched
                 del self._watched[run_id]
                 self._pending.append(outcome)
-            self._remove_after(api, item, outcome)
+                # The container is the verdict: it stays until the outcome is acknowledged.
+                self._ended[run_id] = (item, outcome)
 
     def _read_outcome(self, api: Any, run_id: str, item: _Watched) -> InfrastructureOutcome | None:
         try:
@@ -453,11 +512,16 @@ class DockerPlatform:
             tail = api.logs(item.container_id, stdout=True, stderr=True, tail=LAST_LINES)
         except docker.errors.APIError:
             tail = b""
-        return ended_outcome(run_id, item.name, inspect, list(split_lines([tail])))
+        outcome = ended_outcome(run_id, item.name, inspect, list(split_lines([tail])))
+        return attrs.evolve(outcome, ended_at=finished_at(inspect))
 
-    def _remove_after(self, api: Any, item: _Watched, outcome: InfrastructureOutcome) -> None:
+    def _remove_after(
+        self, api: Any, item: _Watched, outcome: InfrastructureOutcome, *, stopped: bool = False
+    ) -> None:
         policy = self._settings.container_removal
-        if policy == "never" or (policy == "on-success" and not outcome.succeeded):
+        if not stopped and (
+            policy == "never" or (policy == "on-success" and not outcome.succeeded)
+        ):
             return
         try:
             api.remove_container(item.container_id, force=True)

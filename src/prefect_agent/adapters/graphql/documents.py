@@ -84,6 +84,31 @@ CLAIM_CHECK = Operation(
     retry_safe=True,
 )
 
+# The runs among the agent's watched ones that a user cancelled: one request per check for
+# all of them (Prefect 1.4.1's cancel_flow_run sets Cancelling, or Cancelled before the flow
+# process runs).
+CANCELLED_AMONG = Operation(
+    "flow_run",
+    "query($ids: [uuid!], $states: [String!]) {"
+    " flow_run(where: {id: {_in: $ids}, state: {_in: $states}}) { id state version } }",
+    retry_safe=True,
+)
+
+# The runs still Submitted by this agent (Prefect Server records the submitting agent from
+# the X-PREFECT-AGENT-ID header, and a restarted agent registers under the same id); the
+# adapter keeps those whose state carries its claimant, and a restarted agent launches the
+# ones no infrastructure holds.
+CLAIMED_RUNS = Operation(
+    "flow_run",
+    """query($agent: uuid) {
+  flow_run(where: {state: {_eq: "Submitted"}, agent_id: {_eq: $agent}}) {
+    id version state serialized_state parameters scheduled_start_time run_config name labels
+    flow { id name storage version core_version }
+  }
+}""",
+    retry_safe=True,
+)
+
 # Safe with a version: the server applies it at most once, a resend is refused as stale.
 # Without a version (version=None) it could apply twice, so mark_failed passes the flag.
 SET_FLOW_RUN_STATES = Operation(

@@ -9,6 +9,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import attrs
+
 from prefect_agent.adapters.graphql import documents
 from prefect_agent.adapters.graphql.client import GraphQLClient, error_code, error_for
 from prefect_agent.adapters.graphql.converters import (
@@ -36,7 +38,10 @@ from prefect_agent.domain.outcomes import (
     UnreadableRun,
 )
 from prefect_agent.domain.states import (
+    CANCELLED_BY_USER,
     SCHEDULED_FAMILY,
+    SUBMITTED,
+    cancelled_state,
     failed_state,
     is_scheduled,
     submitted_state,
@@ -57,6 +62,11 @@ Agent replicas can share an agent id (Prefect Server deduplicates agents), so on
 unique to one source instance proves that a Submitted state is this agent process's own. The
 token stays the same across claim attempts, so a claim re-sent later (after an answer that
 was lost or unreadable) recognises a state its earlier attempt wrote."""
+
+CLAIMANT_KEY = "prefect_agent_claimant"
+"""Key of the Submitted state's ``context`` holding the claimant: the platform's durable name
+for this agent (``Platform.claimant``), the same after a restart, so a restarted agent finds
+the runs an earlier process claimed and never launched (``claimed_runs``)."""
 
 
 LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
@@ -94,6 +104,7 @@ class GraphQLRunSource:
         backend: str = "server",
         tenant_id: str | None = None,
         now: Callable[[], datetime] = _utc_now,
+        claimant: str = "",
     ) -> None:
         self.client = client
         self.backend = backend
@@ -101,11 +112,12 @@ class GraphQLRunSource:
         self._now = now
         self.agent_id: str | None = None
         self._claim_token = str(uuid.uuid4())
+        self.claimant = claimant
         self._uncertain: set[str] = set()
         """Runs whose last claim request ended without a usable answer (it may have applied)."""
 
     @classmethod
-    def from_config(cls, config: AgentConfig) -> GraphQLRunSource:
+    def from_config(cls, config: AgentConfig, *, claimant: str = "") -> GraphQLRunSource:
         client = GraphQLClient(
             config.api,
             api_key=config.api_key,
@@ -114,7 +126,7 @@ class GraphQLRunSource:
             retry=RetryPolicy(),
             pool_size=max(8, config.deploy_concurrency + 4),
         )
-        return cls(client, backend=config.backend, tenant_id=config.tenant_id)
+        return cls(client, backend=config.backend, tenant_id=config.tenant_id, claimant=claimant)
 
     def close(self) -> None:
         self.client.close()
@@ -250,6 +262,8 @@ class GraphQLRunSource:
                 flow_claims.append(i)
                 state = submitted_state(run.serialized_state)
                 state["context"] = {CLAIM_TOKEN_KEY: token}
+                if self.claimant:
+                    state["context"][CLAIMANT_KEY] = self.claimant
                 variables[documents.flow_claim_alias(i)] = {
                     "states": [{"flow_run_id": run.id, "version": run.version, "state": state}]
                 }
@@ -417,6 +431,72 @@ class GraphQLRunSource:
         data = self.client.execute(documents.WRITE_RUN_LOGS, {"input": {"logs": records}})
         if not (data.get("write_run_logs") or {}).get("success"):
             raise ApiError(f"The Prefect API at {self.client.api} did not store {len(logs)} logs")
+
+    def mark_cancelled(self, run_id: str, message: str, version: int | None) -> None:
+        self.client.execute(
+            documents.SET_FLOW_RUN_STATES,
+            {
+                "input": {
+                    "states": [
+                        {
+                            "flow_run_id": run_id,
+                            "version": version,
+                            "state": cancelled_state(message),
+                        }
+                    ]
+                }
+            },
+            retry_safe=version is not None,
+        )
+
+    def cancelled_among(self, run_ids: Collection[str]) -> Sequence[RunStatus]:
+        if not run_ids:
+            return []
+        rows = (
+            self.client.execute(
+                documents.CANCELLED_AMONG,
+                {"ids": sorted(run_ids), "states": sorted(CANCELLED_BY_USER)},
+            ).get("flow_run")
+            or []
+        )
+        return [
+            RunStatus(run_id=str(row["id"]), state=str(row["state"]), version=int(row["version"]))
+            for row in rows
+            if isinstance(row, Mapping)
+            and row.get("id") in run_ids
+            and row.get("state") in CANCELLED_BY_USER
+            and isinstance(row.get("version"), int)
+        ]
+
+    def claimed_runs(self) -> ReadyRuns:
+        if not self.claimant or not self.agent_id:
+            return ReadyRuns()
+        rows = (
+            self.client.execute(documents.CLAIMED_RUNS, {"agent": self.agent_id}).get("flow_run")
+            or []
+        )
+        runs: list[FlowRun] = []
+        unreadable: list[UnreadableRun] = []
+        for row in rows:
+            state = row.get("serialized_state")
+            context = state.get("context") if isinstance(state, Mapping) else None
+            if (
+                row.get("state") != SUBMITTED
+                or not isinstance(context, Mapping)
+                or context.get(CLAIMANT_KEY) != self.claimant
+            ):
+                continue  # a replica's, or another agent's under a shared agent id
+            try:
+                result = flow_run_from_row(row)
+            except RowError as exc:
+                logger.error("Skipping a claimed flow run row: %s", exc)
+                continue
+            if isinstance(result, FlowRun):
+                # Read back at the version it was claimed at (the claim added one).
+                runs.append(attrs.evolve(result, version=result.version - 1))
+            else:
+                unreadable.append(result)
+        return ReadyRuns(runs=tuple(runs), unreadable=tuple(unreadable))
 
     def run_status(self, run_id: str) -> RunStatus:
         data = self.client.execute(documents.RUN_STATUS, {"id": run_id})

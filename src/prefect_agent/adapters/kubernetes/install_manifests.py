@@ -20,10 +20,11 @@ IMAGE_REPOSITORY = "prefect-agent"
 APP_LABELS = {"app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/component": "agent"}
 
 # Exactly what KubernetesPlatform calls: list jobs (check, monitoring, adoption), create them,
-# patch the "reported" annotation, delete finished ones; list pods and their events.
+# patch the "reported" annotation, delete finished ones; list pods and their events, delete
+# the pods of a cancelled run (with the stop grace period).
 RBAC_RULES: tuple[Mapping[str, Any], ...] = (
     {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "list", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
 )
 

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -152,6 +153,8 @@ class KubernetesPlatform:
         self._sync_lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}
         self._reported: set[str] = set()
+        self._unacknowledged: dict[str, tuple[dict[str, Any], Verdict]] = {}
+        """Run id -> its reported job and verdict, until ``acknowledge`` marks the job."""
         self._outcomes: list[InfrastructureOutcome] = []
         self._events_forbidden = False
         self._event_logs: list[RunLog] = []
@@ -259,6 +262,8 @@ class KubernetesPlatform:
         return ready
 
     def adopt(self) -> Sequence[str]:
+        """Watch this agent's jobs whose outcome no agent had acknowledged (the annotation is
+        written only then), finished or not: the sync thread reports those that ended."""
         self._ensure_sync_thread()
         try:
             jobs = self._list_jobs()
@@ -272,27 +277,89 @@ class KubernetesPlatform:
                 name = job_name_of(job)
                 annotations = job["metadata"].get("annotations") or {}
                 run_id = annotations.get(RUN_ANNOTATION)
-                finished = any(
-                    c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                    for c in (job.get("status") or {}).get("conditions") or ()
-                )
-                if run_id and not finished and REPORTED_ANNOTATION not in annotations:
+                if run_id and REPORTED_ANNOTATION not in annotations:
                     self._tracked.setdefault(name, _Tracked(run_id))
                     adopted.append(run_id)
         return sorted(set(adopted))
 
-    def stop(self, run_id: str) -> None:
+    def stop(self, run_id: str) -> str:
+        """Delete the run's Job (propagation Foreground) and its pods (with
+        ``stop_grace_seconds`` when set: SIGTERM, then SIGKILL after it); the end is reported
+        as an outcome at once, since a deleted Job tells nothing more."""
         try:
             jobs = self._list_jobs()
+            pods = self._list_pods()
         except (ApiException, urllib3.exceptions.HTTPError) as exc:
             raise PlatformUnavailable(f"could not list this agent's jobs: {exc}") from None
+        stopped = []
         for job in jobs:
-            if (job["metadata"].get("annotations") or {}).get(RUN_ANNOTATION) == run_id:
-                name = job_name_of(job)
-                with self._lock:
-                    self._reported.add(name)
-                    self._tracked.pop(name, None)
-                self._delete(name)
+            if (job["metadata"].get("annotations") or {}).get(RUN_ANNOTATION) != run_id:
+                continue
+            name = job_name_of(job)
+            with self._lock:
+                self._reported.add(name)
+                self._tracked.pop(name, None)
+            own_pods = pods_of(job, pods)
+            self._delete(name, propagation="Foreground")
+            for pod in own_pods:
+                self._delete_pod(str((pod.get("metadata") or {}).get("name")))
+            count = len(own_pods)
+            stopped.append(f"job {name} and its {count} pod{'s' if count != 1 else ''}")
+        if not stopped:
+            return ""
+        grace = self._settings.stop_grace_seconds
+        how = (
+            f"grace period {grace:g} s"
+            if grace is not None
+            else "each pod's own termination grace period"
+        )
+        with self._lock:
+            self._outcomes.append(
+                InfrastructureOutcome(
+                    run_id=run_id,
+                    succeeded=False,
+                    reason=f"Kubernetes {', '.join(stopped)} deleted by the agent",
+                    ended_at=self._wall_clock(),
+                )
+            )
+        return f"{', '.join(stopped)} (deleted, {how})"
+
+    def acknowledge(self, run_id: str) -> None:
+        """The API has the outcome: mark the job reported, then clean up by the policy."""
+        with self._lock:
+            entry = self._unacknowledged.pop(run_id, None)
+        if entry is None:
+            return
+        job, verdict = entry
+        name = job_name_of(job)
+        stamp = self._wall_clock().isoformat()
+        try:
+            # Recorded on the job so a restarted agent does not report it a second time.
+            self._batch.patch_namespaced_job(
+                name,
+                self._settings.namespace,
+                {"metadata": {"annotations": {REPORTED_ANNOTATION: stamp}}},
+                _request_timeout=self._timeout,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return  # deleted meanwhile (by a user, a TTL or a stop)
+            logger.warning("Could not mark job %s as reported: %s", name, exc)
+        except urllib3.exceptions.HTTPError as exc:
+            logger.warning("Could not mark job %s as reported: %s", name, exc)
+        if verdict.still_active and self._settings.delete_finished_jobs:
+            # The pod would retry the pull or wait for capacity forever.
+            self._delete(name)
+        else:
+            job["metadata"].setdefault("annotations", {})[REPORTED_ANNOTATION] = stamp
+            self._clean_up(job, stamp)
+
+    @property
+    def claimant(self) -> str:
+        # The agent's jobs are found by their owner label in its namespace, so those identify
+        # its claims across restarts (and replicas meet at the same job names).
+        scope = f"{self._api.configuration.host}|{self._settings.namespace}|{self.owner}"
+        return "kubernetes-" + str(uuid.uuid5(uuid.NAMESPACE_URL, scope))
 
     def close(self) -> None:
         self._stop.set()
@@ -380,31 +447,15 @@ class KubernetesPlatform:
             exit_code=verdict.exit_code,
             details=details,
         )
-        stamp = self._wall_clock().isoformat()
         with self._lock:
-            self._outcomes.append(outcome)
+            self._outcomes.append(attrs.evolve(outcome, ended_at=self._wall_clock()))
             self._reported.add(name)
             self._tracked.pop(name, None)
+            self._unacknowledged[tracked.run_id] = (job, verdict)
         if verdict.succeeded:
             logger.info("Job %s of flow run %s completed", name, tracked.run_id)
         else:
             logger.warning("Job %s of flow run %s failed: %s", name, tracked.run_id, verdict.reason)
-        try:
-            # Recorded on the job so a restarted agent does not report it a second time.
-            self._batch.patch_namespaced_job(
-                name,
-                self._settings.namespace,
-                {"metadata": {"annotations": {REPORTED_ANNOTATION: stamp}}},
-                _request_timeout=self._timeout,
-            )
-        except (ApiException, urllib3.exceptions.HTTPError) as exc:
-            logger.warning("Could not mark job %s as reported: %s", name, exc)
-        if verdict.still_active and self._settings.delete_finished_jobs:
-            # The pod would retry the pull or wait for capacity forever.
-            self._delete(name)
-        else:
-            job["metadata"].setdefault("annotations", {})[REPORTED_ANNOTATION] = stamp
-            self._clean_up(job, stamp)
 
     def _collect_events(self, tracked: _Tracked, pods: Sequence[Mapping[str, Any]]) -> None:
         if self._events_forbidden:
@@ -502,12 +553,12 @@ class KubernetesPlatform:
         )
         return [pod for pod in _body(response).get("items") or () if self._owned(pod)]
 
-    def _delete(self, name: str) -> None:
+    def _delete(self, name: str, *, propagation: str = "Background") -> None:
         try:
             self._batch.delete_namespaced_job(
                 name,
                 self._settings.namespace,
-                propagation_policy="Background",
+                propagation_policy=propagation,
                 _request_timeout=self._timeout,
             )
             logger.info("Deleted job %s", name)
@@ -516,6 +567,19 @@ class KubernetesPlatform:
                 logger.error("Could not delete job %s: %s", name, self._api_problem("delete", exc))
         except urllib3.exceptions.HTTPError as exc:
             logger.warning("Could not delete job %s: %s", name, exc)
+
+    def _delete_pod(self, name: str) -> None:
+        grace = self._settings.stop_grace_seconds
+        extra: dict[str, Any] = {} if grace is None else {"grace_period_seconds": int(grace)}
+        try:
+            self._core.delete_namespaced_pod(
+                name, self._settings.namespace, _request_timeout=self._timeout, **extra
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                logger.error("Could not delete pod %s: %s", name, self._api_problem("delete", exc))
+        except urllib3.exceptions.HTTPError as exc:
+            logger.warning("Could not delete pod %s: %s", name, exc)
 
     def _forget(self, name: str) -> None:
         with self._lock:

@@ -11,8 +11,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import attrs
 
@@ -103,6 +104,8 @@ class LocalPlatform:
         self._by_run: dict[str, _Child] = {}
         self._by_pid: dict[int, _Child] = {}
         self._outcomes: list[InfrastructureOutcome] = []
+        self._verdicts_reported: set[str] = set()
+        """Runs whose kept verdict this process reported (until it is acknowledged)."""
         self._mask = Masker(secrets)
         self._stream = FlowLogStream(output if output is not None else sys.stdout, self._mask)
         # Every run's stdin; opened once instead of once per launch.
@@ -112,6 +115,13 @@ class LocalPlatform:
         except OSError as exc:
             raise PlatformUnavailable(
                 f"Cannot create the local agent's state directory {self._records.directory}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        try:
+            self._claimant = self._records.claimant()
+        except OSError as exc:
+            raise PlatformUnavailable(
+                f"Cannot keep the local agent's claim name in {self._records.directory}: "
                 f"{exc.strerror or exc}"
             ) from exc
         self._watcher = ProcessWatcher(
@@ -199,6 +209,8 @@ class LocalPlatform:
                 f"Flow run {run.id} has a working_dir that does not exist: {spec.working_dir}"
             )
         environment = spec.environment(base=self._base_environment(spec.working_dir))
+        # A verdict of an earlier launch of this run (a redeploy for task retries) is old news.
+        self._records.verdict_path(run.id).unlink(missing_ok=True)
         try:
             output = self._records.open_output(run.id)
         except OSError as exc:
@@ -251,12 +263,38 @@ class LocalPlatform:
             ready, self._outcomes = self._outcomes, []
         return ready
 
+    def acknowledge(self, run_id: str) -> None:
+        with self._lock:
+            self._verdicts_reported.discard(run_id)
+            if run_id in self._by_run:
+                return  # launched again meanwhile (a redeploy): its record is the new one's
+        self._records.remove(run_id)
+
+    @property
+    def claimant(self) -> str:
+        return self._claimant
+
     def adopt(self) -> Sequence[str]:
         adopted: list[str] = []
         for record in self._records.all():
             with self._lock:
                 known = record.run_id in self._by_run
-            if known or self._adopt(record):
+            if known:
+                adopted.append(record.run_id)
+                continue
+            if record.run_id in self._verdicts_reported:
+                continue  # reported by this process already; kept until acknowledged
+            verdict = self._records.read_verdict(record.run_id)
+            if verdict is not None:
+                # Ended under an earlier agent, which could not report it: report it now.
+                outcome = _outcome_from(record.run_id, verdict)
+                if outcome is not None:
+                    with self._lock:
+                        self._outcomes.append(outcome)
+                        self._verdicts_reported.add(record.run_id)
+                    adopted.append(record.run_id)
+                    continue
+            if self._adopt(record):
                 adopted.append(record.run_id)
             else:
                 # It ended while no agent watched it: report that once, then forget it.
@@ -266,15 +304,19 @@ class LocalPlatform:
                 adopted.append(record.run_id)
         return adopted
 
-    def stop(self, run_id: str) -> None:
+    def stop(self, run_id: str) -> str:
         with self._lock:
             child = self._by_run.get(run_id)
             if child is None:
-                return
+                return ""
             if child.stop_deadline is None:
                 child.stop_deadline = time.monotonic() + self._stop_grace
         self._signal(child, signal.SIGTERM)
         self._watcher.wake()
+        return (
+            f"process group {child.process.pid} (SIGTERM, then SIGKILL after "
+            f"{self._stop_grace:g} s if still running)"
+        )
 
     def close(self) -> None:
         self._watcher.close()
@@ -355,12 +397,21 @@ class LocalPlatform:
             reason=_reason(child, exit_code),
             exit_code=exit_code,
             details=details,  # type: ignore[arg-type]  # attrs converter=tuple
+            ended_at=datetime.now(timezone.utc),
         )
-        self._records.remove(child.run_id)
+        try:
+            # Kept until acknowledged, so a restarted agent can still report it.
+            self._records.write_verdict(child.run_id, _verdict_of(outcome))
+        except OSError as exc:
+            logger.warning(
+                "Could not keep the verdict of flow run %s on disk (%s); a restarted agent "
+                "will not report it", child.run_id, exc.strerror or exc,
+            )  # fmt: skip
         if not succeeded:
             logger.info("Flow run %s: %s", child.run_id, outcome.reason)
         with self._lock:
             self._outcomes.append(outcome)
+            self._verdicts_reported.add(child.run_id)
 
     def _tick(self) -> float | None:
         wait: float | None = None
@@ -406,6 +457,33 @@ class LocalPlatform:
             logger.warning(
                 "Cannot stop flow run %s (PID %s): %s", child.run_id, child.process.pid, exc
             )
+
+
+def _verdict_of(outcome: InfrastructureOutcome) -> dict[str, Any]:
+    return {
+        "succeeded": outcome.succeeded,
+        "reason": outcome.reason,
+        "exit_code": outcome.exit_code,
+        "details": list(outcome.details),
+        "ended_at": outcome.ended_at.isoformat() if outcome.ended_at else None,
+    }
+
+
+def _outcome_from(run_id: str, verdict: Mapping[str, Any]) -> InfrastructureOutcome | None:
+    try:
+        ended = verdict.get("ended_at")
+        code = verdict.get("exit_code")
+        return InfrastructureOutcome(
+            run_id=run_id,
+            succeeded=bool(verdict["succeeded"]),
+            reason=str(verdict.get("reason") or ""),
+            exit_code=None if code is None else int(code),
+            details=[str(line) for line in verdict.get("details") or ()],  # type: ignore[arg-type]
+            ended_at=datetime.fromisoformat(ended) if ended else None,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("Ignoring the unreadable verdict of flow run %s: %s", run_id, exc)
+        return None
 
 
 def _reason(child: _Child, exit_code: int | None) -> str:

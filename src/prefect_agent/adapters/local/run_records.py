@@ -8,8 +8,10 @@ import logging
 import os
 import re
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -21,6 +23,8 @@ logger = logging.getLogger(__name__)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _RECORD = ".json"
 _OUTPUT = ".out"
+_VERDICT = ".verdict"
+_CLAIMANT = "claimant"
 
 
 STATE_DIR_KEY = "agent.local.state_dir"
@@ -58,8 +62,11 @@ class RunRecord:
 class RunRecords:
     """Records live in ``<directory>/<run id>.json``; each run's output in ``<run id>.out``.
 
-    A record is written when a run is launched and removed once its process has ended and
-    the outcome was taken, so the directory holds only runs that may still be running.
+    A record is written when a run is launched. When its process ends, the verdict (exit
+    code, reason, last lines, time) is written beside it in ``<run id>.verdict``; record,
+    output and verdict are removed only once the agent acknowledged the outcome (the API has
+    the state it caused), so a restarted agent reports a verdict its predecessor could not.
+    The file ``claimant`` holds this agent's durable claim name.
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -89,6 +96,41 @@ class RunRecords:
     def record_path(self, run_id: str) -> Path:
         return self.directory / (self._stem(run_id) + _RECORD)
 
+    def verdict_path(self, run_id: str) -> Path:
+        return self.directory / (self._stem(run_id) + _VERDICT)
+
+    def write_verdict(self, run_id: str, verdict: dict[str, Any]) -> None:
+        self._write_json(self.verdict_path(run_id), verdict)
+
+    def read_verdict(self, run_id: str) -> dict[str, Any] | None:
+        try:
+            body = json.loads(self.verdict_path(run_id).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            logger.warning("Ignoring the unreadable verdict of run %s: %s", run_id, exc)
+            return None
+        return body if isinstance(body, dict) else None
+
+    def claimant(self) -> str:
+        """This agent's durable claim name: made once, then read back by every restart."""
+        path = self.directory / _CLAIMANT
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            text = ""
+        if not text:
+            text = f"local-{uuid.uuid4()}"
+            temporary = self.directory / f"{_CLAIMANT}.{uuid.uuid4().hex}.tmp"
+            temporary.write_text(text, encoding="ascii")
+            try:
+                os.link(temporary, path)  # never replaces a name another process just made
+            except FileExistsError:
+                text = path.read_text(encoding="ascii").strip()
+            finally:
+                temporary.unlink(missing_ok=True)
+        return text
+
     def write(self, record: RunRecord) -> None:
         body = {
             "run_id": record.run_id,
@@ -97,7 +139,9 @@ class RunRecords:
             "started": record.process.started,
             "boot": record.process.boot,
         }
-        path = self.record_path(record.run_id)
+        self._write_json(self.record_path(record.run_id), body)
+
+    def _write_json(self, path: Path, body: dict[str, Any]) -> None:
         temporary = f"{path}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         try:
@@ -116,7 +160,7 @@ class RunRecords:
         return self._load(self.record_path(run_id))
 
     def remove(self, run_id: str) -> None:
-        for path in (self.record_path(run_id), self.output_path(run_id)):
+        for path in (self.record_path(run_id), self.output_path(run_id), self.verdict_path(run_id)):
             path.unlink(missing_ok=True)
 
     def all(self) -> Iterator[RunRecord]:

@@ -38,6 +38,8 @@ HASURA_HALF = [
     documents.AGENT_CONFIG,
     documents.FLOW_RUN_METADATA,
     documents.CLAIM_CHECK,
+    documents.CANCELLED_AMONG,
+    documents.CLAIMED_RUNS,
     documents.RUN_STATUS,
     FIND_FLOW,
     LIST_RUNS,

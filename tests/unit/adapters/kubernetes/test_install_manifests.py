@@ -123,6 +123,7 @@ def test_the_role_grants_only_what_the_agent_uses() -> None:
         ("batch", "jobs", "patch"),
         ("batch", "jobs", "delete"),
         ("", "pods", "list"),
+        ("", "pods", "delete"),  # a cancelled run's pods, with the stop grace period
         ("", "events", "list"),
     }
     assert "*" not in str(RBAC_RULES)

@@ -63,7 +63,11 @@ def test_a_run_started_by_an_earlier_agent_is_adopted_and_its_end_reported(
     assert outcome.exit_code is None  # not our child any more: its code cannot be known
     assert not outcome.succeeded
     assert "unknown" in outcome.reason
+    # The verdict is kept until the agent says the API has it.
+    assert RunRecords(state).read_verdict("run-a") is not None
+    platform.acknowledge("run-a")
     assert RunRecords(state).read("run-a") is None
+    assert RunRecords(state).read_verdict("run-a") is None
 
 
 def test_a_run_that_ended_while_no_agent_watched_is_reported_once(

@@ -69,6 +69,11 @@ def test_without_a_working_dir_the_agents_directory_leads_pythonpath(
     assert "PREFECT__CLOUD__API_KEY" not in env  # the local agent omits an unset key
 
 
+def run_files(state_dir: Path) -> list[Path]:
+    """What the platform keeps per run (the agent's ``claimant`` file aside)."""
+    return [path for path in state_dir.iterdir() if path.name != "claimant"]
+
+
 def test_a_missing_working_dir_fails_the_launch_with_the_directory(
     harness: Harness, tmp_path: Path
 ) -> None:
@@ -78,7 +83,7 @@ def test_a_missing_working_dir_fails_the_launch_with_the_directory(
         harness.platform.launch(run, harness.spec(run, [PY, "-c", "pass"]))
     assert str(missing) in caught.value.reason
     assert run.id in caught.value.reason
-    assert list(harness.platform.state_dir.iterdir()) == []
+    assert run_files(harness.platform.state_dir) == []
 
 
 def test_a_command_that_does_not_exist_fails_the_launch(harness: Harness) -> None:
@@ -86,7 +91,7 @@ def test_a_command_that_does_not_exist_fails_the_launch(harness: Harness) -> Non
     with pytest.raises(LaunchError) as caught:
         harness.platform.launch(run, harness.spec(run, ["/no/such/program", "x"]))
     assert "/no/such/program" in caught.value.reason
-    assert list(harness.platform.state_dir.iterdir()) == []
+    assert run_files(harness.platform.state_dir) == []
 
 
 def test_a_failed_run_reports_its_code_and_last_output_lines(harness: Harness) -> None:
@@ -99,7 +104,10 @@ def test_a_failed_run_reports_its_code_and_last_output_lines(harness: Harness) -
     assert "exited with code 4" in outcome.reason
     assert outcome.details[-1] == "line 29"
     assert len(outcome.details) == 20
-    assert list(harness.platform.state_dir.iterdir()) == []  # record and output removed
+    # Record, output and verdict stay until the agent acknowledges the outcome.
+    assert len(run_files(harness.platform.state_dir)) == 3
+    harness.platform.acknowledge(run.id)
+    assert run_files(harness.platform.state_dir) == []
 
 
 def test_a_run_killed_by_a_signal_names_the_signal(harness: Harness) -> None:
