@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from prefect_agent.adapters.kubernetes.api_client import cluster_client
 from prefect_agent.adapters.kubernetes.job_builder import JobTemplate, build_job
+from prefect_agent.adapters.kubernetes.job_fields import unknown_fields
 from prefect_agent.adapters.kubernetes.job_naming import (
     OWNER_LABEL,
     REPORTED_ANNOTATION,
@@ -205,6 +206,12 @@ class KubernetesPlatform:
             raise LaunchError(refusal)
         template = self._run_template(spec.run_config)
         job, _ = build_job(template, run, spec, settings=self._settings, owner=self.owner)
+        unknown = unknown_fields(job)
+        if unknown:
+            raise LaunchError(
+                f"The job built from {template.source} for flow run {run.id} is not a valid "
+                f"Job: {'; '.join(f'{path}: unknown field' for path in unknown)}"
+            )
         name = job["metadata"]["name"]
         self._ensure_sync_thread()
         with self._lock:
