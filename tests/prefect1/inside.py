@@ -12,10 +12,12 @@ Requests (``op``):
 - ``storage``: ``{cls, kwargs}`` -> ``{"value": <serialized storage>}``.
 - ``flow_run``: ``{id, name, flow_id, flow_name, version, storage: {cls, kwargs},
   run_config: {cls, kwargs} | null}`` -> ``{"value": <flow_run row as the server returns it>}``.
-- ``local``/``docker``/``kubernetes``: ``{agent: {...}, flow_run: <row>, environ: {...}}`` ->
-  what that agent would launch: the local process environment; the Docker container's
-  create_container/create_host_config arguments; the Kubernetes Job. Errors come back as
-  ``{"error": <type>: <text>}``.
+- ``local``/``docker``/``kubernetes``: ``{agent: {...}, flow_run: <a flow_run request>,
+  environ: {...}, cwd}`` -> ``{"row": <flow_run row>, "launch": ...}``, what that agent would
+  launch for the row: the local process's argv, environment and directory; the Docker
+  container's create_container/create_host_config arguments; the Kubernetes Job.
+
+Prefect's refusals come back as ``{"error": "<type>: <text>"}``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from prefect import run_configs, storage
 from prefect.agent import Agent
 from prefect.agent.docker import DockerAgent
 from prefect.agent.kubernetes import KubernetesAgent
+from prefect.agent.kubernetes.agent import DEFAULT_JOB_TEMPLATE_PATH
 from prefect.agent.local import LocalAgent
 from prefect.engine.state import Scheduled
 from prefect.utilities.graphql import GraphQLResult
@@ -102,15 +105,16 @@ def local(req: dict[str, Any]) -> Any:
         hostname_label=False,
     )
     _api_key_client(agent, cfg.get("api_key"))
-    row = GraphQLResult(req["flow_run"])
+    row = GraphQLResult(req["row"])
     launched: dict[str, Any] = {}
 
     def popen(args: list[str], **kwargs: Any) -> Any:
         launched.update(args=args, env=kwargs["env"], cwd=kwargs["cwd"])
         return mock.Mock(pid=1)
 
-    with mock.patch("prefect.agent.local.agent.Popen", popen), mock.patch(
-        "os.getcwd", return_value=req["cwd"]
+    with (
+        mock.patch("prefect.agent.local.agent.Popen", popen),
+        mock.patch("os.getcwd", return_value=req["cwd"]),
     ):
         agent.deploy_flow(row)
     return launched
@@ -170,7 +174,7 @@ def docker(req: dict[str, Any]) -> Any:
             reg_allow_list=cfg.get("reg_allow_list"),
         )
     _api_key_client(agent, cfg.get("api_key"))
-    agent.deploy_flow(GraphQLResult(req["flow_run"]))
+    agent.deploy_flow(GraphQLResult(req["row"]))
     return recorder.calls
 
 
@@ -190,36 +194,50 @@ def kubernetes(req: dict[str, Any]) -> Any:
     agent.namespace = cfg.get("namespace") or "default"
     agent.service_account_name = cfg.get("service_account_name")
     agent.image_pull_secrets = cfg.get("image_pull_secrets")
-    agent.job_template_path = cfg["job_template_path"]
+    agent.job_template_path = cfg.get("job_template_path") or DEFAULT_JOB_TEMPLATE_PATH
     _api_key_client(agent, cfg.get("api_key"))
-    return agent.generate_job_spec(GraphQLResult(req["flow_run"]))
+    return agent.generate_job_spec(GraphQLResult(req["row"]))
+
+
+BUILDERS = {"local": local, "docker": docker, "kubernetes": kubernetes}
+
+
+def _launch(op: str) -> Any:
+    def answer(req: dict[str, Any]) -> Any:
+        row = flow_run(req["flow_run"])
+        try:
+            return {"row": row, "launch": BUILDERS[op]({**req, "row": row})}
+        except Exception as exc:
+            return {"row": row, "error": f"{type(exc).__name__}: {exc}"}
+
+    return answer
 
 
 OPS = {
     "run_config": run_config,
     "storage": storage_of,
     "flow_run": flow_run,
-    "local": local,
-    "docker": docker,
-    "kubernetes": kubernetes,
+    **{name: _launch(name) for name in BUILDERS},
 }
 
 
 def main() -> None:
     requests = json.load(sys.stdin)
+    # The agents log to stdout: keep it for the answers alone.
+    answers_out, sys.stdout = sys.stdout, sys.stderr
     environ = dict(os.environ)
     answers = []
     for req in requests:
         try:
             answers.append({"value": OPS[req["op"]](req)})
-        except Exception as exc:  # noqa: BLE001 - Prefect's refusal is the answer
+        except Exception as exc:
             answers.append({"error": f"{type(exc).__name__}: {exc}"})
             if os.environ.get("PREFECT1_TRACE"):
                 traceback.print_exc()
         finally:
             os.environ.clear()
             os.environ.update(environ)
-    json.dump(answers, sys.stdout, default=str)
+    json.dump(answers, answers_out, default=str)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,7 @@ def run_config_from_json(data: Any, run_id: str = "") -> RunConfig | None:
         )
     # Prefect 1.4.1 writes every unset field as null: null means "the default".
     fields = {
-        key: value
-        for key, value in data.items()
-        if key not in WIRE_ONLY_KEYS and value is not None
+        key: value for key, value in data.items() if key not in WIRE_ONLY_KEYS and value is not None
     }
     if "env" in fields:
         fields["env"] = _run_env(fields["env"], f"{subject} ({type_name})")
