@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tests.prefect1 import ours as our_side
+
 LEGACY_IDENTIFIER = "prefect.io/identifier"
 
 
@@ -73,3 +75,22 @@ def same_job(theirs: dict[str, Any], ours: dict[str, Any]) -> None:
         assert job["metadata"]["labels"] == job["spec"]["template"]["metadata"]["labels"]
     wanted = {k: v for k, v in theirs["metadata"]["labels"].items() if k != LEGACY_IDENTIFIER}
     assert wanted.items() <= ours["metadata"]["labels"].items()
+
+
+SAME = {"local": same_local, "docker": same_docker, "kubernetes": same_job}
+
+
+def ours_for(kind: str, request: dict[str, Any], row: dict[str, Any]) -> Any:
+    agent = request["agent"]
+    if kind == "local":
+        return our_side.local(row, agent, request["environ"])
+    return getattr(our_side, kind)(row, agent)
+
+
+def check(request: dict[str, Any], answer: dict[str, Any]) -> None:
+    """What Prefect 1.4.1's agent launched for the request, ours launches too."""
+    kind = request["op"]
+    assert "row" in answer, answer
+    ours_launch = ours_for(kind, request, answer["row"])
+    assert "error" not in answer, f"Prefect 1.4.1's {kind} agent refused: {answer['error']}"
+    SAME[kind](answer["launch"], ours_launch)

@@ -9,9 +9,9 @@ Requests (``op``):
 
 - ``run_config``: ``{cls, kwargs}`` -> ``{"value": <serialized>}`` or ``{"error": <text>}``
   when Prefect's own constructor refuses the combination.
-- ``storage``: ``{cls, kwargs}`` -> ``{"value": <serialized storage>}``.
-- ``flow_run``: ``{id, name, flow_id, flow_name, version, storage: {cls, kwargs},
-  run_config: {cls, kwargs} | null}`` -> ``{"value": <flow_run row as the server returns it>}``.
+- ``flow_run``: ``{id, name, flow_id, flow_name, version, storage: {cls, kwargs, add_flow},
+  run_config: {cls, kwargs} | null}`` -> ``{"value": <the run's row as the server returns it>}``
+  (``add_flow``: the storage also stores the flow, as registration does).
 - ``local``/``docker``/``kubernetes``: ``{agent: {...}, flow_run: <a flow_run request>,
   environ: {...}, cwd}`` -> ``{"row": <flow_run row>, "launch": ...}``, what that agent would
   launch for the row: the local process's argv, environment and directory; the Docker
@@ -51,17 +51,12 @@ def run_config(req: dict[str, Any]) -> Any:
     return _build(run_configs, req).serialize()
 
 
-def storage_of(req: dict[str, Any]) -> Any:
-    built = _build(storage, req)
-    if req.get("add_flow"):
-        built.add_flow(prefect.Flow(req["add_flow"]))
-    return built.serialize()
-
-
 def flow_run(req: dict[str, Any]) -> Any:
     """A row of the agents' metadata query, made from a registered-flow serialization."""
     flow = prefect.Flow(req.get("flow_name", "fixture-flow"))
     flow.storage = _build(storage, req["storage"])
+    if req["storage"].get("add_flow"):
+        flow.storage.add_flow(flow)
     if req.get("run_config"):
         flow.run_config = _build(run_configs, req["run_config"])
     serialized = flow.serialize()
@@ -215,7 +210,6 @@ def _launch(op: str) -> Any:
 
 OPS = {
     "run_config": run_config,
-    "storage": storage_of,
     "flow_run": flow_run,
     **{name: _launch(name) for name in BUILDERS},
 }

@@ -18,27 +18,11 @@ from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.outcomes import UnreadableRun
-from tests.prefect1 import cases, compare, ours
+from tests.prefect1 import cases, ours
+from tests.prefect1.compare import check
 from tests.prefect1.venv import Prefect1, ask
 
-SAME = {"local": compare.same_local, "docker": compare.same_docker, "kubernetes": compare.same_job}
 PLATFORMS = {"local": LocalSettings, "docker": DockerSettings, "kubernetes": KubernetesSettings}
-
-
-def ours_for(kind: str, request: dict[str, Any], row: dict[str, Any]) -> Any:
-    agent = request["agent"]
-    if kind == "local":
-        return ours.local(row, agent, request["environ"])
-    return getattr(ours, kind)(row, agent)
-
-
-def check(request: dict[str, Any], answer: dict[str, Any]) -> None:
-    """Prefect 1.4.1's agent launched it: ours launches the same. Prefect refused: say why."""
-    kind = request["op"]
-    assert "row" in answer, answer
-    ours_launch = ours_for(kind, request, answer["row"])
-    assert "error" not in answer, f"Prefect 1.4.1's {kind} agent refused: {answer['error']}"
-    SAME[kind](answer["launch"], ours_launch)
 
 
 # -- defaults and every field set --------------------------------------------------------------
