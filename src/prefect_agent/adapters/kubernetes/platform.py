@@ -154,7 +154,8 @@ class KubernetesPlatform:
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> KubernetesPlatform:
-        return cls(config, cluster_client())
+        keep_alive = isinstance(config.platform, KubernetesSettings) and config.platform.keep_alive
+        return cls(config, cluster_client(keep_alive=keep_alive))
 
     # -- the Platform port -------------------------------------------------------------------
 
