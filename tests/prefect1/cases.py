@@ -4,6 +4,8 @@ Prefect itself serializes them), plus hypothesis strategies spreading their fiel
 from __future__ import annotations
 
 import os
+import shlex
+import uuid
 from typing import Any
 
 from hypothesis import strategies as st
@@ -113,7 +115,10 @@ FULL: dict[str, dict[str, Any]] = {
 """Every field of every run config class set."""
 
 AGENT: dict[str, dict[str, Any]] = {
-    "local": {"labels": ["dev", "b"], "env_vars": {"AGENT_VAR": "a", "GONE": "agent"}},
+    "local": {
+        "labels": ["dev", "b"],
+        "env_vars": {"AGENT_VAR": "a", "GONE": "agent", "PREFECT__CLOUD__TENANT_ID": "from --env"},
+    },
     "docker": {"labels": ["dev"], "env_vars": {"AGENT_VAR": "a"}},
     "kubernetes": {
         "labels": ["dev"],
@@ -246,3 +251,41 @@ def launches(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     request = launch(kind, config)
     request["agent"] = {**{"labels": []}, **draw(agents[kind])}
     return request
+
+
+# -- end to end: defaults and every field of the run configs an agent type launches ------------
+
+
+def e2e_rows(prefect1: Any, kind: str, **flow: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(name, row) for the default and fully populated run configs ``kind`` runs (and no run
+    config), as Prefect 1.4.1 registers them; each row gets a fresh run id."""
+    from tests.prefect1.venv import ask
+
+    requests = []
+    for cls, kinds in RUNS_ON.items():
+        if kind in kinds:
+            for variant, kwargs in (("default", {}), ("full", FULL[cls])):
+                config = {"cls": cls, "kwargs": kwargs}
+                requests.append((f"{cls}-{variant}", flow_run(config, len(requests))))
+    requests.append(("no-run-config", flow_run(None, len(requests))))
+    answers = ask(prefect1, [{"op": "flow_run", **request} for _, request in requests])
+    rows = []
+    for (name, _), answer in zip(requests, answers, strict=True):
+        row = answer["value"]
+        row["id"] = str(uuid.uuid4())  # runs on shared engines must not collide
+        row["flow"].update(flow)
+        rows.append((name, row))
+    return rows
+
+
+def env_check(row: dict[str, Any]) -> str:
+    """A POSIX shell script that exits 0 only if the run's environment is what its row asks:
+    the run id, the run config's variables, and no variable the run config set to null."""
+    config = row["run_config"] or {}
+    tests = [f'test "$PREFECT__CONTEXT__FLOW_RUN_ID" = {shlex.quote(row["id"])}']
+    for name, value in (config.get("env") or {}).items():
+        if value is None:
+            tests.append(f'test -z "${{{name}+set}}"')
+        else:
+            tests.append(f'test "${name}" = {shlex.quote(value)}')
+    return " && ".join(tests)
