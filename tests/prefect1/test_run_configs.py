@@ -148,3 +148,28 @@ def test_field_combinations_launch_as_prefect_1_4_1_launches_them(
     for request, answer in zip(batch, ask(prefect1, batch), strict=True):
         assert "value" in answer, answer
         check(request, answer["value"])
+
+
+REMOTE_TEMPLATES = ["agent:///etc/prefect/job.yaml", "https://example.com/j.yaml", "s3://b/j.yaml"]
+
+
+@pytest.fixture(scope="module")
+def remote_template_rows(prefect1: Prefect1) -> list[dict[str, Any]]:
+    # Prefect 1.4.1 inlines a local path at flow-build time and keeps remote ones for the agent.
+    requests = [
+        {
+            "op": "flow_run",
+            **cases.flow_run({"cls": "KubernetesRun", "kwargs": {"job_template_path": p}}),
+        }
+        for p in REMOTE_TEMPLATES
+    ]
+    return [answer["value"] for answer in ask(prefect1, requests)]
+
+
+@pytest.mark.parametrize("index", range(len(REMOTE_TEMPLATES)))
+def test_a_remote_job_template_path_reaches_the_kubernetes_agent_as_written(
+    remote_template_rows: list[dict[str, Any]], index: int
+) -> None:
+    run = flow_run_from_row(remote_template_rows[index])
+    assert not isinstance(run, UnreadableRun), run.reason
+    assert run.run_config.job_template_path == REMOTE_TEMPLATES[index]  # type: ignore[union-attr]
