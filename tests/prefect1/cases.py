@@ -10,6 +10,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from tests.prefect1.venv import Prefect1, ask
+
 FLOW_ID = "f0000000-0000-4000-8000-000000000001"
 IMAGE = "local/busybox:latest"
 """An image already on the test Docker engine (nothing can be pulled here)."""
@@ -256,11 +258,9 @@ def launches(draw: st.DrawFn, kind: str) -> dict[str, Any]:
 # -- end to end: defaults and every field of the run configs an agent type launches ------------
 
 
-def e2e_rows(prefect1: Any, kind: str, **flow: Any) -> list[tuple[str, dict[str, Any]]]:
+def e2e_rows(prefect1: Prefect1, kind: str, **flow: Any) -> list[tuple[str, dict[str, Any]]]:
     """(name, row) for the default and fully populated run configs ``kind`` runs (and no run
     config), as Prefect 1.4.1 registers them; each row gets a fresh run id."""
-    from tests.prefect1.venv import ask
-
     requests = []
     for cls, kinds in RUNS_ON.items():
         if kind in kinds:
