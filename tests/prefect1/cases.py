@@ -121,7 +121,7 @@ AGENT: dict[str, dict[str, Any]] = {
         "labels": ["dev", "b"],
         "env_vars": {"AGENT_VAR": "a", "GONE": "agent", "PREFECT__CLOUD__TENANT_ID": "from --env"},
     },
-    "docker": {"labels": ["dev"], "env_vars": {"AGENT_VAR": "a"}},
+    "docker": {"labels": ["dev"], "env_vars": {"AGENT_VAR": "a"}, "volumes": ["/srv/data:/data"]},
     "kubernetes": {
         "labels": ["dev"],
         "env_vars": {"AGENT_VAR": "a"},
@@ -221,6 +221,7 @@ agents = {
         no_cloud_logs=st.booleans(),
         api_key=st.sampled_from([None, "agent-key"]),
         networks=st.sampled_from([[], ["prefect-server"]]),
+        volumes=st.sampled_from([[], ["/srv/data:/data"], ["/srv/a:/a:ro", "cache:/cache"]]),
     ),
     "kubernetes": _kwargs(
         labels=agent_labels,

@@ -32,8 +32,9 @@ def same_docker(theirs: dict[str, Any], ours: dict[str, Any]) -> None:
     assert ours["command"] == container["command"].split()
     # Difference: a null env value. 1.4.1 passed the bare name (the engine then drops the
     # image's value too); ours leaves the variable out of the list.
+    # docker-py writes each variable as f"{name}={value}": a number or boolean as its text.
     assert ours["environment"] == {
-        k: v for k, v in container["environment"].items() if v is not None
+        k: str(v) for k, v in container["environment"].items() if v is not None
     }
     assert ours["ports"] == container["ports"]
     host = dict(theirs["host_config"])

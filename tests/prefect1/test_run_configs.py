@@ -39,6 +39,8 @@ def default_and_full_launches() -> list[tuple[str, dict[str, Any]]]:
         out.append((f"no-run-config-{kind}", cases.launch(kind, None, len(out))))
     kubernetes_first = {"cls": "KubernetesRun", "kwargs": {"job_template": cases.SIDECAR_FIRST}}
     out.append(("no-flow-container", cases.launch("kubernetes", kubernetes_first, len(out))))
+    numbers = {"cls": "DockerRun", "kwargs": {"env": {"N": 1, "F": 0.5, "B": True}}}
+    out.append(("docker-numeric-env", cases.launch("docker", numbers, len(out))))
     with_key = cases.launch("local", None, len(out), api_key="agent-key")
     out.append(("local-with-api-key", with_key))
     return out
