@@ -396,6 +396,45 @@ def test_a_registry_outside_the_allow_list_fails_the_launch(harness: Harness) ->
         harness.launch(platform, run, "true")
 
 
+def test_prefect_1_allow_lists_name_docker_hub_organisations(harness: Harness) -> None:
+    # Prefect 1.4.1's reg_allow_list=["prefecthq"] compared the first path segment: here
+    # such an entry means that Docker Hub organisation, and the list applies to pulls.
+    allowed = harness.platform(reg_allow_list=["prefecthq", "local"])
+    run = harness.run(image=BUSYBOX)  # local/busybox: its pull fails, the engine's copy runs
+    harness.launch(allowed, run, "true")
+    refused = harness.platform(reg_allow_list=["prefecthq"])
+    with pytest.raises(LaunchError, match=r"registry docker\.io, which is not in the agent's"):
+        harness.launch(refused, harness.run(image=BUSYBOX), "true")
+    # Nothing is pulled under IfNotPresent for an image the engine has: nothing to check.
+    harness.launch(
+        harness.platform(reg_allow_list=["prefecthq"], pull_policy="IfNotPresent"),
+        harness.run(image=BUSYBOX),
+        "true",
+    )
+
+
+def test_images_with_a_slash_are_pulled_before_every_run_as_in_prefect_1(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    platform = harness.platform()  # pull_policy Prefect1, the default
+    with caplog.at_level("INFO", logger="prefect_agent.adapters.docker.platform"):
+        harness.launch(platform, harness.run(image=BUSYBOX), "true")
+    pulls = [r.getMessage() for r in caplog.records]
+    assert f"Pulling image {BUSYBOX}..." in pulls
+    # No registry answers here: the copy already on the engine runs, with a warning.
+    assert any(
+        m.startswith(f"Could not pull image {BUSYBOX}") and m.endswith("already on the engine")
+        for m in pulls
+    )
+
+
+def test_images_without_a_slash_are_never_pulled_as_in_prefect_1(harness: Harness) -> None:
+    platform = harness.platform()
+    run = harness.run(image=f"no-such-image-{uuid.uuid4().hex[:8]}:1")
+    with pytest.raises(LaunchError, match="images without '/' are never pulled"):
+        harness.launch(platform, run, "true")
+
+
 def test_a_failed_pull_fails_the_launch_with_the_engine_message(harness: Harness) -> None:
     platform = harness.platform()
     run = harness.run(image="registry.invalid/acme/flows:1")

@@ -357,9 +357,25 @@ def test_cleanup_deletes_only_this_agents_finished_jobs(
     eventually(lambda: not controller.jobs_of(run.id), "the deletion of this agent's job")
     for _ in range(3):
         platform.sync()
-    assert job_names(controller) == {"other-agent", "prefect-1", "unlabelled"}
+    # A finished job of a Prefect 1.4.1 agent is cleaned up as that agent would have.
+    assert job_names(controller) == {"other-agent", "unlabelled"}
     platform.stop("someone-elses-run")
-    assert job_names(controller) == {"other-agent", "prefect-1", "unlabelled"}
+    assert job_names(controller) == {"other-agent", "unlabelled"}
+
+
+def test_jobs_left_by_prefect_1_agents_are_cleaned_up_once_finished(
+    make_platform: Callable[..., KubernetesPlatform], controller: JobController
+) -> None:
+    legacy = {"prefect.io/identifier": "abcd1234", "prefect.io/flow_run_id": str(uuid.uuid4())}
+    done = foreign_job(controller, "prefect-job-done", legacy)
+    controller.finish(done, 1)
+    running = foreign_job(controller, "prefect-job-running", legacy)
+    controller.run(running)
+    kept = make_platform(delete_finished_jobs=False)
+    kept.sync()
+    assert job_names(controller) == {"prefect-job-done", "prefect-job-running"}
+    make_platform().sync()
+    assert job_names(controller) == {"prefect-job-running"}
 
 
 def test_failed_jobs_are_kept_for_the_configured_time(

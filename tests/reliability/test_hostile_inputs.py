@@ -132,9 +132,7 @@ def run_configs(prefect1: Prefect1, served: str) -> dict[str, Any]:
         + "}))"
     )
     configs: dict[str, Any] = prefect1.json_of(code)
-    # Prefect 1.4.1 writes unset fields as null; reading those is issue 12's (branch h12),
-    # not this scenario's subject: they are left out here until that lands.
-    return {name: {k: v for k, v in c.items() if v is not None} for name, c in configs.items()}
+    return configs
 
 
 EXPECTED = {

@@ -132,4 +132,10 @@ def install(**flags: Any) -> None:
         agent_version=__version__,
         **flags,
     )
-    click.echo(render(install_manifests(options)), nl=False)
+    try:
+        manifests = install_manifests(options)
+    except ValueError as exc:  # a request above its limit: the API server would refuse it
+        raise click.UsageError(
+            f"--mem-request/--cpu-request may not exceed --mem-limit/--cpu-limit: {exc}"
+        ) from None
+    click.echo(render(manifests), nl=False)

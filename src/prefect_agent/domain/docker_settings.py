@@ -11,7 +11,9 @@ from prefect_agent.domain.launch_policy import DOCKER_PERMISSIONS
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.validators import non_empty_strings, non_negative, positive, subset_of
 
-PullPolicy = Literal["IfNotPresent", "Always", "Never"]
+PullPolicy = Literal["Prefect1", "IfNotPresent", "Always", "Never"]
+"""``Prefect1``: Prefect 1.4.1's rule, pull an image whose name has a ``/`` before every run and
+never pull one without."""
 ContainerRemoval = Literal["always", "on-success", "never"]
 PULL_POLICIES: tuple[str, ...] = get_args(PullPolicy)
 CONTAINER_REMOVAL: tuple[str, ...] = get_args(ContainerRemoval)
@@ -42,9 +44,11 @@ class DockerSettings:
         default=False, metadata={"help": "Never pull images (same as pull_policy Never)"}
     )
     pull_policy: PullPolicy = attrs.field(
-        default="IfNotPresent",
+        default="Prefect1",
         validator=_one_of(PULL_POLICIES),
-        metadata={"help": "When to pull a run's image (IfNotPresent: when the engine lacks it)"},
+        metadata={
+            "help": "When to pull a run's image (Prefect1: before every run if its name has a /)"
+        },
     )
     volumes: tuple[str, ...] = attrs.field(
         default=(),

@@ -44,6 +44,11 @@ class KubernetesSettings:
     )
     job_template_path: str | None = None
     delete_finished_jobs: bool = True
+    keep_alive: bool = attrs.field(
+        default=False,
+        metadata={"help": "TCP keep-alive on the agent's connections to the Kubernetes API."},
+    )
+    """TCP keep-alive probes, so idle connections through NATs and load balancers survive."""
     volume_mounts: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
     volumes: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
     api_key_secret_name: str | None = attrs.field(

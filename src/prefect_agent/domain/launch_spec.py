@@ -75,45 +75,49 @@ class LaunchSpec:
         factory=dict, converter=frozen_map, repr=env_names_repr
     )
 
-    def builtins(self) -> dict[str, str]:
-        """The fixed variables (step 6). The API key appears here and only here."""
+    def builtins(self) -> dict[str, str | None]:
+        """The fixed variables (step 6); ``None`` removes one. The API key appears here and
+        only here."""
         key = self.api_key.reveal() if self.api_key else None
         tenant = self.tenant_id if key else None
+        local = self.kind is PlatformKind.LOCAL
+        # In Prefect 1.4.1's Kubernetes order: a Job's variables may refer to earlier ones.
         fixed: dict[str, str | None] = {
             "PREFECT__BACKEND": self.backend,
             "PREFECT__CLOUD__AGENT__LABELS": repr(list(self.agent_labels)),
+        }
+        if self.kind is not PlatformKind.DOCKER:
+            # Docker puts the API address in its base layer so users can override it.
+            fixed["PREFECT__CLOUD__API"] = self.api
+        fixed |= {
+            # The local agent removes unset credentials rather than writing empty strings.
+            "PREFECT__CLOUD__API_KEY": key if local else key or "",
+            "PREFECT__CLOUD__TENANT_ID": tenant if local else tenant or "",
+            "PREFECT__CLOUD__USE_LOCAL_SECRETS": "false",
             "PREFECT__CONTEXT__FLOW_RUN_ID": self.run_id,
             "PREFECT__CONTEXT__FLOW_ID": self.flow_id,
-            "PREFECT__CLOUD__USE_LOCAL_SECRETS": "false",
-            "PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS": FLOW_RUNNER_CLASS,
         }
-        if self.kind is PlatformKind.LOCAL:
-            # The local agent omits unset credentials rather than writing empty strings.
-            fixed["PREFECT__CLOUD__API"] = self.api
-            fixed["PREFECT__CLOUD__API_KEY"] = key
-            fixed["PREFECT__CLOUD__TENANT_ID"] = tenant
-        else:
-            # Container images older than Prefect 1.0 / 0.15 read these older names.
-            fixed["PREFECT__CLOUD__API_KEY"] = key or ""
-            fixed["PREFECT__CLOUD__TENANT_ID"] = tenant or ""
-            fixed["PREFECT__CLOUD__AUTH_TOKEN"] = key or ""
-            fixed["PREFECT__LOGGING__LOG_TO_CLOUD"] = str(self.send_flow_run_logs).lower()
+        if not local:
             fixed["PREFECT__CONTEXT__IMAGE"] = self.image or ""
-            if self.kind is not PlatformKind.DOCKER:
-                # Docker puts the API address in its base layer so users can override it.
-                fixed["PREFECT__CLOUD__API"] = self.api
-        return {k: v for k, v in fixed.items() if v is not None}
+        fixed["PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS"] = FLOW_RUNNER_CLASS
+        if not local:
+            # Container images older than Prefect 0.15 / 1.0 read these older names.
+            fixed["PREFECT__LOGGING__LOG_TO_CLOUD"] = str(self.send_flow_run_logs).lower()
+            fixed["PREFECT__CLOUD__AUTH_TOKEN"] = key or ""
+        return fixed
 
     def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """The run's complete environment over the platform's ``base`` (step 1)."""
-        env: dict[str, str] = dict(base or {})
+        env: dict[str, str | None] = dict(base or {})
         env["PREFECT__LOGGING__LEVEL"] = self.flow_log_level
         env.update(self.agent_env)
         env.update(self.run_config.env or {})
         if not self.send_flow_run_logs or SEND_LOGS not in env:
             env[SEND_LOGS] = str(self.send_flow_run_logs).lower()
         env.update(self.builtins())
-        return env
+        # A None from the run config, or an unset credential of the local agent, removes the
+        # variable (an inherited API key must not reach a run the agent gives none).
+        return {name: value for name, value in env.items() if value is not None}
 
     def __repr__(self) -> str:
         return (

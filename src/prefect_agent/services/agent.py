@@ -102,6 +102,10 @@ class AgentService:
         """Register with the API, retrying on the backoff ladder while it is unreachable (at
         most ``max_polls`` attempts when that is set; then the last error is raised)."""
         step = 0
+        with_config = (
+            f" with config {self.config.agent_config_id}" if self.config.agent_config_id else ""
+        )
+        logger.info("Registering agent%s...", with_config)
         while True:
             try:
                 self.agent_id = self.source.register(
@@ -110,6 +114,7 @@ class AgentService:
                     labels=self.config.labels,
                     agent_config_id=self.config.agent_config_id,
                 )
+                logger.info("Registration successful!")
                 break
             except TransientError as exc:
                 self.health.poll_failed(self.clock.now(), exc)
@@ -200,12 +205,11 @@ class AgentService:
                 self.shutdown()
                 raise
         self.adopt()
+        # Prefect 1.4.1's wording: operators' alerts match these lines.
         logger.info(
-            "Starting %s %r with labels %s",
-            self.config.kind.agent_type,
-            self.config.name,
-            list(self.config.labels),
+            "Starting %s with labels %s", self.config.kind.agent_type, list(self.config.labels)
         )
+        logger.info("Waiting for flow runs...")
         self.start_scheduler()
         try:
             self.poll_loop.run()

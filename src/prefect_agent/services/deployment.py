@@ -183,7 +183,7 @@ class Deployer:
     def _launch(self, run: FlowRun, version: int, batch: _LogBatch) -> None:
         log: RunLog | None = None
         try:
-            logger.debug("Deploying flow run %s (%s)", run.id, run.display_name)
+            logger.info("Deploying flow run %s to execution environment...", run.id)
             spec = build_launch_spec(
                 run,
                 self._config,
@@ -215,6 +215,7 @@ class Deployer:
             batch.add(log)
 
     def _launch_failed(self, run: FlowRun, version: int, reason: str) -> None:
+        logger.error("Exception encountered while deploying flow run %s: %s", run.id, reason)
         self._health.launch_failed(run.id, reason)
         self._failer.fail(run.id, reason, version)
 

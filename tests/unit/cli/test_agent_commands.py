@@ -340,7 +340,7 @@ def test_start_runs_the_agent_with_the_configuration(monkeypatch: pytest.MonkeyP
     assert platform.launched_ids() == [run_id]
     assert platform.launches[0].spec.agent_env["FROM_ENV"] == "1"
     assert platform.launches[0].spec.api_key is not None
-    assert "Starting LocalAgent 'cli-agent'" in result.output  # the agent's log lines
+    assert "Starting LocalAgent with labels" in result.output  # the agent's log lines
     assert "very-secret-key" not in result.output
     assert "very-secret-key" not in result.stderr
 

@@ -93,3 +93,41 @@ def test_bad_flags_are_named(args: tuple[str, ...], message: str) -> None:
     result = run(*args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+RESOURCE_FLAGS = {
+    "--mem-request": ["64Mi", "1Gi", "4Gi"],
+    "--mem-limit": ["100Mi", "2Gi"],
+    "--cpu-request": ["50m", "2"],
+    "--cpu-limit": ["10m", "1"],
+}
+
+
+@pytest.mark.parametrize("mem_request", [None, *RESOURCE_FLAGS["--mem-request"]])
+@pytest.mark.parametrize("mem_limit", [None, *RESOURCE_FLAGS["--mem-limit"]])
+@pytest.mark.parametrize("cpu", [(None, None), ("50m", None), (None, "10m"), ("2", "1")])
+def test_no_combination_of_resource_flags_puts_a_request_above_its_limit(
+    mem_request: str | None, mem_limit: str | None, cpu: tuple[str | None, str | None]
+) -> None:
+    from prefect_agent.adapters.kubernetes.job_checks import quantity_value
+
+    given = {"--mem-request": mem_request, "--mem-limit": mem_limit}
+    given |= {"--cpu-request": cpu[0], "--cpu-limit": cpu[1]}
+    args = [arg for flag, value in given.items() if value for arg in (flag, value)]
+    result = run(*args)
+    crossed = (mem_request, mem_limit) in (("4Gi", "2Gi"), ("1Gi", "100Mi"), ("4Gi", "100Mi"))
+    if crossed or cpu == ("2", "1"):
+        # Both given and crossed: refused, naming the flags, instead of an unschedulable pod.
+        assert result.exit_code == 2 and "may not exceed --mem-limit/--cpu-limit" in result.output
+        return
+    assert result.exit_code == 0, result.output
+    deployment = list(yaml.safe_load_all(result.output))[-1]
+    resources = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]
+    for resource, limit in resources["limits"].items():
+        request = resources["requests"][resource]
+        assert quantity_value(request) <= quantity_value(limit), resources
+    for flag, value in given.items():
+        if value:
+            kind = "requests" if flag.endswith("request") else "limits"
+            resource = "memory" if flag.startswith("--mem") else "cpu"
+            assert resources[kind][resource] == value

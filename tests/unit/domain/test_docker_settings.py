@@ -9,7 +9,7 @@ from prefect_agent.domain.docker_settings import DockerSettings
 
 
 def test_no_pull_wins_over_the_pull_policy() -> None:
-    assert DockerSettings().effective_pull_policy == "IfNotPresent"
+    assert DockerSettings().effective_pull_policy == "Prefect1"
     assert DockerSettings(pull_policy="Always").effective_pull_policy == "Always"
     assert DockerSettings(no_pull=True, pull_policy="Always").effective_pull_policy == "Never"
 

@@ -1,3 +1,4 @@
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -157,3 +158,16 @@ def test_image_precedence():
     assert flow_image(run(), "my/img:2", "template:1") == "my/img:2"
     assert flow_image(run(), None, "template:1") == "template:1"
     assert flow_image(run(core_version="1.2.0"), None) == "prefecthq/prefect:1.2.0"
+
+
+def test_a_local_run_never_inherits_an_api_key_the_agent_does_not_have():
+    # Prefect 1.4.1 removes both variables when the agent has no key, whatever set them.
+    config = AgentConfig(env_vars={"PREFECT__CLOUD__TENANT_ID": "from --env"})
+    spec = build_launch_spec(run(run_config=LocalRun(env={"DROP": None})), config, tenant_id=None)
+    env = spec.environment({"PREFECT__CLOUD__API_KEY": "inherited", "DROP": "inherited"})
+    assert "PREFECT__CLOUD__API_KEY" not in env
+    assert "PREFECT__CLOUD__TENANT_ID" not in env
+    assert "DROP" not in env
+    keyed = build_launch_spec(run(), attrs.evolve(config, api_key="k"), tenant_id=TENANT)
+    assert keyed.environment({})["PREFECT__CLOUD__API_KEY"] == "k"
+    assert keyed.environment({})["PREFECT__CLOUD__TENANT_ID"] == TENANT

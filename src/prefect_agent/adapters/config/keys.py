@@ -271,6 +271,11 @@ PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
         ),
         help="Delete the jobs of finished flow runs.",
     ),
+    (Section.KUBERNETES, "keep_alive"): Prefect1Name(
+        key="cloud.agent.kubernetes_keep_alive",
+        no_flag=True,
+        help="TCP keep-alive on connections to the Kubernetes API server.",
+    ),
     (Section.KUBERNETES, "volume_mounts"): Prefect1Name(
         no_flag=True, help="Volume mounts of flow-run jobs (constructor-only in 1.4.1)."
     ),

@@ -3,7 +3,8 @@
 The registry is found as the Docker engine finds it: the first component is a registry host
 only when it contains ``.`` or ``:`` or is ``localhost``; otherwise the image is on Docker
 Hub (``docker.io``). Prefect 1.4.1 compared the first path segment instead, so
-``prefecthq/prefect`` counted as registry ``prefecthq``.
+``prefecthq/prefect`` counted as registry ``prefecthq``: such allow-list entries keep that
+meaning (a Docker Hub organisation).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ _PATH = re.compile(
 )
 _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
+
+
+def _is_host(component: str) -> bool:
+    """Whether the first component of a reference names a registry host (the engine's rule)."""
+    return "." in component or ":" in component or component == "localhost"
 
 
 def normalize_registry(host: str) -> str:
@@ -53,11 +59,14 @@ class ImageReference:
         return self.digest or self.tag or "latest"
 
     def allowed_by(self, allow_list: tuple[str, ...]) -> bool:
-        """Whether an entry names this image's registry (``ghcr.io``) or a path prefix of it
-        (``docker.io/prefecthq``)."""
+        """Whether an entry names this image's registry (``ghcr.io``), a path prefix of it
+        (``docker.io/prefecthq``) or, as in Prefect 1.4.1's lists, a Docker Hub
+        organisation (``prefecthq``, the same as ``docker.io/prefecthq``)."""
         full = f"{self.registry}/{self.path}"
         for entry in allow_list:
             host, _, prefix = entry.strip().partition("/")
+            if not prefix and not _is_host(host):
+                host, prefix = DOCKER_HUB, host
             normalized = normalize_registry(host)
             if not prefix and normalized == self.registry:
                 return True
@@ -84,7 +93,7 @@ def parse_image(text: str) -> ImageReference:
         if not _TAG.match(tag):
             raise LaunchError(f"Invalid image reference {text!r}: bad tag {tag!r}")
     first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
+    if slash and _is_host(first):
         registry, path = normalize_registry(first), rest
     else:
         registry, path = DOCKER_HUB, name

@@ -335,7 +335,6 @@ class DockerPlatform:
         if not spec.image:
             raise LaunchError(f"Flow run {run.id} has no image to run")
         image = parse_image(spec.image)
-        self._check_registry(image)
         self._ensure_image(api, image)
         self._ensure_named_volumes(api)
         host = merge_host_config(
@@ -434,18 +433,34 @@ class DockerPlatform:
             )
 
     def _ensure_image(self, api: Any, image: ImageReference) -> None:
+        """Pull per the policy; the allow list applies to what is pulled (as in 1.4.1)."""
         policy = self._settings.effective_pull_policy
-        if policy != "Always":
-            try:
-                api.inspect_image(str(image))
-                return
-            except docker.errors.NotFound:  # ImageNotFound is a NotFound
-                pass
-            if policy == "Never":
-                raise LaunchError(
-                    f"Image {image} is not on the Docker engine and pulling is disabled "
-                    "(--no-pull or pull_policy Never)"
+        if policy == "Prefect1":
+            pull = "/" in str(image)
+        elif policy == "IfNotPresent":
+            pull = not _present(api, image)
+        else:
+            pull = policy == "Always"
+        if not pull:
+            if policy != "IfNotPresent" and not _present(api, image):
+                why = (
+                    "images without '/' are never pulled (pull_policy Prefect1)"
+                    if policy == "Prefect1"
+                    else "pulling is disabled (--no-pull or pull_policy Never)"
                 )
+                raise LaunchError(f"Image {image} is not on the Docker engine and {why}")
+            return
+        self._check_registry(image)
+        try:
+            self._pull(api, image)
+        except LaunchError as exc:
+            # Prefect 1.4.1 failed the run here. A registry that cannot be reached should not
+            # stop runs whose image is already on the engine: use it, and say so.
+            if policy != "Prefect1" or not _present(api, image):
+                raise
+            logger.warning("%s; running the copy already on the engine", exc.reason)
+
+    def _pull(self, api: Any, image: ImageReference) -> None:
         logger.info("Pulling image %s...", image)
         try:
             for event in api.pull(image.repository, tag=image.pull_tag, stream=True, decode=True):
@@ -537,6 +552,14 @@ class DockerPlatform:
 def _name_of(summary: dict[str, Any]) -> str:
     names = summary.get("Names") or []
     return str(names[0]).lstrip("/") if names else str(summary["Id"])[:12]
+
+
+def _present(api: Any, image: ImageReference) -> bool:
+    try:
+        api.inspect_image(str(image))
+    except docker.errors.NotFound:  # ImageNotFound is a NotFound
+        return False
+    return True
 
 
 def _state_of(api: Any, cid: str) -> str | None:

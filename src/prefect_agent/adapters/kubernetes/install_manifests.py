@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from prefect_agent.adapters.kubernetes.job_checks import quantity_value, requests_above_limits
 from prefect_agent.domain.agent_config import AgentConfig, stop_timeout_seconds
 from prefect_agent.domain.secret import Secret
 
@@ -96,11 +97,30 @@ def _env(options: InstallOptions) -> list[dict[str, Any]]:
     return env
 
 
+def _within(given: str | None, default: str, bound: str | None, *, at_most: bool) -> str:
+    """``given``, else ``default`` moved to ``bound`` if it would cross it, so that a
+    default request never exceeds a given limit, nor a default limit a given request."""
+    if given or bound is None:
+        return given or default
+    crosses = quantity_value(default) > quantity_value(bound)
+    if not at_most:
+        crosses = quantity_value(default) < quantity_value(bound)
+    return bound if crosses else default
+
+
 def _resources(options: InstallOptions) -> dict[str, Any]:
-    requests = {"cpu": options.cpu_request or "100m", "memory": options.mem_request or "128Mi"}
-    limits = {"memory": options.mem_limit or "512Mi"}
+    """The agent container's resources: the flags, defaults for the rest, and never a request
+    above its limit (a pod the API server would reject)."""
+    requests = {
+        "cpu": _within(options.cpu_request, "100m", options.cpu_limit, at_most=True),
+        "memory": _within(options.mem_request, "128Mi", options.mem_limit, at_most=True),
+    }
+    limits = {"memory": _within(options.mem_limit, "512Mi", options.mem_request, at_most=False)}
     if options.cpu_limit:
         limits["cpu"] = options.cpu_limit
+    problems = list(requests_above_limits({"requests": requests, "limits": limits}))
+    if problems:
+        raise ValueError("; ".join(problems))
     return {"requests": requests, "limits": limits}
 
 

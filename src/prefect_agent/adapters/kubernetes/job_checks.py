@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 from prefect_agent.adapters.kubernetes.job_naming import LABEL_VALUE, MAX_NAME
@@ -22,8 +23,40 @@ DNS_1123_SUBDOMAIN = re.compile(
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 
 
+_SUFFIXES = {
+    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
+    **{s: Decimal(1000) ** (i + 1) for i, s in enumerate(("k", "M", "G", "T", "P", "E"))},
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+}
+
+
 def is_quantity(value: object) -> bool:
     return isinstance(value, str) and bool(QUANTITY.match(value))
+
+
+def quantity_value(value: str) -> Decimal:
+    """The amount a quantity stands for (``1Gi`` is 1073741824, ``500m`` is 0.5)."""
+    text = value.lstrip("+")
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if text.endswith(suffix):
+            return Decimal(text[: -len(suffix)]) * _SUFFIXES[suffix]
+    return Decimal(text)  # plain, or with a decimal exponent (1e3)
+
+
+def requests_above_limits(resources: Mapping[str, Any]) -> Iterator[str]:
+    """The resources whose request exceeds the limit (the API server rejects such pods)."""
+    requests = resources.get("requests") or {}
+    limits = resources.get("limits") or {}
+    for resource, request in requests.items():
+        limit = limits.get(resource)
+        if (
+            is_quantity(request)
+            and is_quantity(limit)
+            and quantity_value(request) > quantity_value(limit)
+        ):
+            yield f"{resource} request {request} is above its limit {limit}"
 
 
 def _label_key_problems(key: str) -> Iterator[str]:
@@ -53,6 +86,8 @@ def _container_problems(index: int, container: Mapping[str, Any]) -> Iterator[st
         for resource, quantity in ((container.get("resources") or {}).get(kind) or {}).items():
             if not is_quantity(quantity):
                 yield f"{where}.resources.{kind}.{resource} {quantity!r} is not a quantity"
+    for problem in requests_above_limits(container.get("resources") or {}):
+        yield f"{where}.resources: {problem}"
     for entry in container.get("env") or ():
         env_name = entry.get("name") if isinstance(entry, Mapping) else None
         if not isinstance(env_name, str) or not ENV_NAME.match(env_name):

@@ -23,6 +23,8 @@ RUN_ANNOTATION = "prefect-agent.io/flow-run-id"
 FLOW_ANNOTATION = "prefect-agent.io/flow-id"
 RUN_NAME_ANNOTATION = "prefect-agent.io/flow-run-name"
 REPORTED_ANNOTATION = "prefect-agent.io/reported-at"
+LEGACY_LABEL = "prefect.io/identifier"
+"""The label Prefect 1.4.1's agents put on their jobs (with no owner label)."""
 
 
 def _digest(*parts: str) -> str:

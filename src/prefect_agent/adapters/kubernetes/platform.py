@@ -22,6 +22,7 @@ from prefect_agent.adapters.kubernetes.api_client import cluster_client
 from prefect_agent.adapters.kubernetes.job_builder import JobTemplate, build_job
 from prefect_agent.adapters.kubernetes.job_fields import unknown_fields
 from prefect_agent.adapters.kubernetes.job_naming import (
+    LEGACY_LABEL,
     OWNER_LABEL,
     REPORTED_ANNOTATION,
     RUN_ANNOTATION,
@@ -65,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 CREATE_ATTEMPTS = 3
 INFRA_LOG_NAME = "k8s-infra"
+LEGACY_SWEEP_SECONDS = 60.0
+"""How often jobs left by Prefect 1.4.1 agents are looked for (1.4.1 cleaned up every 60 s)."""
 """The log name of pod events in a run's logs (the name Prefect 1 used)."""
 """Events kept per job for its logs; a crash-looping pod must not grow memory without bound."""
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -108,6 +111,12 @@ def _check_api_credentials(config: AgentConfig, settings: KubernetesSettings) ->
             key="cloud.api",
             value=config.api_display,
         )
+def _finished(job: Mapping[str, Any]) -> bool:
+    status = job.get("status") or {}
+    return bool(status.get("succeeded") or status.get("failed")) or any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in status.get("conditions") or ()
+    )
 
 
 def _body(response: Any) -> dict[str, Any]:
@@ -160,6 +169,7 @@ class KubernetesPlatform:
         self._events_forbidden = False
         self._event_logs: list[RunLog] = []
         self._sync_failing = False
+        self._next_legacy_sweep: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if urlsplit(config.api).hostname in LOOPBACK_HOSTS:
@@ -174,7 +184,8 @@ class KubernetesPlatform:
     def from_config(cls, config: AgentConfig) -> KubernetesPlatform:
         if isinstance(config.platform, KubernetesSettings):
             _check_api_credentials(config, config.platform)  # before any cluster is contacted
-        return cls(config, cluster_client())
+        keep_alive = isinstance(config.platform, KubernetesSettings) and config.platform.keep_alive
+        return cls(config, cluster_client(keep_alive=keep_alive))
 
     # -- the Platform port -------------------------------------------------------------------
 
@@ -393,6 +404,7 @@ class KubernetesPlatform:
         if self._sync_failing:
             logger.info("Listing this agent's jobs works again")
         self._sync_failing = False
+        self._sweep_legacy_jobs()
         present = set()
         for job in jobs:
             name = job_name_of(job)
@@ -507,6 +519,32 @@ class KubernetesPlatform:
                                 name=INFRA_LOG_NAME,
                             )
                         )
+
+    def _sweep_legacy_jobs(self) -> None:
+        """Delete finished jobs left by Prefect 1.4.1 agents, as those agents did, so an
+        upgrade leaves none behind. Their running jobs are left alone (their flow runners
+        report their states). Once a minute, the interval of 1.4.1's own cleanup."""
+        now = self._monotonic()
+        if not self._settings.delete_finished_jobs or (
+            self._next_legacy_sweep is not None and now < self._next_legacy_sweep
+        ):
+            return
+        self._next_legacy_sweep = now + LEGACY_SWEEP_SECONDS
+        try:
+            response = self._batch.list_namespaced_job(
+                self._settings.namespace,
+                label_selector=f"{LEGACY_LABEL},!{OWNER_LABEL}",
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            )
+        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+            logger.debug("Could not list jobs left by Prefect 1 agents: %s", exc)
+            return
+        for job in _body(response).get("items") or ():
+            labels = (job.get("metadata") or {}).get("labels") or {}
+            if LEGACY_LABEL in labels and OWNER_LABEL not in labels and _finished(job):
+                logger.info("Deleting finished job %s left by a Prefect 1 agent", job_name_of(job))
+                self._delete(job_name_of(job))
 
     def _clean_up(self, job: Mapping[str, Any], reported_at: str | None) -> None:
         """Delete a finished job of this agent when the policy says so."""

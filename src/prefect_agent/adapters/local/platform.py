@@ -328,13 +328,7 @@ class LocalPlatform:
     # -- helpers -----------------------------------------------------------------------------
 
     def _base_environment(self, working_dir: str | None) -> dict[str, str]:
-        environment = dict(self._environment)
-        paths = [working_dir or os.getcwd()]
-        if self._environment.get("PYTHONPATH"):
-            paths.append(self._environment["PYTHONPATH"])
-        paths.extend(self._import_paths)
-        environment["PYTHONPATH"] = os.pathsep.join(paths)
-        return environment
+        return base_environment(self._environment, working_dir, self._import_paths)
 
     def _running_launch(self, run_id: str) -> Launched | None:
         """The existing launch of ``run_id``, adopting one a previous agent left running."""
@@ -484,6 +478,18 @@ def _outcome_from(run_id: str, verdict: Mapping[str, Any]) -> InfrastructureOutc
     except (KeyError, TypeError, ValueError) as exc:
         logger.warning("Ignoring the unreadable verdict of flow run %s: %s", run_id, exc)
         return None
+def base_environment(
+    agent_environment: Mapping[str, str], working_dir: str | None, import_paths: Iterable[str]
+) -> dict[str, str]:
+    """A run's base environment: the agent's own, with PYTHONPATH the working directory (or
+    the agent's), then the agent's PYTHONPATH, then ``import_paths`` (as Prefect 1.4.1)."""
+    environment = dict(agent_environment)
+    paths = [working_dir or os.getcwd()]
+    if agent_environment.get("PYTHONPATH"):
+        paths.append(agent_environment["PYTHONPATH"])
+    paths.extend(import_paths)
+    environment["PYTHONPATH"] = os.pathsep.join(paths)
+    return environment
 
 
 def _reason(child: _Child, exit_code: int | None) -> str:

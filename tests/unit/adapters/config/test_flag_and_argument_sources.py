@@ -28,6 +28,14 @@ def test_repeated_flags_are_one_item_each_and_env_splits_on_the_first_equals() -
     assert source.values()["cloud.agent.env_vars"] == {"X": "1=2", "Y": ""}
 
 
+def test_label_flags_are_sorted_and_unique_while_configured_labels_keep_their_order() -> None:
+    # Prefect 1.4.1: its CLI sorts --label values; config and constructor labels stay as given.
+    flags = FlagSource(LOCAL, {"cloud.agent.labels": ("b", "a", "b")})
+    assert flags.values()["cloud.agent.labels"] == ["a", "b"]
+    arguments = ArgumentSource(LOCAL, {"labels": ["b", "a"]})
+    assert resolve(LOCAL, [DefaultsSource(LOCAL), arguments]).config.labels == ("b", "a")
+
+
 def test_image_pull_secrets_is_comma_separated() -> None:
     source = FlagSource(KUBERNETES, {"agent.kubernetes.image_pull_secrets": "a, b"})
     assert source.values()["agent.kubernetes.image_pull_secrets"] == ["a", "b"]

@@ -54,7 +54,9 @@ def test_digest_and_pull_tag() -> None:
 def test_the_first_path_segment_is_not_a_registry() -> None:
     # Prefect 1.4.1 took "prefecthq" for the registry of prefecthq/prefect.
     ref = parse_image("prefecthq/prefect:1.4.1")
-    assert not ref.allowed_by(("prefecthq",))
+    assert ref.allowed_by(("prefecthq",))  # Prefect 1.4.1's form: a Docker Hub organisation
+    assert not ref.allowed_by(("myorg",))
+    assert not parse_image("ghcr.io/prefecthq/prefect").allowed_by(("prefecthq",))
     assert ref.allowed_by(("docker.io",))
     assert ref.allowed_by(("index.docker.io",))
     assert ref.allowed_by(("docker.io/prefecthq",))

@@ -130,7 +130,7 @@ def test_every_supported_run_config_reads_and_round_trips(
 @pytest.mark.parametrize(
     ("config", "reason"),
     [
-        ({"type": "ECSRun", "cpu": "1024"}, "type 'ECSRun', which prefect-agent cannot run"),
+        ({"type": "ECSRun", "cpu": "1024"}, "type 'ECSRun', which is not supported by this"),
         ({"type": "VertexRun"}, "type 'VertexRun'"),
         ({"env": {}}, "type None"),
         (["LocalRun"], "must be a JSON object"),
@@ -169,3 +169,23 @@ def test_malformed_rows_become_unreadable(overrides: dict[str, Any], reason: str
 def test_a_row_without_an_id_cannot_even_be_failed() -> None:
     with pytest.raises(RowError, match="without an id"):
         flow_run_from_row({"version": 1})
+
+
+def test_nulls_mean_defaults_and_null_env_values_are_kept_to_remove_variables() -> None:
+    # The shape Prefect 1.4.1 writes for DockerRun(env={...}) and KubernetesRun(): every unset
+    # field null (tests/prefect1 checks this against Prefect itself).
+    docker = run_config_from_json(
+        {"type": "DockerRun", "env": {"A": "1", "GONE": None, "N": 2, "B": True},
+         "labels": [], "ports": None, "image": None, "host_config": None}
+    )  # fmt: skip
+    assert docker == DockerRun(env={"A": "1", "GONE": None, "N": "2", "B": "True"})
+    kubernetes = run_config_from_json(
+        {"type": "KubernetesRun", "image_pull_secrets": None, "job_template": None, "env": None}
+    )
+    assert kubernetes == KubernetesRun()
+
+
+def test_a_nested_env_value_is_refused_naming_the_variable() -> None:
+    result = flow_run_from_row(row(run_config={"type": "LocalRun", "env": {"X": {"a": 1}}}))
+    assert isinstance(result, UnreadableRun)
+    assert "run_config.env.X must be a string, a number or null, not dict" in result.reason

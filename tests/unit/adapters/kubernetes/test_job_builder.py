@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefect_agent.adapters.kubernetes.job_builder import JobTemplate, build_job
-from prefect_agent.adapters.kubernetes.job_checks import job_problems
+from prefect_agent.adapters.kubernetes.job_checks import job_problems, quantity_value
 from prefect_agent.adapters.kubernetes.job_templates import default_template
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.errors import LaunchError
@@ -300,6 +300,15 @@ def test_any_run_config_makes_a_valid_job(
         image_pull_secrets=pull_secrets,
         env=env,
     )
+    crossed = any(
+        request and limit and quantity_value(request) > quantity_value(limit)
+        for request, limit in ((cpu_request, cpu_limit), (memory_request, memory_limit))
+    )
+    if crossed:
+        # The API server would reject the pod: the run fails at once, saying which resource.
+        with pytest.raises(LaunchError, match=r"resources: (cpu|memory) request .* above its"):
+            make(run_config)
+        return
     job = make(run_config)  # validates strictly and with the project's own checks
     generated = env_of(job)
     for name, value in env.items():
