@@ -8,12 +8,14 @@ import attrs
 
 from prefect_agent.domain.agent_address import AgentAddress
 from prefect_agent.domain.docker_settings import DockerSettings
+from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.frozen import frozen_map, sorted_unique
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import Secret
+from prefect_agent.domain.vertex_settings import VertexSettings
 from prefect_agent.domain.validators import (
     env_mapping,
     non_empty_strings,
@@ -22,7 +24,7 @@ from prefect_agent.domain.validators import (
     positive,
 )
 
-PlatformSettings = LocalSettings | DockerSettings | KubernetesSettings
+PlatformSettings = LocalSettings | DockerSettings | KubernetesSettings | ECSSettings | VertexSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BACKENDS = ("server", "cloud")

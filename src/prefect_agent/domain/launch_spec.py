@@ -25,10 +25,19 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.frozen import frozen_map
 from prefect_agent.domain.images import flow_image
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.run_config import DockerRun, KubernetesRun, LocalRun, select_run_config
+from prefect_agent.domain.run_config import (
+    DockerRun,
+    ECSRun,
+    KubernetesRun,
+    LocalRun,
+    VertexRun,
+    select_run_config,
+)
 from prefect_agent.domain.secret import Secret
 
-PlatformRunConfig = LocalRun | DockerRun | KubernetesRun
+PlatformRunConfig = LocalRun | DockerRun | KubernetesRun | ECSRun | VertexRun
+# ECS puts the image variable in the task definition, Vertex not at all (as Prefect 1.4.1).
+_IMAGE_IN_ENVIRONMENT = frozenset({PlatformKind.DOCKER, PlatformKind.KUBERNETES})
 
 SEND_LOGS = "PREFECT__CLOUD__SEND_FLOW_RUN_LOGS"
 FLOW_RUNNER_CLASS = "prefect.engine.cloud.CloudFlowRunner"
@@ -96,7 +105,8 @@ class LaunchSpec:
             fixed["PREFECT__CLOUD__TENANT_ID"] = tenant or ""
             fixed["PREFECT__CLOUD__AUTH_TOKEN"] = key or ""
             fixed["PREFECT__LOGGING__LOG_TO_CLOUD"] = str(self.send_flow_run_logs).lower()
-            fixed["PREFECT__CONTEXT__IMAGE"] = self.image or ""
+            if self.kind in _IMAGE_IN_ENVIRONMENT:
+                fixed["PREFECT__CONTEXT__IMAGE"] = self.image or ""
             if self.kind is not PlatformKind.DOCKER:
                 # Docker puts the API address in its base layer so users can override it.
                 fixed["PREFECT__CLOUD__API"] = self.api
@@ -146,7 +156,7 @@ def build_launch_spec(
         command = tuple(default_command_prefix) + default_command(run.core_version)
     image = None
     if kind.runs_containers:
-        assert isinstance(run_config, (DockerRun, KubernetesRun))
+        assert isinstance(run_config, (DockerRun, KubernetesRun, ECSRun, VertexRun))
         image = flow_image(run, run_config.image)
     working_dir = run_config.working_dir if isinstance(run_config, LocalRun) else None
     return LaunchSpec(
