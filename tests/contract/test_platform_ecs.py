@@ -14,11 +14,11 @@ import pytest
 pytest.importorskip("boto3")
 pytest.importorskip("moto")
 
-from prefect_agent.domain.agent_config import AgentConfig  # noqa: E402
-from prefect_agent.domain.ecs_settings import ECSSettings  # noqa: E402
-from prefect_agent.ports import Platform  # noqa: E402
-from tests.contract.platform_contract import PlatformContract  # noqa: E402
-from tests.ecs.moto_ecs import MotoEcs, running_moto  # noqa: E402
+from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.ecs_settings import ECSSettings
+from prefect_agent.ports import Platform
+from tests.contract.platform_contract import PlatformContract
+from tests.ecs.moto_ecs import MotoEcs, running_moto
 
 
 @pytest.fixture(scope="module")

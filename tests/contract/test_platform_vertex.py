@@ -13,11 +13,11 @@ import pytest
 
 pytest.importorskip("google.cloud.aiplatform_v1")
 
-from prefect_agent.domain.agent_config import AgentConfig  # noqa: E402
-from prefect_agent.domain.vertex_settings import VertexSettings  # noqa: E402
-from prefect_agent.ports import Platform  # noqa: E402
-from tests.contract.platform_contract import PlatformContract  # noqa: E402
-from tests.vertex.vertex_api import VertexApi, running_vertex_api  # noqa: E402
+from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.vertex_settings import VertexSettings
+from prefect_agent.ports import Platform
+from tests.contract.platform_contract import PlatformContract
+from tests.vertex.vertex_api import VertexApi, running_vertex_api
 
 PROJECT = "contract-project"
 

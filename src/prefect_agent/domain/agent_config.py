@@ -15,7 +15,6 @@ from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import Secret
-from prefect_agent.domain.vertex_settings import VertexSettings
 from prefect_agent.domain.validators import (
     env_mapping,
     non_empty_strings,
@@ -23,8 +22,11 @@ from prefect_agent.domain.validators import (
     optional_uuid,
     positive,
 )
+from prefect_agent.domain.vertex_settings import VertexSettings
 
-PlatformSettings = LocalSettings | DockerSettings | KubernetesSettings | ECSSettings | VertexSettings
+PlatformSettings = (
+    LocalSettings | DockerSettings | KubernetesSettings | ECSSettings | VertexSettings
+)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BACKENDS = ("server", "cloud")

@@ -43,7 +43,9 @@ def parse_aws_credentials(secret: Secret) -> dict[str, str]:
     except ValueError:
         raise ValueError("aws_credentials must be a JSON object (its text is not JSON)") from None
     if not isinstance(data, Mapping):
-        raise ValueError("aws_credentials must be a JSON object with ACCESS_KEY and SECRET_ACCESS_KEY")
+        raise ValueError(
+            "aws_credentials must be a JSON object with ACCESS_KEY and SECRET_ACCESS_KEY"
+        )
     missing = [k for k in CREDENTIAL_KEYS[:2] if not isinstance(data.get(k), str) or not data[k]]
     if missing:
         raise ValueError(f"aws_credentials lacks {' and '.join(missing)}")

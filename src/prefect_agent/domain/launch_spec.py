@@ -20,20 +20,15 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.ecs_run_config import ECSRun
 from prefect_agent.domain.errors import LaunchError
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.frozen import frozen_map
 from prefect_agent.domain.images import flow_image
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.run_config import (
-    DockerRun,
-    ECSRun,
-    KubernetesRun,
-    LocalRun,
-    VertexRun,
-    select_run_config,
-)
+from prefect_agent.domain.run_config import DockerRun, KubernetesRun, LocalRun, select_run_config
 from prefect_agent.domain.secret import Secret
+from prefect_agent.domain.vertex_run_config import VertexRun
 
 PlatformRunConfig = LocalRun | DockerRun | KubernetesRun | ECSRun | VertexRun
 # ECS puts the image variable in the task definition, Vertex not at all (as Prefect 1.4.1).

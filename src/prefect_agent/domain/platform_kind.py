@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import enum
 
-from prefect_agent.domain.run_config import (
-    DockerRun,
-    ECSRun,
-    KubernetesRun,
-    LocalRun,
-    VertexRun,
-)
+from prefect_agent.domain.ecs_run_config import ECSRun
+from prefect_agent.domain.run_config import DockerRun, KubernetesRun, LocalRun
+from prefect_agent.domain.vertex_run_config import VertexRun
 
 PlatformRunConfigType = (
     type[LocalRun] | type[DockerRun] | type[KubernetesRun] | type[ECSRun] | type[VertexRun]

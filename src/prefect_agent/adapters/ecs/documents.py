@@ -85,7 +85,12 @@ def parse_mapping(text: str, source: str) -> dict[str, Any]:
         return {}
     if not isinstance(document, Mapping):
         raise DocumentError(f"{source} must be a YAML mapping, not {type(document).__name__}")
-    return plain(document)
+    return plain_dict(document)
+
+
+def plain_dict(value: Mapping[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = plain(value)
+    return copied
 
 
 def plain(value: Any) -> Any:

@@ -26,13 +26,13 @@ from prefect_agent.adapters.ecs.task_request import (
 )
 from prefect_agent.adapters.ecs.task_status import judge, task_id, vanished
 from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.ecs_run_config import ECSRun
 from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.run_config import ECSRun
 from prefect_agent.domain.secret import MASK
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,9 @@ class ECSPlatform:
                 logger.info("Stopped ECS task %s of flow run %s", task_id(arn), run_id)
         except ClientError as exc:
             if _code(exc) in UNAVAILABLE_CODES:
-                raise PlatformUnavailable(f"could not stop the task of run {run_id}: {exc}") from None
+                raise PlatformUnavailable(
+                    f"could not stop the task of run {run_id}: {exc}"
+                ) from None
             logger.info("ECS task of flow run %s could not be stopped: %s", run_id, exc)
         except BotoCoreError as exc:
             raise PlatformUnavailable(f"the ECS API is unreachable: {exc}") from None
@@ -264,8 +266,7 @@ class ECSPlatform:
         tasks = response.get("tasks") or ()
         if not tasks:
             raise LaunchError(
-                f"Failed to start task for flow run {run.id}. "
-                f"Failures: {response.get('failures')}"
+                f"Failed to start task for flow run {run.id}. Failures: {response.get('failures')}"
             )
         arn = tasks[0]["taskArn"]
         self._track(run.id, cluster, arn)
@@ -311,14 +312,17 @@ class ECSPlatform:
         try:
             vpcs = self._ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])
             vpc_ids = [v["VpcId"] for v in vpcs.get("Vpcs") or ()]
-            subnets = []
-            groups = []
+            subnets: list[dict[str, Any]] = []
+            groups: list[dict[str, Any]] = []
             if vpc_ids:
                 in_vpc = [{"Name": "vpc-id", "Values": vpc_ids[:1]}]
                 subnets = self._ec2.describe_subnets(Filters=in_vpc).get("Subnets") or []
-                groups = self._ec2.describe_security_groups(
-                    Filters=[*in_vpc, {"Name": "group-name", "Values": ["default"]}]
-                ).get("SecurityGroups") or []
+                groups = (
+                    self._ec2.describe_security_groups(
+                        Filters=[*in_vpc, {"Name": "group-name", "Values": ["default"]}]
+                    ).get("SecurityGroups")
+                    or []
+                )
         except (ClientError, BotoCoreError) as exc:
             raise PlatformUnavailable(
                 f"could not find the default VPC's subnets for FARGATE tasks: {exc}"
@@ -407,8 +411,10 @@ class ECSPlatform:
             }
             for item in items:
                 task = described.get(item.task_arn)
-                outcome = vanished(item.run_id, item.task_arn) if task is None else judge(
-                    item.run_id, task
+                outcome = (
+                    vanished(item.run_id, item.task_arn)
+                    if task is None
+                    else judge(item.run_id, task)
                 )
                 if outcome is not None:
                     self._report(item, outcome)

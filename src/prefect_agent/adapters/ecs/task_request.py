@@ -7,12 +7,12 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from prefect_agent.adapters.ecs.documents import plain
+from prefect_agent.adapters.ecs.documents import plain_dict
+from prefect_agent.domain.ecs_run_config import ECSRun
 from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.images import flow_image
 from prefect_agent.domain.launch_spec import LaunchSpec
-from prefect_agent.domain.run_config import ECSRun
 from prefect_agent.domain.slugs import slug
 
 FLOW_CONTAINER = "flow"
@@ -29,8 +29,8 @@ def merge_run_task_kwargs(base: Mapping[str, Any], extra: Mapping[str, Any]) -> 
     """``base`` updated by ``extra``: top-level keys and ``overrides`` keys are replaced,
     ``overrides.containerOverrides`` entries are merged by ``name``; a capacity provider
     strategy and a launch type exclude each other (the one in ``extra`` wins)."""
-    out = plain(base)
-    extra = plain(extra)
+    out = plain_dict(base)
+    extra = plain_dict(extra)
     if "capacityProviderStrategy" in extra:
         out.pop("launchType", None)
     if "launchType" in extra:
@@ -61,7 +61,9 @@ def _named(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return item
 
 
-def _env_list(env: Mapping[str, str], existing: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+def _env_list(
+    env: Mapping[str, str], existing: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
     """``env`` as ECS name/value pairs, then the entries already there that it does not set."""
     listed = [{"name": k, "value": v} for k, v in env.items()]
     listed += [e for e in existing or () if e.get("name") not in env]
@@ -80,7 +82,7 @@ def task_definition_for(
     launch_type: str | None,
 ) -> dict[str, Any]:
     """The definition registered for this run (template: the run config's or the agent's)."""
-    taskdef = plain(template)
+    taskdef = plain_dict(template)
     taskdef["family"] = family_of(run)
     taskdef.setdefault("tags", []).extend(
         [
@@ -115,7 +117,7 @@ def run_task_kwargs_for(
     owner: str,
 ) -> dict[str, Any]:
     """The ``run_task`` arguments (without ``taskDefinition``) for one run."""
-    out = plain(agent_kwargs)
+    out = plain_dict(agent_kwargs)
     if run_config.run_task_kwargs:
         out = merge_run_task_kwargs(out, run_config.run_task_kwargs)
     overrides = out.setdefault("overrides", {})
@@ -137,5 +139,9 @@ def run_task_kwargs_for(
     # Ours, so that a retried launch or a restarted agent finds the task of this run.
     out["startedBy"] = spec.run_id
     tags = [t for t in out.get("tags") or () if t.get("key") not in (RUN_TAG, OWNER_TAG)]
-    out["tags"] = [*tags, {"key": RUN_TAG, "value": spec.run_id}, {"key": OWNER_TAG, "value": owner}]
+    out["tags"] = [
+        *tags,
+        {"key": RUN_TAG, "value": spec.run_id},
+        {"key": OWNER_TAG, "value": owner},
+    ]
     return out

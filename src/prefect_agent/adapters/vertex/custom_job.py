@@ -8,8 +8,8 @@ from typing import Any
 
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
-from prefect_agent.domain.run_config import VertexRun
 from prefect_agent.domain.slugs import slug
+from prefect_agent.domain.vertex_run_config import VertexRun
 from prefect_agent.domain.vertex_settings import VertexSettings
 
 RUN_LABEL = "prefect-flow-run-id"

@@ -14,6 +14,7 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.cloud.aiplatform_v1.services.job_service import JobServiceClient
+from google.cloud.aiplatform_v1.types import CustomJob
 
 from prefect_agent.adapters.vertex.custom_job import (
     OWNER_LABEL,
@@ -130,7 +131,7 @@ class VertexPlatform:
                 return Launched(run.id, f"{console_url(name)} (already created)", name)
             job = self._client.create_custom_job(
                 parent=self.parent,
-                custom_job=custom_job_for(run, spec, self._settings, self.owner),
+                custom_job=CustomJob(custom_job_for(run, spec, self._settings, self.owner)),
                 timeout=self._timeout,
             )
         except UNAVAILABLE as exc:
@@ -244,9 +245,7 @@ class VertexPlatform:
                     failing = True
                     break
                 error = job.error
-                outcome = judge(
-                    item.run_id, item.name, _state_name(job), error.code, error.message
-                )
+                outcome = judge(item.run_id, item.name, _state_name(job), error.code, error.message)
                 if outcome is not None:
                     self._report(item, outcome)
             if self._sync_failing and not failing:
