@@ -133,7 +133,7 @@ def test_every_supported_run_config_reads_and_round_trips(
         ({"type": "NomadRun", "cpu": "1024"}, "type 'NomadRun', which prefect-agent cannot run"),
         (
             {"type": "ECSRun", "task_definition_arn": "f:1", "image": "i"},
-            "task_definition_arn and image cannot both be set",
+            "run config (ECSRun) is invalid",
         ),
         ({"env": {}}, "type None"),
         (["LocalRun"], "must be a JSON object"),
