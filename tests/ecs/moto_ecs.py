@@ -8,6 +8,7 @@ model, in this process, then stops the task as ECS would when its essential cont
 from __future__ import annotations
 
 import contextlib
+import json
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,10 +51,26 @@ class MotoEcs:
         }
 
     def reset(self) -> None:
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        self._post("/moto-api/reset", None)
+        # By default moto moves a task one step towards STOPPED each time it is described:
+        # tasks here stop only when a test ends them (or the agent stops them).
+        self._post(
+            "/moto-api/state-manager/set-transition",
+            {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 10**9}},
+        )
+        self.ecs.create_cluster(clusterName="default")
+
+    def _post(self, path: str, body: Any) -> None:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass
-        self.ecs.create_cluster(clusterName="default")
+
+    def default_subnets(self) -> set[str]:
+        ec2 = self.session.client("ec2", endpoint_url=self.url)
+        (vpc,) = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
+        return {s["SubnetId"] for s in subnets["Subnets"]}
 
     def task_definition_file(self, directory: Path) -> Path:
         path = directory / "task-definition.yaml"

@@ -101,10 +101,10 @@ class ECSPlatform:
         self._ec2 = session.client("ec2", config=boto_config, endpoint_url=endpoint_url)
         self._s3 = session.client("s3", config=boto_config, endpoint_url=endpoint_url)
         self._task_definition = self._load(
-            self._settings.task_definition_path, "ecs.task_definition_path"
+            self._settings.task_definition_path, "agent.ecs.task_definition_path"
         )
         self._run_task_kwargs = (
-            self._load(self._settings.run_task_kwargs_path, "ecs.run_task_kwargs_path")
+            self._load(self._settings.run_task_kwargs_path, "agent.ecs.run_task_kwargs_path")
             if self._settings.run_task_kwargs_path
             else {}
         )

@@ -88,7 +88,7 @@ class VertexPlatform:
         try:
             credentials, found = google.auth.default()
         except auth_exceptions.DefaultCredentialsError as exc:
-            raise ConfigError(f"no Google credentials: {exc}", key="vertex.project") from None
+            raise ConfigError(f"no Google credentials: {exc}", key="agent.vertex.project") from None
         project = project or found
         if not project:
             raise ConfigError(
