@@ -20,13 +20,18 @@ from urllib.parse import parse_qs, urlsplit
 _JOBS = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/customJobs$")
 _JOB = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/customJobs/[^/:]+)(:cancel)?$")
 _TERM = re.compile(r'^labels\.([A-Za-z0-9_-]+)\s*=\s*"([^"]*)"$')
+TOKEN = "local-access-token"
 TERMINAL = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"}
 
 
 class VertexApi:
+    """The jobs and requests of one running stand-in; ``/token`` also answers OAuth
+    refreshes, so Application Default Credentials can point their token_uri here."""
+
     def __init__(self) -> None:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, Any]] = []
+        self.authorizations: set[str] = set()
         self.lock = threading.Lock()
         self.url = ""
 
@@ -106,7 +111,12 @@ def _handler(api: VertexApi) -> type[BaseHTTPRequestHandler]:
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"null") if length else None
+            raw = self.rfile.read(length) if length else b""
+            if parts.path == "/token":  # OAuth token endpoint of the test's ADC credentials
+                self._answer(200, {"access_token": TOKEN, "expires_in": 3600})
+                return
+            api.authorizations.add(self.headers.get("Authorization") or "")
+            body = json.loads(raw) if raw else None
             try:
                 status, answer = 200, api.handle(method, parts.path, parse_qs(parts.query), body)
             except LookupError as exc:
@@ -115,6 +125,9 @@ def _handler(api: VertexApi) -> type[BaseHTTPRequestHandler]:
                 status, answer = 400, _error(400, "FAILED_PRECONDITION", str(exc))
             except ValueError as exc:
                 status, answer = 400, _error(400, "INVALID_ARGUMENT", str(exc))
+            self._answer(status, answer)
+
+        def _answer(self, status: int, answer: Any) -> None:
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
