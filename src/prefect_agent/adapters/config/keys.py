@@ -3,8 +3,8 @@
 Convention (nothing here needs editing when a settings class gains a field):
 
 - A field ``foo`` of ``AgentConfig`` is the key ``agent.foo``; a field of ``LocalSettings``,
-  ``DockerSettings`` or ``KubernetesSettings`` is ``agent.local.foo``, ``agent.docker.foo`` or
-  ``agent.kubernetes.foo``; a field of ``OperationsSettings`` is ``agent.operations.foo``.
+  ``DockerSettings``, ``KubernetesSettings``, ``ECSSettings`` or ``VertexSettings`` is
+  ``agent.<platform>.foo``; a field of ``OperationsSettings`` is ``agent.operations.foo``.
 - Its environment variable is ``PREFECT__`` + the key upper-cased with ``.`` written ``__``
   (``PREFECT__AGENT__DOCKER__FOO``), as Prefect 1 maps every ``PREFECT__*`` variable.
 - Its flag is ``--foo`` (underscores become dashes) on the ``start`` and ``config`` commands of
