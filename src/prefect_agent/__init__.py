@@ -1,6 +1,7 @@
 """prefect-agent: Prefect 1.x agents rebuilt around ports and adapters.
 
-The facades (``LocalAgent``, ``DockerAgent``, ``KubernetesAgent``) are loaded lazily so that
+The facades (``LocalAgent``, ``DockerAgent``, ``KubernetesAgent``, ``ECSAgent``,
+``VertexAgent``) are loaded lazily so that
 ``import prefect_agent`` stays cheap and never pulls in the docker or kubernetes clients.
 """
 
@@ -10,9 +11,16 @@ from typing import Any
 
 from prefect_agent._version import __version__
 
-_FACADES = {"LocalAgent", "DockerAgent", "KubernetesAgent"}
+_FACADES = {"LocalAgent", "DockerAgent", "KubernetesAgent", "ECSAgent", "VertexAgent"}
 
-__all__ = ["DockerAgent", "KubernetesAgent", "LocalAgent", "__version__"]
+__all__ = [
+    "DockerAgent",
+    "ECSAgent",
+    "KubernetesAgent",
+    "LocalAgent",
+    "VertexAgent",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

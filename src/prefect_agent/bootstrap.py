@@ -8,6 +8,8 @@ so a local agent never loads the docker or kubernetes clients. Each adapter pack
 - ``adapters.local.platform.LocalPlatform.from_config(config)``
 - ``adapters.docker.platform.DockerPlatform.from_config(config)``
 - ``adapters.kubernetes.platform.KubernetesPlatform.from_config(config)``
+- ``adapters.ecs.platform.ECSPlatform.from_config(config)``
+- ``adapters.vertex.platform.VertexPlatform.from_config(config)``
 - ``adapters.health.server.HttpHealthReporter.from_config(config, wake=...)``
 
 It also holds the Python facades of Prefect 1 (``LocalAgent``, ``DockerAgent``,
@@ -57,6 +59,16 @@ def platform_for(config: AgentConfig) -> Platform:
         from prefect_agent.adapters.docker.platform import DockerPlatform
 
         return DockerPlatform.from_config(config)
+    if config.kind is PlatformKind.ECS:
+        extras.require("ecs", needed_by="the ECS agent")
+        from prefect_agent.adapters.ecs.platform import ECSPlatform
+
+        return ECSPlatform.from_config(config)
+    if config.kind is PlatformKind.VERTEX:
+        extras.require("vertex", needed_by="the Vertex agent")
+        from prefect_agent.adapters.vertex.platform import VertexPlatform
+
+        return VertexPlatform.from_config(config)
     extras.require("kubernetes", needed_by="the Kubernetes agent")
     from prefect_agent.adapters.kubernetes.platform import KubernetesPlatform
 
@@ -441,6 +453,59 @@ class KubernetesAgent(_Agent):
         volume_mounts: list[dict[str, Any]] | None = None,
         volumes: list[dict[str, Any]] | None = None,
         delete_finished_jobs: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(_arguments(locals()), **options)
+
+
+class ECSAgent(_Agent):
+    """Runs each flow run as an ECS task (Prefect 1.4.1 ``ECSAgent``; the ``ecs`` extra)."""
+
+    kind = PlatformKind.ECS
+
+    def __init__(
+        self,
+        agent_config_id: str | None = None,
+        name: str | None = None,
+        labels: Iterable[str] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        max_polls: int | None = None,
+        agent_address: str | None = None,
+        no_cloud_logs: bool | None = None,
+        task_definition_path: str | None = None,
+        run_task_kwargs_path: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        aws_session_token: str | None = None,
+        region_name: str | None = None,
+        cluster: str | None = None,
+        launch_type: str | None = None,
+        task_role_arn: str | None = None,
+        execution_role_arn: str | None = None,
+        botocore_config: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(_arguments(locals()), **options)
+
+
+class VertexAgent(_Agent):
+    """Runs each flow run as a Vertex AI custom job (Prefect 1.4.1 ``VertexAgent``; the
+    ``vertex`` extra)."""
+
+    kind = PlatformKind.VERTEX
+
+    def __init__(
+        self,
+        project: str | None = None,
+        region_name: str | None = None,
+        service_account: str | None = None,
+        agent_config_id: str | None = None,
+        name: str | None = None,
+        labels: Iterable[str] | None = None,
+        env_vars: Mapping[str, str] | None = None,
+        max_polls: int | None = None,
+        agent_address: str | None = None,
+        no_cloud_logs: bool | None = None,
         **options: Any,
     ) -> None:
         super().__init__(_arguments(locals()), **options)

@@ -16,6 +16,8 @@ MODULES_OF_EXTRA: dict[str, tuple[str, ...]] = {
     "kubernetes": ("kubernetes",),
     "server": ("graphql",),
     "metrics": ("prometheus_client",),
+    "ecs": ("boto3",),
+    "vertex": ("google.cloud.aiplatform",),
 }
 
 

@@ -140,9 +140,9 @@ def test_run_create_with_a_flow_script_and_a_later_start(
 
 
 def test_unrunnable_run_configs_are_created_with_a_warning(api: RunningServer) -> None:
-    code, out, err = cli("run", "create", "--api", api.url, "--run-config", '{"type": "ECSRun"}')
+    code, out, err = cli("run", "create", "--api", api.url, "--run-config", '{"type": "NomadRun"}')
     assert code == 0
-    assert "ECSRun" in err
+    assert "NomadRun" in err
     assert api.state_of(out.strip()) == "Scheduled"
 
 

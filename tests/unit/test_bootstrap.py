@@ -278,3 +278,39 @@ def test_a_signal_stops_the_agent_gracefully_and_handlers_are_restored(sig: int)
     sender.join()
     assert agent.stopping
     assert signal.getsignal(sig) == before
+
+
+def test_ecs_agent_takes_prefect1_arguments_and_keeps_secrets_masked() -> None:
+    from prefect_agent.domain.ecs_settings import ECSSettings
+
+    agent = bootstrap.ECSAgent(
+        cluster="flows",
+        launch_type="ec2",
+        task_definition_path="s3://bucket/td.yaml",
+        aws_access_key_id="AKIAEXAMPLE",
+        aws_secret_access_key="very-secret",
+        region_name="eu-west-1",
+        botocore_config={"connect_timeout": 5},
+        environ=NO_FILE,
+    )
+    settings = agent.config.platform
+    assert isinstance(settings, ECSSettings)
+    assert (settings.cluster, settings.launch_type) == ("flows", "EC2")
+    assert settings.aws_secret_access_key is not None
+    assert settings.aws_secret_access_key.reveal() == "very-secret"
+    assert "very-secret" not in repr(agent.config)
+    assert settings.botocore_config == {"connect_timeout": 5}
+
+
+def test_vertex_agent_takes_prefect1_arguments() -> None:
+    from prefect_agent.domain.vertex_settings import VertexSettings
+
+    agent = bootstrap.VertexAgent(project="p", service_account="sa@p", environ=NO_FILE)
+    settings = agent.config.platform
+    assert isinstance(settings, VertexSettings)
+    assert (settings.project, settings.region_name, settings.service_account) == (
+        "p",
+        "us-central1",
+        "sa@p",
+    )
+    assert settings.parent == "projects/p/locations/us-central1"

@@ -19,7 +19,14 @@ from prefect_agent.adapters.config import DefaultsSource, FlagSource, resolve, s
 from prefect_agent.adapters.config.keys import ConfigKey, keys_for
 from prefect_agent.adapters.config.value_display import as_json, as_table
 from prefect_agent.cli.failure import fail
-from prefect_agent.cli.groups import CONTEXT_SETTINGS, agent_docker, agent_kubernetes, agent_local
+from prefect_agent.cli.groups import (
+    CONTEXT_SETTINGS,
+    agent_docker,
+    agent_ecs,
+    agent_kubernetes,
+    agent_local,
+    agent_vertex,
+)
 from prefect_agent.domain.agent_config import stop_timeout_seconds
 from prefect_agent.domain.errors import ConfigError, PrefectAgentError
 from prefect_agent.domain.platform_kind import PlatformKind
@@ -28,6 +35,8 @@ _GROUPS = {
     PlatformKind.LOCAL: agent_local,
     PlatformKind.DOCKER: agent_docker,
     PlatformKind.KUBERNETES: agent_kubernetes,
+    PlatformKind.ECS: agent_ecs,
+    PlatformKind.VERTEX: agent_vertex,
 }
 
 

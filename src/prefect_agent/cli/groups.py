@@ -55,7 +55,7 @@ def prefect() -> None:
 
 @prefect.group(context_settings=CONTEXT_SETTINGS)
 def agent() -> None:
-    """Start and configure agents (local, docker, kubernetes)."""
+    """Start and configure agents (local, docker, kubernetes, ecs, vertex)."""
 
 
 @agent.group(
@@ -81,6 +81,16 @@ def agent_docker() -> None:
 )
 def agent_kubernetes() -> None:
     """An agent that runs each flow run as a Kubernetes Job."""
+
+
+@agent.group("ecs", cls=LazyGroup, context_settings=CONTEXT_SETTINGS, lazy=_agent_commands())
+def agent_ecs() -> None:
+    """An agent that runs each flow run as an AWS ECS task (the ecs extra)."""
+
+
+@agent.group("vertex", cls=LazyGroup, context_settings=CONTEXT_SETTINGS, lazy=_agent_commands())
+def agent_vertex() -> None:
+    """An agent that runs each flow run as a Vertex AI custom job (the vertex extra)."""
 
 
 @prefect.group(

@@ -13,7 +13,14 @@ from prefect_agent.adapters.config.keys import keys_for
 from prefect_agent.adapters.system.clock import SystemClock
 from prefect_agent.cli.agent_commands import given_flags, option_for
 from prefect_agent.cli.failure import fail
-from prefect_agent.cli.groups import CONTEXT_SETTINGS, agent_docker, agent_kubernetes, agent_local
+from prefect_agent.cli.groups import (
+    CONTEXT_SETTINGS,
+    agent_docker,
+    agent_ecs,
+    agent_kubernetes,
+    agent_local,
+    agent_vertex,
+)
 from prefect_agent.domain.errors import ConfigError, PrefectAgentError
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.services.explain import RunExplainer
@@ -26,6 +33,8 @@ _GROUPS = {
     PlatformKind.LOCAL: agent_local,
     PlatformKind.DOCKER: agent_docker,
     PlatformKind.KUBERNETES: agent_kubernetes,
+    PlatformKind.ECS: agent_ecs,
+    PlatformKind.VERTEX: agent_vertex,
 }
 
 

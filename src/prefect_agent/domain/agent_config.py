@@ -9,6 +9,7 @@ import attrs
 
 from prefect_agent.domain.agent_address import AgentAddress
 from prefect_agent.domain.docker_settings import DockerSettings
+from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.frozen import frozen_map, unique
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
@@ -23,8 +24,11 @@ from prefect_agent.domain.validators import (
     optional_uuid,
     positive,
 )
+from prefect_agent.domain.vertex_settings import VertexSettings
 
-PlatformSettings = LocalSettings | DockerSettings | KubernetesSettings
+PlatformSettings = (
+    LocalSettings | DockerSettings | KubernetesSettings | ECSSettings | VertexSettings
+)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BACKENDS = ("server", "cloud")

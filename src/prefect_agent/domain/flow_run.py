@@ -45,6 +45,7 @@ class FlowRun:
     state: str
     flow_id: str = ""
     flow_name: str = ""
+    flow_version: int | None = None
     name: str = ""
     serialized_state: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_map)
     start_time: datetime | None = attrs.field(default=None, converter=_aware)

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from prefect_agent.domain.agent_config import AgentConfig, env_names_repr, masked_url_repr
+from prefect_agent.domain.ecs_run_config import ECSRun
 from prefect_agent.domain.errors import LaunchError
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.frozen import frozen_map
@@ -27,8 +28,11 @@ from prefect_agent.domain.images import flow_image
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.run_config import DockerRun, KubernetesRun, LocalRun, select_run_config
 from prefect_agent.domain.secret import Secret
+from prefect_agent.domain.vertex_run_config import VertexRun
 
-PlatformRunConfig = LocalRun | DockerRun | KubernetesRun
+PlatformRunConfig = LocalRun | DockerRun | KubernetesRun | ECSRun | VertexRun
+# ECS puts the image variable in the task definition, Vertex not at all (as Prefect 1.4.1).
+_IMAGE_IN_ENVIRONMENT = frozenset({PlatformKind.DOCKER, PlatformKind.KUBERNETES})
 
 SEND_LOGS = "PREFECT__CLOUD__SEND_FLOW_RUN_LOGS"
 FLOW_RUNNER_CLASS = "prefect.engine.cloud.CloudFlowRunner"
@@ -97,7 +101,7 @@ class LaunchSpec:
             "PREFECT__CONTEXT__FLOW_RUN_ID": self.run_id,
             "PREFECT__CONTEXT__FLOW_ID": self.flow_id,
         }
-        if not local:
+        if self.kind in _IMAGE_IN_ENVIRONMENT:
             fixed["PREFECT__CONTEXT__IMAGE"] = self.image or ""
         fixed["PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS"] = FLOW_RUNNER_CLASS
         if not local:
@@ -152,7 +156,7 @@ def build_launch_spec(
         command = tuple(default_command_prefix) + default_command(run.core_version)
     image = None
     if kind.runs_containers:
-        assert isinstance(run_config, (DockerRun, KubernetesRun))
+        assert isinstance(run_config, (DockerRun, KubernetesRun, ECSRun, VertexRun))
         image = flow_image(run, run_config.image)
     working_dir = run_config.working_dir if isinstance(run_config, LocalRun) else None
     return LaunchSpec(

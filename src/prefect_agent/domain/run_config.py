@@ -14,8 +14,10 @@ from typing import Any, TypeVar
 
 import attrs
 
+from prefect_agent.domain.ecs_run_config import ECSRun
 from prefect_agent.domain.errors import IncompatibleRunConfig
 from prefect_agent.domain.frozen import optional_frozen_map, sorted_unique, str_tuple
+from prefect_agent.domain.vertex_run_config import VertexRun
 
 IMAGE_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
@@ -82,15 +84,16 @@ class KubernetesRun:
             raise ValueError("job_template and job_template_path cannot both be set")
 
 
-RunConfig = UniversalRun | LocalRun | DockerRun | KubernetesRun
+RunConfig = UniversalRun | LocalRun | DockerRun | KubernetesRun | ECSRun | VertexRun
 """Any run config this agent understands."""
 
 RUN_CONFIG_TYPES: Mapping[str, type[RunConfig]] = {
-    cls.__name__: cls for cls in (UniversalRun, LocalRun, DockerRun, KubernetesRun)
+    cls.__name__: cls
+    for cls in (UniversalRun, LocalRun, DockerRun, KubernetesRun, ECSRun, VertexRun)
 }
 """The wire ``type`` name of each run config class."""
 
-R = TypeVar("R", bound=LocalRun | DockerRun | KubernetesRun)
+R = TypeVar("R", bound=LocalRun | DockerRun | KubernetesRun | ECSRun | VertexRun)
 
 
 def select_run_config(run_config: RunConfig | None, accepted: type[R], *, run_id: str) -> R:

@@ -54,6 +54,19 @@ TYPE_FLAGS = {
         "--image-pull-secrets": (None, False),
         "--disable-job-deletion": (None, False),
     },
+    "ecs": {
+        "--cluster": (None, False),
+        "--launch-type": (None, False),
+        "--task-role-arn": (None, False),
+        "--execution-role-arn": (None, False),
+        "--task-definition": (None, False),
+        "--run-task-kwargs": (None, False),
+    },
+    "vertex": {
+        "--project": (None, False),
+        "--region-name": (None, False),
+        "--service-account": (None, False),
+    },
 }
 
 
@@ -98,7 +111,7 @@ def effective(kind: str, *args: str) -> dict[str, Any]:
     return json.loads(result.output)
 
 
-@pytest.mark.parametrize("kind", ["local", "docker", "kubernetes"])
+@pytest.mark.parametrize("kind", ["local", "docker", "kubernetes", "ecs", "vertex"])
 def test_start_has_every_1_4_1_flag_with_its_names_and_multiplicity(kind: str) -> None:
     params = {}
     for param in command(kind, "start").params:
@@ -543,3 +556,21 @@ def test_kubernetes_start_refuses_credentials_in_the_address_without_a_secret(
     assert result.exit_code == 2, result.output
     assert "cloud.api: carries credentials" in result.output
     assert "api_key_secret_name" in result.output and "sekritpw" not in result.output
+def test_ecs_and_vertex_agents_are_listed_with_start_config_and_explain() -> None:
+    listed = invoke("agent", "--help").output
+    assert "ecs" in listed and "vertex" in listed
+    for kind in ("ecs", "vertex"):
+        commands = invoke("agent", kind, "--help").output
+        assert all(name in commands for name in ("start", "config", "explain")), commands
+
+
+def test_ecs_flags_set_their_settings_and_the_launch_type_ignores_case() -> None:
+    config = effective(
+        "ecs", "--cluster", "c", "--launch-type", "ec2", "--task-definition", "s3://b/t.yaml"
+    )
+    values = {key: entry["value"] for key, entry in config.items()}
+    assert values["agent.ecs.cluster"] == "c"
+    assert values["agent.ecs.launch_type"] == "EC2"
+    assert values["agent.ecs.task_definition_path"] == "s3://b/t.yaml"
+    bad = invoke("agent", "ecs", "config", "--launch-type", "LAMBDA")
+    assert bad.exit_code == 2 and "--launch-type" in bad.output and "LAMBDA" in bad.output

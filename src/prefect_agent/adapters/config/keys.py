@@ -3,8 +3,8 @@
 Convention (nothing here needs editing when a settings class gains a field):
 
 - A field ``foo`` of ``AgentConfig`` is the key ``agent.foo``; a field of ``LocalSettings``,
-  ``DockerSettings`` or ``KubernetesSettings`` is ``agent.local.foo``, ``agent.docker.foo`` or
-  ``agent.kubernetes.foo``; a field of ``OperationsSettings`` is ``agent.operations.foo``.
+  ``DockerSettings``, ``KubernetesSettings``, ``ECSSettings`` or ``VertexSettings`` is
+  ``agent.<platform>.foo``; a field of ``OperationsSettings`` is ``agent.operations.foo``.
 - Its environment variable is ``PREFECT__`` + the key upper-cased with ``.`` written ``__``
   (``PREFECT__AGENT__DOCKER__FOO``), as Prefect 1 maps every ``PREFECT__*`` variable.
 - Its flag is ``--foo`` (underscores become dashes) on the ``start`` and ``config`` commands of
@@ -34,11 +34,13 @@ import attrs
 from prefect_agent.domain.agent_address import AgentAddress
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.docker_settings import DockerSettings
+from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import Secret
+from prefect_agent.domain.vertex_settings import VertexSettings
 
 LOG_LEVEL_CHOICES = ("DEBUG", "INFO", "WARNING", "ERROR")
 """The ``--log-level`` choices of 1.4.1 (CRITICAL is accepted from files and the environment)."""
@@ -75,6 +77,8 @@ class Section(enum.Enum):
     LOCAL = "local"
     DOCKER = "docker"
     KUBERNETES = "kubernetes"
+    ECS = "ecs"
+    VERTEX = "vertex"
     OPERATIONS = "operations"
     AUXILIARY = "auxiliary"
     """Keys that only feed ``${...}`` references (``server.port``), not a field."""
@@ -85,6 +89,8 @@ SECTION_CLASSES: dict[Section, type] = {
     Section.LOCAL: LocalSettings,
     Section.DOCKER: DockerSettings,
     Section.KUBERNETES: KubernetesSettings,
+    Section.ECS: ECSSettings,
+    Section.VERTEX: VertexSettings,
     Section.OPERATIONS: OperationsSettings,
 }
 
@@ -92,6 +98,8 @@ PLATFORM_SECTIONS = {
     PlatformKind.LOCAL: Section.LOCAL,
     PlatformKind.DOCKER: Section.DOCKER,
     PlatformKind.KUBERNETES: Section.KUBERNETES,
+    PlatformKind.ECS: Section.ECS,
+    PlatformKind.VERTEX: Section.VERTEX,
 }
 
 # Fields that are containers of other settings, not settings themselves.
@@ -152,6 +160,20 @@ class Prefect1Name:
     kind: ValueKind | None = None
     choices: tuple[str, ...] | None = None
 
+
+_CONSTRUCTOR_ONLY = "(constructor-only in 1.4.1)"
+ECS_NAMES = {
+    "task_definition_path": Prefect1Name(flag=FlagSpec("--task-definition")),
+    "run_task_kwargs_path": Prefect1Name(flag=FlagSpec("--run-task-kwargs")),
+    "aws_access_key_id": Prefect1Name(no_flag=True),
+    "aws_secret_access_key": Prefect1Name(no_flag=True),
+    "aws_session_token": Prefect1Name(no_flag=True),
+    "region_name": Prefect1Name(no_flag=True),
+    "botocore_config": Prefect1Name(no_flag=True),
+    # Prefect 1 reads it from context.secrets; the secret's name keeps its case there.
+    "aws_credentials": Prefect1Name(key="context.secrets.aws_credentials", no_flag=True),
+}
+"""The ECS agent's 1.4.1 flags and constructor-only arguments."""
 
 PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
     (Section.AGENT, "name"): Prefect1Name(key="cloud.agent.name", flag=FlagSpec("--name", "-n")),
@@ -282,6 +304,7 @@ PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
     (Section.KUBERNETES, "volumes"): Prefect1Name(
         no_flag=True, help="Volumes of flow-run jobs (constructor-only in 1.4.1)."
     ),
+    **{(Section.ECS, name): flag for name, flag in ECS_NAMES.items()},
 }
 
 AUXILIARY_KEYS = (

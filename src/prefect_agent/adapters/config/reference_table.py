@@ -13,6 +13,8 @@ _APPLIES = {
     Section.LOCAL: "local",
     Section.DOCKER: "docker",
     Section.KUBERNETES: "kubernetes",
+    Section.ECS: "ecs",
+    Section.VERTEX: "vertex",
 }
 
 

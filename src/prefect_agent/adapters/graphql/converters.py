@@ -183,6 +183,7 @@ def flow_run_from_row(row: Any) -> FlowRun | UnreadableRun:
             state=state,
             flow_id=str(flow.get("id") or ""),
             flow_name=str(flow.get("name") or ""),
+            flow_version=flow.get("version") if isinstance(flow.get("version"), int) else None,
             name=str(row.get("name") or ""),
             serialized_state=serialized,
             start_time=start_time,

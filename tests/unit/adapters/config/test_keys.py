@@ -51,8 +51,13 @@ def test_prefect1_names_are_kept() -> None:
     assert by_field[(Section.DOCKER, "reg_allow_list")].flag is None
 
 
-def test_the_api_key_is_a_secret_and_nothing_else_is() -> None:
-    assert [k.key for k in all_keys() if k.secret] == ["cloud.api_key"]
+def test_the_api_key_and_aws_credentials_are_secrets_and_nothing_else_is() -> None:
+    assert [k.key for k in all_keys() if k.secret] == [
+        "cloud.api_key",
+        "agent.ecs.aws_secret_access_key",
+        "agent.ecs.aws_session_token",
+        "context.secrets.aws_credentials",
+    ]
 
 
 def test_a_field_added_to_a_settings_class_gets_a_key_env_var_and_flag(

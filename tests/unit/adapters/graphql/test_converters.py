@@ -130,8 +130,11 @@ def test_every_supported_run_config_reads_and_round_trips(
 @pytest.mark.parametrize(
     ("config", "reason"),
     [
-        ({"type": "ECSRun", "cpu": "1024"}, "type 'ECSRun', which is not supported by this"),
-        ({"type": "VertexRun"}, "type 'VertexRun'"),
+        ({"type": "NomadRun", "cpu": "1024"}, "type 'NomadRun', which prefect-agent cannot run"),
+        (
+            {"type": "ECSRun", "task_definition_arn": "f:1", "image": "i"},
+            "run config (ECSRun) is invalid",
+        ),
         ({"env": {}}, "type None"),
         (["LocalRun"], "must be a JSON object"),
         ({"type": "DockerRun", "ports": ["http"]}, "run_config.ports[0]"),

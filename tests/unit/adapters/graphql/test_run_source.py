@@ -111,7 +111,10 @@ def test_agent_config_settings(api: RunningServer) -> None:
 
 def test_unreadable_rows_fail_alone(api: RunningServer) -> None:
     good = api.create_run(labels=["u"], run_config={"type": "LocalRun"})
-    ecs = api.create_run(labels=["u"], run_config={"type": "ECSRun", "cpu": "1"})
+    ecs = api.create_run(
+        labels=["u"],
+        run_config={"type": "ECSRun", "task_definition_arn": "f:1", "task_definition_path": "x"},
+    )
     broken = api.create_run(labels=["u"], run_config={"type": "DockerRun", "ports": ["x"]})
     source = source_for(api)
     register(source, ["u"])

@@ -1,0 +1,139 @@
+"""End to end: ``prefect agent ecs start`` (a subprocess, the real CLI) against the embedded
+API and moto in server mode, with a run config serialized by Prefect 1.4.1.
+
+moto runs no containers: the test plays the ECS scheduler by ending the task with the exit
+code and reasons ECS would report (``MotoEcs.finish``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("boto3")
+pytest.importorskip("moto")
+pytest.importorskip("graphql")
+
+from prefect_agent.server.testing import RunningServer, running_server
+from tests.e2e.agent_process import wait_for
+from tests.ecs.moto_ecs import MotoEcs, running_moto
+from tests.prefect1.venv import Prefect1
+
+pytestmark = pytest.mark.e2e
+
+OOM = "OutOfMemoryError: Container killed due to memory usage"
+
+
+@pytest.fixture
+def moto() -> Iterator[MotoEcs]:
+    with running_moto() as moto:
+        moto.reset()
+        yield moto
+
+
+@pytest.fixture
+def api() -> Iterator[RunningServer]:
+    with running_server() as api:
+        yield api
+
+
+class EcsAgent:
+    def __init__(self, api: RunningServer, moto: MotoEcs, workdir: Path) -> None:
+        self.log = workdir / "agent.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT__", "AWS_"))}
+        env.update(moto.environ, HOME=str(workdir / "home"))
+        command = [
+            sys.executable, "-m", "prefect_agent", "agent", "ecs", "start",
+            "--api", api.url, "--name", "e2e-ecs", "--label", "ecs", "--env", "FROM_AGENT=1",
+            "--task-definition", str(moto.task_definition_file(workdir)),
+            "--task-role-arn", "arn:aws:iam::123456789012:role/agent-task",
+            "--task-sync-interval-seconds", "0.2", "--monitor-interval", "0.2",
+        ]  # fmt: skip
+        self._output = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT,
+                                        env=env, cwd=workdir)  # fmt: skip
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(30)
+        finally:
+            self._output.close()
+
+
+def ecs_run_config(prefect1: Prefect1, expression: str) -> dict[str, Any]:
+    code = (
+        "import json\n"
+        "from prefect.run_configs import ECSRun\n"
+        "from prefect.serialization.run_config import RunConfigSchema\n"
+        f"print(json.dumps(RunConfigSchema().dump({expression})))"
+    )
+    config: dict[str, Any] = prefect1.json_of(code)
+    return config
+
+
+def test_runs_become_tasks_and_a_task_that_exits_1_fails_its_run(
+    prefect1: Prefect1, api: RunningServer, moto: MotoEcs, tmp_path: Path
+) -> None:
+    default = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
+    custom = api.create_run(
+        labels=["ecs"],
+        run_config=ecs_run_config(
+            prefect1,
+            'ECSRun(image="registry.local/flows:7", cpu=512, memory=1024, '
+            'env={"FROM_RUN": "2"}, run_task_kwargs={"overrides": {"containerOverrides": '
+            '[{"name": "flow", "environment": [{"name": "FROM_KWARGS", "value": "3"}]}]}})',
+        ),
+    )
+    agent = EcsAgent(api, moto, tmp_path)
+    try:
+        wait_for(lambda: bool(moto.tasks_of(default)) and bool(moto.tasks_of(custom)),
+                 "both runs' tasks")  # fmt: skip
+        assert api.state_of(default) == "Submitted" and api.state_of(custom) == "Submitted"
+
+        task = moto.task_of(custom)
+        assert task["launchType"] == "FARGATE"
+        # No networkConfiguration was given: the default VPC's subnets were found for FARGATE.
+        subnet = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}["subnetId"]
+        assert subnet in moto.default_subnets()
+        assert {"key": "prefect:flow-run-id", "value": custom} in task["tags"]
+        overrides = task["overrides"]
+        assert overrides["cpu"] == "512" and overrides["memory"] == "1024"
+        assert overrides["taskRoleArn"] == "arn:aws:iam::123456789012:role/agent-task"
+        (flow,) = overrides["containerOverrides"]
+        assert flow["command"] == ["/bin/sh", "-c", "prefect execute flow-run"]
+        env = {e["name"]: e["value"] for e in flow["environment"]}
+        assert env["PREFECT__CONTEXT__FLOW_RUN_ID"] == custom
+        assert env["PREFECT__CLOUD__API"] == api.url
+        assert (env["FROM_AGENT"], env["FROM_RUN"], env["FROM_KWARGS"]) == ("1", "2", "3")
+        definition = moto.ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])
+        (container,) = definition["taskDefinition"]["containerDefinitions"]
+        assert container["image"] == "registry.local/flows:7"
+        assert definition["taskDefinition"]["family"].startswith("prefect-flow-")
+        assert definition["taskDefinition"]["status"] == "INACTIVE"  # deregistered after run_task
+        assert moto.task_of(default)["containers"][0]["image"] == "prefecthq/prefect:1.4.1"
+
+        moto.finish(task["taskArn"], 1, container_reason=OOM)
+        wait_for(
+            lambda: api.state_of(custom) == "Failed",
+            f"the failed task's run to fail; agent output:\n{agent.text()[-3000:]}",
+        )
+        messages = "\n".join(log["message"] for log in api.logs(custom))
+        assert "exited with code 1" in messages and OOM in messages
+        assert "Essential container in task exited" in messages
+        assert api.state_of(default) == "Submitted"  # its task is still running
+        assert len(moto.tasks_of(default)) == 1 and len(moto.tasks_of(custom)) == 1
+    finally:
+        status = agent.stop()
+    assert status == 0, agent.text()[-3000:]
+    assert "FROM_RUN" not in agent.text()  # the environment is never logged
