@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from typing import Any
 
 import click
 
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, server
+
+KEY_ENV = "PREFECT__SERVER__API_KEY"
+KEY_FILE_ENV = "PREFECT__SERVER__API_KEY_FILE"
 
 
 def _limits(scan: int, returned: int) -> Any:
@@ -69,6 +73,98 @@ def _limits(scan: int, returned: int) -> Any:
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
+@click.option(
+    "--api-key",
+    envvar=KEY_ENV,
+    default=None,
+    help=f"The key clients must send (Authorization: Bearer). Env: {KEY_ENV} (prefer it: "
+    "a command-line value shows in process listings). Default: generated at start.",
+)
+@click.option(
+    "--api-key-file",
+    envvar=KEY_FILE_ENV,
+    default=None,
+    type=click.Path(dir_okay=False),
+    help=f"Read the key from this file; if it does not exist, generate one into it (mode "
+    f"0600). Env: {KEY_FILE_ENV}.",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Require no API key: anyone who can reach the port (other local users, web pages "
+    "via DNS rebinding if --allowed-host is loosened) can run code as the agents' user.",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host name clients use to reach the API, besides IP addresses, localhost and "
+    "host.docker.internal (e.g. a Kubernetes Service name); '*' accepts any (repeatable).",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="A web origin (scheme://host:port) whose browser requests are accepted; by "
+    "default every request carrying an Origin is refused (repeatable).",
+)
+@click.option("--max-depth", default=10, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--max-fields",
+    default=5_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Fields one query may select once fragments are expanded.",
+)
+@click.option(
+    "--max-tokens",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Tokens one query document may have.",
+)
+@click.option(
+    "--max-rows",
+    default=200_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Rows one request may resolve, nested lists included.",
+)
+@click.option(
+    "--max-result-bytes",
+    default=64 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest JSON answer sent.",
+)
+@click.option(
+    "--query-cache-entries",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Parsed query documents kept (by hash; documents over 64 KiB are not kept).",
+)
+@click.option(
+    "--max-connections",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Connections served at once (one thread each); more are answered 503.",
+)
+@click.option(
+    "--idle-timeout",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a kept-alive connection may wait for its next request.",
+)
+@click.option(
+    "--request-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a read or write within one request may stall.",
+)
 def start(
     host: str,
     port: int,
@@ -78,11 +174,32 @@ def start(
     lazarus_after: float,
     no_default_tenant: bool,
     log_level: str,
+    api_key: str | None,
+    api_key_file: str | None,
+    no_auth: bool,
+    allowed_hosts: tuple[str, ...],
+    allowed_origins: tuple[str, ...],
+    max_depth: int,
+    max_fields: int,
+    max_tokens: int,
+    max_rows: int,
+    max_result_bytes: int,
+    query_cache_entries: int,
+    max_connections: int,
+    idle_timeout: float,
+    request_timeout: float,
 ) -> None:
-    """Serve a Prefect-compatible GraphQL API (the subset agents and flow runs use)."""
+    """Serve a Prefect-compatible GraphQL API (the subset agents and flow runs use).
+
+    Clients must send an API key (Authorization: Bearer), as Prefect 1.4.1 does when
+    PREFECT__CLOUD__API_KEY is set: give one (--api-key-file, PREFECT__SERVER__API_KEY) or
+    let the server generate one and print it.
+    """
     try:
+        from prefect_agent.server.access import AccessPolicy
         from prefect_agent.server.api import Api
-        from prefect_agent.server.http_server import ApiServer
+        from prefect_agent.server.http_server import ApiServer, ConnectionLimits
+        from prefect_agent.server.query_limits import QueryLimits
     except ImportError as exc:
         raise click.ClickException(
             f"the embedded API needs the 'server' extra ({exc.name} is missing): "
@@ -91,16 +208,38 @@ def start(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     limits = _limits(queue_scan_limit, queue_limit)
+    query_limits = QueryLimits(
+        max_depth=max_depth,
+        max_fields=max_fields,
+        max_tokens=max_tokens,
+        max_rows=max_rows,
+        max_result_bytes=max_result_bytes,
+        cache_entries=query_cache_entries,
+    )
+    connections = ConnectionLimits(max_connections, idle_timeout, request_timeout)
+    key, key_note = _api_key(api_key, api_key_file, no_auth)
+    access = AccessPolicy.with_hosts(key, allowed_hosts, allowed_origins)
     store = _open_store(db)
     tenant = None if no_default_tenant else store.ensure_default_tenant()
     try:
-        api_server = ApiServer(Api(store, limits), host=host, port=port)
+        api_server = ApiServer(
+            Api(store, limits, query_limits),
+            host=host,
+            port=port,
+            access=access,
+            connections=connections,
+        )
     except OSError as exc:
         store.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
     click.echo(f"Prefect API (prefect-agent embedded) listening on {api_server.url}", err=True)
     click.echo(f"Database: {db}; tenant: {tenant or 'none'}", err=True)
-    click.echo(f"Point agents at it with PREFECT__CLOUD__API={api_server.url}", err=True)
+    click.echo(key_note, err=True)
+    click.echo(
+        f"Point agents at it with PREFECT__CLOUD__API={api_server.url}"
+        + (" and PREFECT__CLOUD__API_KEY=<the key>" if key else ""),
+        err=True,
+    )
     lazarus = None
     if lazarus_after:
         from prefect_agent.server.lazarus import Lazarus
@@ -111,6 +250,47 @@ def start(
     finally:
         if lazarus is not None:
             lazarus.stop()
+
+
+def _api_key(given: str | None, path: str | None, no_auth: bool) -> tuple[str | None, str]:
+    """The key to require and a line telling the operator where it came from. A generated
+    key is shown only on a terminal: stderr redirected to a file would keep it in a log."""
+    from prefect_agent.server.access import generate_api_key, read_key_file, write_key_file
+
+    if no_auth:
+        if given or path:
+            raise click.UsageError("--no-auth contradicts --api-key/--api-key-file")
+        return None, (
+            "WARNING: no API key required (--no-auth): anyone who can reach this port can "
+            "schedule runs that execute code as the agents' user"
+        )
+    if given and path:
+        raise click.UsageError(
+            f"give the API key once: --api-key ({KEY_ENV}) or --api-key-file ({KEY_FILE_ENV})"
+        )
+    try:
+        if given:
+            from prefect_agent.server.access import AccessPolicy
+
+            AccessPolicy(given)  # the same check as for a key read from a file
+            return given, "API key: the one given (--api-key or " + KEY_ENV + ")"
+        if path:
+            from pathlib import Path
+
+            if Path(path).exists():
+                return read_key_file(path), f"API key: read from {path}"
+            key = generate_api_key()
+            write_key_file(path, key)
+            return key, f"API key: generated into {path} (readable by its owner only)"
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--api-key/--api-key-file") from None
+    key = generate_api_key()
+    if sys.stderr.isatty():
+        return key, f"API key (generated; clients send it as a Bearer token): {key}"
+    return key, (
+        "API key: generated, and not shown because stderr is not a terminal; to share a key "
+        f"with clients, give one with --api-key-file or {KEY_ENV}"
+    )
 
 
 def _open_store(db: str) -> Any:
