@@ -19,6 +19,13 @@ from prefect_agent.server.store import Store
 from prefect_agent.server.testing import RunningServer
 
 
+@pytest.fixture(autouse=True)
+def _api_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``prefect run ...`` sends the key of the test's API, as a user would set it."""
+    if "api" in request.fixturenames:
+        monkeypatch.setenv("PREFECT__CLOUD__API_KEY", request.getfixturevalue("api").api_key)
+
+
 def cli(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(prefect, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -163,7 +170,13 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, command: str) 
 @pytest.mark.e2e
 def test_server_start_serves_until_terminated(tmp_path: Path) -> None:
     db = tmp_path / "api.db"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    key = "cli-test-key-0123456789"
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PREFECT__SERVER__API_KEY": key,
+        "PREFECT__CLOUD__API_KEY": key,
+    }
     command = [
         sys.executable,
         "-m",

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, server
+from prefect_agent.server.request_limits import ConnectionLimits, QueryLimits, default_of
 
 KEY_ENV = "PREFECT__SERVER__API_KEY"
 KEY_FILE_ENV = "PREFECT__SERVER__API_KEY_FILE"
@@ -23,6 +24,44 @@ def _limits(scan: int, returned: int) -> Any:
         return QueueLimits(scan=scan, returned=returned)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--queue-scan-limit/--queue-limit") from None
+
+
+QUERY_LIMIT_HELP = {
+    "max_depth": "Deepest selection a query may have.",
+    "max_fields": "Fields one query may select once fragments are expanded.",
+    "max_repeats": "Times one field (response key) may repeat in one selection.",
+    "max_spreads": "Fragment spreads in one selection.",
+    "max_tokens": "Tokens one query document may have.",
+    "max_rows": "Rows one request may resolve, nested lists included.",
+    "max_result_bytes": "Largest JSON answer sent.",
+    "cache_entries": "Parsed query documents kept (by hash).",
+    "cache_max_query_bytes": "Larger query documents are parsed every time, not kept.",
+}
+CONNECTION_LIMIT_HELP = {
+    "max_connections": "Connections served at once (one thread each); more get 503.",
+    "idle_timeout": "Seconds a kept-alive connection may wait for its next request.",
+    "request_timeout": "Seconds a read or write within one request may stall.",
+}
+
+
+def _limit_options(command: Any) -> Any:
+    """One option per request/connection limit, named as the setting (``--max-rows``)."""
+    for settings, helps in (
+        (ConnectionLimits, CONNECTION_LIMIT_HELP),
+        (QueryLimits, QUERY_LIMIT_HELP),
+    ):
+        for name, help_text in reversed(helps.items()):
+            default = default_of(settings, name)
+            kind = click.IntRange(1) if isinstance(default, int) else click.FloatRange(0.001)
+            command = click.option(
+                "--" + name.replace("_", "-"),
+                name,
+                default=default,
+                show_default=True,
+                type=kind,
+                help=help_text,
+            )(command)
+    return command
 
 
 @server.command("start", context_settings=CONTEXT_SETTINGS)
@@ -108,63 +147,7 @@ def _limits(scan: int, returned: int) -> Any:
     help="A web origin (scheme://host:port) whose browser requests are accepted; by "
     "default every request carrying an Origin is refused (repeatable).",
 )
-@click.option("--max-depth", default=10, show_default=True, type=click.IntRange(1))
-@click.option(
-    "--max-fields",
-    default=5_000,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Fields one query may select once fragments are expanded.",
-)
-@click.option(
-    "--max-tokens",
-    default=100_000,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Tokens one query document may have.",
-)
-@click.option(
-    "--max-rows",
-    default=200_000,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Rows one request may resolve, nested lists included.",
-)
-@click.option(
-    "--max-result-bytes",
-    default=64 * 1024 * 1024,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Largest JSON answer sent.",
-)
-@click.option(
-    "--query-cache-entries",
-    default=256,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Parsed query documents kept (by hash; documents over 64 KiB are not kept).",
-)
-@click.option(
-    "--max-connections",
-    default=64,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Connections served at once (one thread each); more are answered 503.",
-)
-@click.option(
-    "--idle-timeout",
-    default=15.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds a kept-alive connection may wait for its next request.",
-)
-@click.option(
-    "--request-timeout",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds a read or write within one request may stall.",
-)
+@_limit_options
 def start(
     host: str,
     port: int,
@@ -179,15 +162,7 @@ def start(
     no_auth: bool,
     allowed_hosts: tuple[str, ...],
     allowed_origins: tuple[str, ...],
-    max_depth: int,
-    max_fields: int,
-    max_tokens: int,
-    max_rows: int,
-    max_result_bytes: int,
-    query_cache_entries: int,
-    max_connections: int,
-    idle_timeout: float,
-    request_timeout: float,
+    **limit_values: Any,
 ) -> None:
     """Serve a Prefect-compatible GraphQL API (the subset agents and flow runs use).
 
@@ -198,8 +173,7 @@ def start(
     try:
         from prefect_agent.server.access import AccessPolicy
         from prefect_agent.server.api import Api
-        from prefect_agent.server.http_server import ApiServer, ConnectionLimits
-        from prefect_agent.server.query_limits import QueryLimits
+        from prefect_agent.server.http_server import ApiServer
     except ImportError as exc:
         raise click.ClickException(
             f"the embedded API needs the 'server' extra ({exc.name} is missing): "
@@ -208,15 +182,8 @@ def start(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     limits = _limits(queue_scan_limit, queue_limit)
-    query_limits = QueryLimits(
-        max_depth=max_depth,
-        max_fields=max_fields,
-        max_tokens=max_tokens,
-        max_rows=max_rows,
-        max_result_bytes=max_result_bytes,
-        cache_entries=query_cache_entries,
-    )
-    connections = ConnectionLimits(max_connections, idle_timeout, request_timeout)
+    query_limits = QueryLimits(**{k: limit_values[k] for k in QUERY_LIMIT_HELP})
+    connections = ConnectionLimits(**{k: limit_values[k] for k in CONNECTION_LIMIT_HELP})
     key, key_note = _api_key(api_key, api_key_file, no_auth)
     access = AccessPolicy.with_hosts(key, allowed_hosts, allowed_origins)
     store = _open_store(db)

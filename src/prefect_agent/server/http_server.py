@@ -22,6 +22,7 @@ import attrs
 from prefect_agent.server.access import AccessPolicy, Refusal, generate_api_key, is_loopback
 from prefect_agent.server.api import Api
 from prefect_agent.server.faults import EXEMPT_HEADER, Fault, ServerFaults
+from prefect_agent.server.request_limits import ConnectionLimits
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +32,6 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 GRAPHQL_PATHS = ("/", "/graphql", "/graphql/")
 OPEN_PATHS = ("", "/health", "/api/health")
 """Answered without the API key (probes); the GraphQL endpoint and /api/stats need it."""
-
-
-def _positive_number(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"{attribute.name} must be a positive number, not {value!r}")
-
-
-@attrs.frozen
-class ConnectionLimits:
-    """``max_connections`` served at once (one thread each; more are answered 503 and
-    closed); ``idle_timeout`` seconds a kept-alive connection may wait for its next request;
-    ``request_timeout`` seconds any single read or write within a request may stall."""
-
-    max_connections: int = attrs.field(default=64, validator=_positive_number)
-    idle_timeout: float = attrs.field(default=15.0, validator=_positive_number)
-    request_timeout: float = attrs.field(default=30.0, validator=_positive_number)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -31,13 +31,14 @@ from datetime import datetime
 from typing import Any
 
 from prefect_agent.adapters.graphql.transport import HttpTransport
+from prefect_agent.domain.secret import Secret
 from prefect_agent.server.access import AccessPolicy, generate_api_key
 from prefect_agent.server.api import Api
 from prefect_agent.server.faults import EXEMPT_HEADER, ServerFaults
-from prefect_agent.server.http_server import ApiServer, ConnectionLimits
+from prefect_agent.server.http_server import ApiServer
 from prefect_agent.server.lazarus import Lazarus
-from prefect_agent.server.query_limits import QueryLimits
 from prefect_agent.server.queue_limits import QueueLimits
+from prefect_agent.server.request_limits import ConnectionLimits, QueryLimits
 from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.store import Store
 from prefect_agent.server.timestamps import to_text
@@ -73,6 +74,11 @@ class RunningServer:
     def auth_headers(self) -> dict[str, str]:
         """``{"Authorization": "Bearer <key>"}``, or nothing when no key is required."""
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    @property
+    def secret_key(self) -> Secret | None:
+        """The key as the agent's settings and ``GraphQLClient`` take it."""
+        return Secret(self.api_key) if self.api_key else None
 
     @property
     def agent_env(self) -> dict[str, str]:
