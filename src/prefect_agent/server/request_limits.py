@@ -22,15 +22,17 @@ class QueryLimits:
 
     max_depth: int = attrs.field(default=10, validator=_positive)
     """Deepest selection (Prefect's Apollo gateway allows 7; flow processes need 3)."""
-    max_fields: int = attrs.field(default=5_000, validator=_positive)
-    """Fields selected once fragments are expanded (aliases count each time)."""
+    max_fields: int = attrs.field(default=20_000, validator=_positive)
+    """Fields selected once fragments are expanded (aliases count each time): what a
+    fragment spread in many places may multiply a small document into."""
     max_repeats: int = attrs.field(default=20, validator=_positive)
     """Times one response key may appear in one selection set, fragments included."""
     max_spreads: int = attrs.field(default=50, validator=_positive)
     """Fragment spreads in one selection set."""
-    max_tokens: int = attrs.field(default=20_000, validator=_positive)
-    """Tokens parsed in one document (a 250-mutation burst is about 3 000; parsing costs
-    about 0.1 s per 10 000 tokens)."""
+    max_tokens: int = attrs.field(default=50_000, validator=_positive)
+    """Tokens parsed in one document (an agent's claim of 100 runs and 100 task runs is
+    about 4 400; a mapped flow's task runs add 22 each; parsing costs about 0.1 s per
+    10 000 tokens)."""
     max_rows: int = attrs.field(default=200_000, validator=_positive)
     """Rows resolved by one request, all lists and nested lists together."""
     max_result_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=_positive)
