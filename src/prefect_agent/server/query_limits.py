@@ -178,7 +178,7 @@ def meter_resolvers(schema: GraphQLSchema, budget_of: Callable[[Any], RowBudget]
             if resolve is None:
                 continue
             if _is_list(field.type):
-                field.resolve = _metered_list(resolve, budget_of)
+                field.resolve = _metered_list(resolve, budget_of, "limit" in field.args)
             elif isinstance(_unwrapped(field.type), GraphQLObjectType):
                 field.resolve = _metered_one(resolve, budget_of)
 
@@ -189,10 +189,18 @@ def _unwrapped(field_type: Any) -> Any:
     return field_type
 
 
-def _metered_list(resolve: Callable[..., Any], budget_of: Callable[[Any], RowBudget]) -> Any:
+def _metered_list(
+    resolve: Callable[..., Any], budget_of: Callable[[Any], RowBudget], has_limit: bool
+) -> Any:
     def metered(root: Any, info: Any, **args: Any) -> Any:
         budget = budget_of(info.context)
         budget.charge(0)  # a request already over budget stops resolving at once
+        if has_limit:
+            # Read at most one row past what the budget allows: enough to know it is
+            # exceeded, and a request cannot make the store read a whole table first.
+            room = budget.max_rows - budget.rows + 1
+            given = args.get("limit")
+            args["limit"] = room if given is None else min(given, room)
         result = resolve(root, info, **args)
         if isinstance(result, list):
             budget.charge(len(result))
