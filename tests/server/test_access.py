@@ -91,7 +91,12 @@ def test_requests_without_the_key_or_with_another_are_refused(
             assert api.api_key not in response.text and wrong not in response.text
         assert requests.get(api.url + "/api/stats", timeout=10).status_code == 401
     assert api.api_key not in caplog.text and wrong not in caplog.text
-    assert "Unauthenticated" in caplog.text  # the operator sees refusals
+    assert "Unauthenticated" in caplog.text  # the operator sees refusals...
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="prefect_agent.server"):
+        for _ in range(50):
+            requests.post(api.url, json=hello, timeout=10)
+    assert len([r for r in caplog.records if "Refused" in r.message]) <= 1  # ...not a flood
     # Health probes need no key; the right key opens everything else.
     assert requests.get(api.url + "/health", timeout=10).status_code == 200
     ok = requests.post(api.url, json=hello, headers=api.auth_headers, timeout=10)
@@ -146,6 +151,36 @@ def test_no_auth_serves_without_a_key() -> None:
             timeout=10,
         )
         assert cross_site.status_code == 415
+
+
+def test_a_body_without_a_content_type_is_refused(api: RunningServer) -> None:
+    # fetch() with a Blob body sends no Content-Type, and no preflight either.
+    request = requests.Request("POST", api.url, data=b'{"query": "{ hello }"}')
+    prepared = request.prepare()
+    prepared.headers.pop("Content-Type", None)
+    prepared.headers.update(api.auth_headers)
+    with requests.Session() as session:
+        response = session.send(prepared, timeout=10)
+    assert response.status_code == 415
+    assert "got none" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--no-auth", "--api-key", "k"],
+        ["--api-key", "k", "--api-key-file", "f"],
+        ["--api-key", "two words"],
+    ],
+)
+def test_contradictory_key_options_are_usage_errors(args: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from prefect_agent.cli.main import prefect
+
+    result = CliRunner().invoke(prefect, ["server", "start", "--port", "0", *args])
+    assert result.exit_code == 2, result.output
+    assert "two words" not in result.output
 
 
 def test_a_key_with_spaces_is_refused() -> None:

@@ -13,6 +13,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +33,30 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 GRAPHQL_PATHS = ("/", "/graphql", "/graphql/")
 OPEN_PATHS = ("", "/health", "/api/health")
 """Answered without the API key (probes); the GraphQL endpoint and /api/stats need it."""
+
+
+class _ThrottledWarnings:
+    """At most one warning per kind every ``interval`` seconds, saying how many were held
+    back: a flood of refused requests must not become a flood of log lines."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def warn(self, kind: str, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < self.interval:
+                self._held[kind] = self._held.get(kind, 0) + 1
+                return
+            self._last[kind] = now
+            held = self._held.pop(kind, 0)
+        if held:
+            message += f" ({held} more like it in the last {self.interval:.0f} s not logged)"
+        logger.warning(message, *args)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -94,7 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
             if json_body:
                 policy.check_content_type(self.headers)
         except Refusal as refusal:
-            logger.warning(
+            self.server.warnings.warn(
+                refusal.code,
                 "Refused %s %s from %s: %s",
                 self.command, self.path[:100], self.client_address[0], refusal,
             )  # fmt: skip
@@ -233,6 +259,7 @@ class _Server(ThreadingHTTPServer):
         self.access = access
         self.connections = connections
         self._slots = threading.BoundedSemaphore(connections.max_connections)
+        self.warnings = _ThrottledWarnings()
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -254,7 +281,8 @@ class _Server(ThreadingHTTPServer):
     def _turn_away(self, request: socket.socket, client_address: Any) -> None:
         """Answer 503 on the accepting thread (briefly: it must not stall accepting)."""
         limit = self.connections.max_connections
-        logger.warning(
+        self.warnings.warn(
+            "TOO_MANY_CONNECTIONS",
             "Turned away a connection from %s: %s connections are open (max_connections)",
             client_address[0], limit,
         )  # fmt: skip
