@@ -25,8 +25,15 @@ import secrets
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from email.message import Message
+
+    Headers = Mapping[str, str] | Message[str, str]
+    """A request's headers: a plain mapping, or ``http.server``'s case-insensitive one."""
 
 KEY_BYTES = 32
 """Entropy of a generated key (43 URL-safe characters)."""
@@ -105,6 +112,14 @@ def _normal_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
+def _host_names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(name.strip().lower().rstrip(".") for name in names)
+
+
+def _origins(origins: Iterable[str]) -> frozenset[str]:
+    return frozenset(map(_normal_origin, origins))
+
+
 def _media_type(content_type: str) -> str:
     return content_type.partition(";")[0].strip().lower()
 
@@ -117,15 +132,12 @@ class AccessPolicy:
 
     api_key: str | None = attrs.field(repr=False)
     allowed_hosts: frozenset[str] = attrs.field(
-        default=frozenset(DEFAULT_ALLOWED_HOSTS),
-        converter=lambda names: frozenset(n.strip().lower().rstrip(".") for n in names),
+        default=frozenset(DEFAULT_ALLOWED_HOSTS), converter=_host_names
     )
-    allowed_origins: frozenset[str] = attrs.field(
-        default=frozenset(), converter=lambda origins: frozenset(map(_normal_origin, origins))
-    )
+    allowed_origins: frozenset[str] = attrs.field(default=frozenset(), converter=_origins)
 
     @api_key.validator
-    def _check_key(self, _attribute: object, key: str | None) -> None:
+    def _check_key(self, _attribute: attrs.Attribute[str | None], key: str | None) -> None:
         if key is not None and (not key or any(ch.isspace() for ch in key)):
             raise ValueError("the API key must be a non-empty string without spaces")
 
@@ -140,7 +152,7 @@ class AccessPolicy:
     def requires_key(self) -> bool:
         return self.api_key is not None
 
-    def check_host(self, headers: Mapping[str, str]) -> None:
+    def check_host(self, headers: Headers) -> None:
         """Refuse a ``Host`` naming something other than this machine (DNS rebinding)."""
         header = headers.get("Host")
         if header is None or "*" in self.allowed_hosts:
@@ -160,7 +172,7 @@ class AccessPolicy:
             "FORBIDDEN_HOST",
         )
 
-    def check_origin(self, headers: Mapping[str, str]) -> str | None:
+    def check_origin(self, headers: Headers) -> str | None:
         """Refuse browser requests from unlisted origins; returns an accepted origin."""
         origin = headers.get("Origin")
         if origin is None:
@@ -175,7 +187,7 @@ class AccessPolicy:
             "FORBIDDEN_ORIGIN",
         )
 
-    def check_key(self, headers: Mapping[str, str]) -> None:
+    def check_key(self, headers: Headers) -> None:
         """Refuse a request without this API's key (the presented value is never quoted)."""
         if self.api_key is None:
             return
@@ -194,7 +206,7 @@ class AccessPolicy:
         )
 
     @staticmethod
-    def check_content_type(headers: Mapping[str, str]) -> None:
+    def check_content_type(headers: Headers) -> None:
         """Refuse a POST that is not JSON (what a browser sends cross-site without asking)."""
         content_type = headers.get("Content-Type")
         if content_type is not None and _media_type(content_type) == "application/json":

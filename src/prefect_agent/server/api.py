@@ -23,12 +23,12 @@ from prefect_agent.server.faults import EXEMPT_HEADER
 from prefect_agent.server.query_limits import (
     DocumentCache,
     LimitExceeded,
-    QueryLimits,
     RowBudget,
     check_document,
     meter_resolvers,
 )
 from prefect_agent.server.queue_limits import QueueLimits
+from prefect_agent.server.request_limits import QueryLimits
 from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.resolvers import RequestContext, bind_resolvers
 from prefect_agent.server.scalars import bind_scalars

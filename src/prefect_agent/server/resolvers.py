@@ -113,13 +113,15 @@ def select(
         parent=parent,
     )
     if in_sql is not None:  # the common case: filtered, ordered and paged by SQLite
-        return store.rows(
-            table,
-            where_sql=in_sql.where_sql,
-            params=in_sql.params,
-            order_sql=in_sql.order_sql,
-            limit=in_sql.limit,
-            offset=in_sql.offset,
+        return list(
+            store.rows(
+                table,
+                where_sql=in_sql.where_sql,
+                params=in_sql.params,
+                order_sql=in_sql.order_sql,
+                limit=in_sql.limit,
+                offset=in_sql.offset,
+            )
         )
     wanted = _ids_wanted(where)
     if parent is not None:
