@@ -29,10 +29,15 @@ from typing import Any, ClassVar
 
 import attrs
 
+from prefect_agent import extras
 from prefect_agent.adapters.config import ArgumentSource, ResolvedConfig, resolve, standard_layers
 from prefect_agent.adapters.config.keys import Section
 from prefect_agent.adapters.system.clock import SystemClock
 from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.docker_settings import DockerSettings
+from prefect_agent.domain.errors import ConfigError
+from prefect_agent.domain.kubernetes_settings import KubernetesSettings
+from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.log_output import log_handler
 from prefect_agent.ports import Clock, ConfigSource, HealthReporter, Platform, RunSource
@@ -47,9 +52,11 @@ def platform_for(config: AgentConfig) -> Platform:
 
         return LocalPlatform.from_config(config)
     if config.kind is PlatformKind.DOCKER:
+        extras.require("docker", needed_by="the Docker agent")
         from prefect_agent.adapters.docker.platform import DockerPlatform
 
         return DockerPlatform.from_config(config)
+    extras.require("kubernetes", needed_by="the Kubernetes agent")
     from prefect_agent.adapters.kubernetes.platform import KubernetesPlatform
 
     return KubernetesPlatform.from_config(config)
@@ -181,6 +188,47 @@ def effective_config(kind: PlatformKind, layers: Sequence[ConfigSource]) -> Reso
     return ResolvedConfig(config=config, entries=entries)
 
 
+def checked_config(kind: PlatformKind, layers: Sequence[ConfigSource]) -> ResolvedConfig:
+    """``effective_config`` plus the checks of the platform's settings that need its adapter
+    but no connection (volume specs, the agent's job template, the state directory): what
+    ``start`` and ``config`` both run before anything connects, so a bad value is reported
+    with where it came from, in the order a user can fix them."""
+    resolved = effective_config(kind, layers)
+    try:
+        check_platform_settings(resolved.config)
+    except ConfigError as err:
+        raise with_origin(err, resolved) from None
+    return resolved
+
+
+def check_platform_settings(config: AgentConfig) -> None:
+    settings = config.platform
+    if isinstance(settings, LocalSettings):
+        from prefect_agent.adapters.local.platform import default_state_dir
+        from prefect_agent.adapters.local.run_records import check_state_dir
+
+        check_state_dir(settings.state_dir or default_state_dir(config.name))
+    elif isinstance(settings, DockerSettings):
+        from prefect_agent.adapters.docker.volumes import parse_volumes
+
+        parse_volumes(settings.volumes)
+    elif isinstance(settings, KubernetesSettings) and settings.job_template_path:
+        from prefect_agent.adapters.kubernetes.job_templates import TemplateError, load_template
+
+        try:
+            load_template(settings.job_template_path)
+        except TemplateError as exc:
+            raise ConfigError(str(exc), key="agent.kubernetes.job_template_path") from None
+
+
+def with_origin(err: ConfigError, resolved: ResolvedConfig) -> ConfigError:
+    """``err`` naming where its key's value came from (``flag --volume``), if it does not."""
+    if err.source or not err.key:
+        return err
+    origin = next((e.origin for e in resolved.entries if e.key.key == err.key), "")
+    return ConfigError(err.problem, source=origin, key=err.key, value=err.value)
+
+
 def configure_logging(config: AgentConfig) -> None:
     """Agent log lines to stdout at the configured level, timestamps in UTC (as Prefect 1).
 
@@ -219,7 +267,7 @@ def start_from_layers(
 
     A bad value raises ``ConfigError`` before anything starts. Returns the config it ran with.
     """
-    config = effective_config(kind, layers).config
+    config = checked_config(kind, layers).config
     run_configured(config, overrides or AdapterOverrides())
     return config
 

@@ -1,4 +1,5 @@
-"""The demo's job step by step, as a user types it: server, run create, agent, run list."""
+"""The demo's job step by step, as a user types it: server, run create, agent, run list and
+show (the step-by-step examples of README.md, docs/api.md and docs/local.md)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,8 @@ def test_server_start_run_create_and_agent_start_work_together(tmp_path: Path) -
                 return all(states.get(run_id) == "Success" for run_id in ids)
 
             wait_for(all_succeeded, "the runs to succeed")
+            shown = cli("run", "show", "--api", url, ids[0])
+            assert "State: Success" in shown and "Submitted for execution" in shown
         finally:
             assert agent.terminate() == 0
     finally:

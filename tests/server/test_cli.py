@@ -79,6 +79,44 @@ def test_run_cancel(api: RunningServer) -> None:
     assert api.state_of(run_id) == "Cancelled"
 
 
+def test_run_cancel_tries_every_id_and_reports_each_failure(api: RunningServer) -> None:
+    first, last = api.create_run(labels=[]), api.create_run(labels=[])
+    unknown = "00000000-0000-0000-0000-000000000000"
+    result = CliRunner().invoke(prefect, ["run", "cancel", "--api", api.url, first, unknown, last])
+    assert result.exit_code == 1
+    assert api.state_of(first) == "Cancelled" and api.state_of(last) == "Cancelled"
+    assert f"{unknown} not cancelled" in result.stderr
+    assert "1 of 3 runs could not be cancelled" in result.stderr
+
+
+def _isolated_env(tmp_path: Path, **variables: str) -> dict[str, str | None]:
+    """No PREFECT__ variable of the developer's shell, an empty home: only ``variables``."""
+    cleared: dict[str, str | None] = {k: None for k in os.environ if k.startswith("PREFECT__")}
+    return {**cleared, "HOME": str(tmp_path), **variables}
+
+
+def test_run_commands_find_the_api_as_the_agents_do(api: RunningServer, tmp_path: Path) -> None:
+    run_id = api.create_run(labels=[])
+    host, _, port = api.url.rstrip("/").rpartition(":")
+    by_server_port = _isolated_env(tmp_path, PREFECT__SERVER__HOST=host, PREFECT__SERVER__PORT=port)
+    result = CliRunner(env=by_server_port).invoke(prefect, ["run", "list"])
+    assert result.exit_code == 0, result.output
+    assert run_id in result.stdout
+    config = tmp_path / "config.toml"
+    config.write_text(f'[cloud]\napi = "{api.url}"\n')
+    by_file = _isolated_env(tmp_path, PREFECT__USER_CONFIG_PATH=str(config))
+    result = CliRunner(env=by_file).invoke(prefect, ["run", "show", run_id])
+    assert result.exit_code == 0, result.output
+    assert "State: Scheduled" in result.stdout
+
+
+def test_a_bad_setting_stops_a_run_command_as_it_stops_an_agent(tmp_path: Path) -> None:
+    env = _isolated_env(tmp_path, PREFECT__CLOUD__TENANT_ID="acme")
+    result = CliRunner(env=env).invoke(prefect, ["run", "list"])
+    assert result.exit_code == 2
+    assert "env PREFECT__CLOUD__TENANT_ID: cloud.tenant_id:" in result.stderr
+
+
 def test_run_create_with_a_flow_script_and_a_later_start(
     api: RunningServer, tmp_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -18,11 +18,11 @@ from prefect_agent import bootstrap
 from prefect_agent.adapters.config import DefaultsSource, FlagSource, resolve, standard_layers
 from prefect_agent.adapters.config.keys import ConfigKey, keys_for
 from prefect_agent.adapters.config.value_display import as_json, as_table
+from prefect_agent.cli.failure import fail
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, agent_docker, agent_kubernetes, agent_local
+from prefect_agent.domain.agent_config import stop_timeout_seconds
 from prefect_agent.domain.errors import ConfigError, PrefectAgentError
 from prefect_agent.domain.platform_kind import PlatformKind
-
-CONFIG_ERROR_STATUS = 2
 
 _GROUPS = {
     PlatformKind.LOCAL: agent_local,
@@ -68,12 +68,6 @@ def given_flags(ctx: click.Context, kind: PlatformKind) -> dict[str, Any]:
     return given
 
 
-def fail(err: ConfigError) -> NoReturn:
-    """One line on stderr and exit status 2: a configuration error is not a crash."""
-    click.echo(f"Error: {err}", err=True)
-    sys.exit(CONFIG_ERROR_STATUS)
-
-
 def _start_command(kind: PlatformKind) -> click.Command:
     def start(**_: Any) -> None:
         ctx = click.get_current_context()
@@ -103,7 +97,7 @@ def _config_command(kind: PlatformKind) -> click.Command:
         ctx = click.get_current_context()
         layers = standard_layers(kind, FlagSource(kind, given_flags(ctx, kind)))
         try:
-            resolved = bootstrap.effective_config(kind, layers)
+            resolved = bootstrap.checked_config(kind, layers)
         except ConfigError as err:
             fail(err)
         click.echo(as_json(resolved) if as_json_output else as_table(resolved))
@@ -140,6 +134,8 @@ INSTALL_KEYS = (
     "cloud.api_key",
     "cloud.tenant_id",
     "agent.agent_config_id",
+    # Not a 1.4.1 flag: it sets both the agent's drain and supervisord's stopwaitsecs.
+    "agent.shutdown_grace_seconds",
 )
 
 
@@ -164,7 +160,16 @@ command={command}
 {environment}redirect_stderr=true
 autorestart=true
 stopsignal=TERM
+; longer than the agent's drain (shutdown_grace_seconds plus time to launch what it claimed)
+stopwaitsecs={stopwaitsecs}
 """
+
+# supervisord expands %(ENV_X)s from its own environment: the key never sits in the file.
+KEY_FROM_SUPERVISORD_ENV = 'environment=PREFECT__CLOUD__API_KEY="%(ENV_PREFECT__CLOUD__API_KEY)s"'
+KEY_NOTE = (
+    "The API key is not written into the file: start supervisord with PREFECT__CLOUD__API_KEY "
+    "in its environment (the file passes it on), or put it in ~/.prefect/config.toml."
+)
 
 
 def start_command_line(given: dict[str, Any]) -> list[str]:
@@ -182,16 +187,21 @@ def start_command_line(given: dict[str, Any]) -> list[str]:
         argv += ["--tenant-id", given["cloud.tenant_id"]]
     if given.get("agent.agent_config_id"):
         argv += ["--agent-config-id", given["agent.agent_config_id"]]
+    if given.get("agent.shutdown_grace_seconds") is not None:
+        argv += ["--shutdown-grace-seconds", str(given["agent.shutdown_grace_seconds"])]
     return argv
 
 
-def supervisord_conf(given: dict[str, Any]) -> str:
-    """The supervisord file. The key goes into the program's environment, not its command
-    line, so it never shows in the process list."""
+def supervisord_conf(given: dict[str, Any], shutdown_grace_seconds: float) -> str:
+    """The supervisord file. A key reaches the program through supervisord's environment: it
+    is neither in the file nor on the command line (visible in the process list)."""
     command = " ".join(shlex.quote(part) for part in start_command_line(given))
-    key = given.get("cloud.api_key")
-    environment = f'environment=PREFECT__CLOUD__API_KEY="{key}"\n' if key else ""
-    return SUPERVISORD_TEMPLATE.format(command=command, environment=environment)
+    environment = KEY_FROM_SUPERVISORD_ENV + "\n" if given.get("cloud.api_key") else ""
+    return SUPERVISORD_TEMPLATE.format(
+        command=command,
+        environment=environment,
+        stopwaitsecs=stop_timeout_seconds(shutdown_grace_seconds),
+    )
 
 
 def _install_params() -> list[click.Parameter]:
@@ -204,13 +214,15 @@ def _install(**_: Any) -> None:
     given = given_flags(ctx, PlatformKind.LOCAL)
     # Validate (tenant id, KEY=VALUE) exactly as `start` would, before printing anything.
     try:
-        resolve(
+        config = resolve(
             PlatformKind.LOCAL,
             [DefaultsSource(PlatformKind.LOCAL), FlagSource(PlatformKind.LOCAL, given)],
-        )
+        ).config
     except ConfigError as err:
         fail(err)
-    click.echo(supervisord_conf(given), nl=False)
+    if given.get("cloud.api_key"):
+        click.echo(KEY_NOTE, err=True)
+    click.echo(supervisord_conf(given, config.shutdown_grace_seconds), nl=False)
 
 
 agent_local.add_command(

@@ -11,7 +11,8 @@ from prefect_agent import bootstrap
 from prefect_agent.adapters.config import FlagSource, standard_layers
 from prefect_agent.adapters.config.keys import keys_for
 from prefect_agent.adapters.system.clock import SystemClock
-from prefect_agent.cli.agent_commands import fail, given_flags, option_for
+from prefect_agent.cli.agent_commands import given_flags, option_for
+from prefect_agent.cli.failure import fail
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, agent_docker, agent_kubernetes, agent_local
 from prefect_agent.domain.errors import ConfigError, PrefectAgentError
 from prefect_agent.domain.platform_kind import PlatformKind

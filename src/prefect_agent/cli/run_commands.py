@@ -21,34 +21,47 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _api_options(command: F) -> F:
     command = click.option(
         "--api-key",
-        envvar="PREFECT__CLOUD__API_KEY",
         default=None,
-        help="API key (sent as a Bearer token). Env: PREFECT__CLOUD__API_KEY.",
+        help="API key (sent as a Bearer token). Default: as the agents resolve it "
+        "(PREFECT__CLOUD__API_KEY, ~/.prefect/config.toml).",
     )(command)
     command = click.option(
         "--api",
-        envvar="PREFECT__CLOUD__API",
-        default="http://localhost:4200",
-        show_default=True,
-        help="Prefect API address. Env: PREFECT__CLOUD__API.",
+        default=None,
+        help="Prefect API address. Default: as the agents resolve it (PREFECT__CLOUD__API, "
+        "PREFECT__SERVER__HOST/PORT, ~/.prefect/config.toml; http://localhost:4200).",
     )(command)
     return command
 
 
 @contextmanager
-def _admin(api: str, api_key: str | None) -> Iterator[Any]:
-    """A ``RunAdmin`` for the API; its errors become one-line CLI errors."""
+def _admin(api: str | None, api_key: str | None) -> Iterator[Any]:
+    """A ``RunAdmin`` for the API the agents would use, with ``--api``/``--api-key`` winning;
+    its errors become one-line CLI errors."""
+    from prefect_agent.adapters.config import FlagSource, standard_layers
     from prefect_agent.adapters.graphql.client import GraphQLClient
     from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
     from prefect_agent.adapters.graphql.run_admin import RunAdmin
-    from prefect_agent.domain.secret import Secret
+    from prefect_agent.bootstrap import effective_config
+    from prefect_agent.cli.failure import fail
+    from prefect_agent.domain.errors import ConfigError
+    from prefect_agent.domain.platform_kind import PlatformKind
 
-    if not api.startswith(("http://", "https://")):
-        raise click.BadParameter(
-            f"must be an http:// or https:// URL, not {api!r}", param_hint="--api"
-        )
-    key = Secret(api_key) if api_key else None
-    admin = RunAdmin(GraphQLClient(api, api_key=key, timeout=30, retry=RetryPolicy(attempts=3)))
+    given = {"cloud.api": api, "cloud.api_key": api_key}
+    flags = FlagSource(PlatformKind.LOCAL, {k: v for k, v in given.items() if v is not None})
+    try:
+        config = effective_config(PlatformKind.LOCAL, standard_layers(PlatformKind.LOCAL, flags))
+    except ConfigError as err:
+        fail(err)
+    settings = config.config
+    client = GraphQLClient(
+        settings.api,
+        api_key=settings.api_key,
+        tenant_id=settings.tenant_id,
+        timeout=30,
+        retry=RetryPolicy(attempts=3),
+    )
+    admin = RunAdmin(client)
     try:
         yield admin
     except PrefectAgentError as exc:
@@ -169,7 +182,7 @@ def _warn_unreadable(run_config: Mapping[str, Any] | None) -> None:
     help="How many runs to create (for bursts and benchmarks).",
 )
 def create(
-    api: str,
+    api: str | None,
     api_key: str | None,
     flow_name: str,
     flow_id: str | None,
@@ -227,7 +240,7 @@ def create(
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_runs(
-    api: str,
+    api: str | None,
     api_key: str | None,
     states: tuple[str, ...],
     labels: tuple[str, ...],
@@ -254,7 +267,7 @@ def list_runs(
 @_api_options
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show(api: str, api_key: str | None, run_id: str, as_json: bool) -> None:
+def show(api: str | None, api_key: str | None, run_id: str, as_json: bool) -> None:
     """Show one flow run: its state, state history and logs."""
     with _admin(api, api_key) as admin:
         item = admin.show_run(run_id)
@@ -281,8 +294,16 @@ def show(api: str, api_key: str | None, run_id: str, as_json: bool) -> None:
 @run.command("cancel", context_settings=CONTEXT_SETTINGS)
 @_api_options
 @click.argument("run_ids", nargs=-1, required=True)
-def cancel(api: str, api_key: str | None, run_ids: tuple[str, ...]) -> None:
-    """Cancel flow runs that have not finished; prints each run's resulting state."""
+def cancel(api: str | None, api_key: str | None, run_ids: tuple[str, ...]) -> None:
+    """Cancel flow runs that have not finished; prints each run's resulting state. Every id is
+    tried; each one that fails is reported, and the exit status is 1 if any did."""
+    failed = 0
     with _admin(api, api_key) as admin:
         for run_id in run_ids:
-            click.echo(f"{run_id} {admin.cancel_run(run_id)}")
+            try:
+                click.echo(f"{run_id} {admin.cancel_run(run_id)}")
+            except PrefectAgentError as exc:
+                failed += 1
+                click.echo(f"{run_id} not cancelled: {exc}", err=True)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(run_ids)} runs could not be cancelled")

@@ -10,7 +10,10 @@ from typing import Any
 
 import click
 
+from prefect_agent import extras
+from prefect_agent.cli.failure import fail
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, server
+from prefect_agent.extras import MissingExtra
 from prefect_agent.server.request_limits import ConnectionLimits, QueryLimits, default_of
 
 KEY_ENV = "PREFECT__SERVER__API_KEY"
@@ -171,14 +174,12 @@ def start(
     let the server generate one and print it.
     """
     try:
-        from prefect_agent.server.access import AccessPolicy
-        from prefect_agent.server.api import Api
-        from prefect_agent.server.http_server import ApiServer
-    except ImportError as exc:
-        raise click.ClickException(
-            f"the embedded API needs the 'server' extra ({exc.name} is missing): "
-            "pip install 'prefect-agent[server]'"
-        ) from None
+        extras.require("server", needed_by="the embedded API")
+    except MissingExtra as err:
+        fail(err)
+    from prefect_agent.server.access import AccessPolicy
+    from prefect_agent.server.api import Api
+    from prefect_agent.server.http_server import ApiServer
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     limits = _limits(queue_scan_limit, queue_limit)

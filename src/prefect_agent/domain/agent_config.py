@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import attrs
@@ -27,6 +28,18 @@ PlatformSettings = LocalSettings | DockerSettings | KubernetesSettings
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BACKENDS = ("server", "cloud")
 DEFAULT_API = {"server": "http://localhost:4200", "cloud": "https://api.prefect.io"}
+
+
+DRAIN_MARGIN_SECONDS = 30
+"""Past ``shutdown_grace_seconds`` a stopping agent still launches every run it had claimed and
+closes its platform (docs/operations.md, "Stopping"); this is the time allowed for that."""
+
+
+def stop_timeout_seconds(shutdown_grace_seconds: float) -> int:
+    """How long whatever supervises the agent (supervisord ``stopwaitsecs``, Kubernetes
+    ``terminationGracePeriodSeconds``) should wait after SIGTERM before it kills the agent, so
+    a drain is never cut short."""
+    return math.ceil(shutdown_grace_seconds) + DRAIN_MARGIN_SECONDS
 
 
 def _level(value: str) -> str:

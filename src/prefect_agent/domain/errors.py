@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class PrefectAgentError(Exception):
     """Base class of every error raised by prefect-agent."""
@@ -32,7 +34,9 @@ class ConfigError(PrefectAgentError):
     def _render(self) -> str:
         where = f"{self.source}: " if self.source else ""
         what = f"{self.key}: " if self.key else ""
-        return f"{where}{what}{self.problem}"
+        # One line even when the problem quotes a library's multi-line message (YAML errors).
+        problem = re.sub(r"\s*\n\s*", " ", self.problem.strip())
+        return f"{where}{what}{problem}"
 
 
 class TransientError(PrefectAgentError):

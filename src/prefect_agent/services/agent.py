@@ -93,7 +93,8 @@ class AgentService:
     # -- start-up -----------------------------------------------------------------------
 
     def register(self) -> str:
-        """Register with the API, retrying on the backoff ladder while it is unreachable."""
+        """Register with the API, retrying on the backoff ladder while it is unreachable (at
+        most ``max_polls`` attempts when that is set; then the last error is raised)."""
         step = 0
         while True:
             try:
@@ -105,15 +106,15 @@ class AgentService:
                 )
                 break
             except TransientError as exc:
-                delay = BACKOFF_LADDER[min(step, len(BACKOFF_LADDER) - 1)]
-                logger.warning(
-                    "Could not reach the Prefect API at %s (%s); retrying in %ss",
-                    self.config.api_display,
-                    exc,
-                    delay,
-                )
                 self.health.poll_failed(self.clock.now(), exc)
                 step += 1
+                if self.config.max_polls is not None and step >= max(1, self.config.max_polls):
+                    # Each attempt counts as a poll: `--max-polls N` ends after N attempts
+                    # whether or not the API answered.
+                    raise
+                delay = BACKOFF_LADDER[min(step - 1, len(BACKOFF_LADDER) - 1)]
+                # The error names the API's address already.
+                logger.warning("Could not register the agent: %s; retrying in %ss", exc, delay)
                 if self.clock.wait(self._stopping, delay):
                     raise StoppedBeforeStart(
                         f"stopped while waiting for the Prefect API at {self.config.api_display}"
@@ -144,6 +145,9 @@ class AgentService:
                 logger.info("Agent %r %s", self.config.name, exc)
                 self.shutdown()
                 return
+            except TransientError:  # max_polls attempts made without reaching the API
+                self.shutdown()
+                raise
         self.adopt()
         logger.info(
             "Starting %s %r with labels %s",

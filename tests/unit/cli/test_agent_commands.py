@@ -7,10 +7,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
 from prefect_agent import __version__
+from prefect_agent.adapters import kubernetes as kubernetes_adapter
 from prefect_agent.adapters.system.clock import SystemClock
 from prefect_agent.bootstrap import AdapterOverrides
 from prefect_agent.cli.main import prefect
@@ -72,13 +74,18 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return user_file
 
 
+# A job template that exists: `config` reads it as `start` does.
+SHIPPED_TEMPLATE = str(Path(kubernetes_adapter.__file__).parent / "job_template.yaml")
+
+
 def invoke(*args: str, obj: Any = None) -> Result:
     return CliRunner().invoke(prefect, list(args), obj=obj, prog_name="prefect")
 
 
 def command(kind: str, name: str):  # type: ignore[no-untyped-def]
     group = prefect.commands["agent"].commands[kind]  # type: ignore[attr-defined]
-    return group.commands[name]
+    # The group attaches its commands on first lookup (cli/groups.py LazyGroup).
+    return group.get_command(click.Context(group), name)
 
 
 def effective(kind: str, *args: str) -> dict[str, Any]:
@@ -185,9 +192,9 @@ def test_common_flags_set_their_key(kind: str, args: list[str], key: str, value:
         ("kubernetes", ["--namespace", "flows"], "agent.kubernetes.namespace", "flows"),
         (
             "kubernetes",
-            ["--job-template", "/t.yaml"],
+            ["--job-template", SHIPPED_TEMPLATE],
             "agent.kubernetes.job_template_path",
-            "/t.yaml",
+            SHIPPED_TEMPLATE,
         ),
         (
             "kubernetes",
@@ -226,11 +233,13 @@ def test_config_shows_each_value_source(
     result = invoke("agent", "local", "config", "--no-hostname-label", "--max-polls", "3")
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line.split() for line in result.output.splitlines()}
-    assert lines["KEY"] == ["KEY", "VALUE", "SOURCE"]
-    assert lines["cloud.agent.name"][1:] == ["from-file", "file", f"{clean_environment}:2"]
+    assert lines["KEY"] == ["KEY", "ENVIRONMENT", "VARIABLE", "VALUE", "SOURCE"]
+    assert lines["cloud.agent.name"][1:] == [
+        "PREFECT__CLOUD__AGENT__NAME", "from-file", "file", f"{clean_environment}:2"
+    ]  # fmt: skip
     assert lines["cloud.agent.labels"][-2:] == ["env", "PREFECT__CLOUD__AGENT__LABELS"]
-    assert lines["agent.max_polls"][1:] == ["3", "flag", "--max-polls"]
-    assert lines["cloud.api"][1:] == ["http://localhost:4200", "default"]
+    assert lines["agent.max_polls"][1:] == ["PREFECT__AGENT__MAX_POLLS", "3", "flag", "--max-polls"]
+    assert lines["cloud.api"][2:] == ["http://localhost:4200", "default"]
 
 
 BAD_INPUTS = [
@@ -381,9 +390,12 @@ def test_local_install_prints_a_supervisord_config_without_the_spacing_bug() -> 
         "command=prefect agent local start -f -l a -l 'b c' -e X=1 -p /p1 -p /p2 "
         f"--tenant-id {tenant} --agent-config-id cfg"
     ) in lines
-    # The key goes to the program's environment, never its command line (visible in ps).
-    assert 'environment=PREFECT__CLOUD__API_KEY="install-key"' in lines
-    assert not any(line.startswith("command=") and "install-key" in line for line in lines)
+    # The key reaches the program from supervisord's environment: never in the file, never on
+    # the command line (visible in ps).
+    assert 'environment=PREFECT__CLOUD__API_KEY="%(ENV_PREFECT__CLOUD__API_KEY)s"' in lines
+    assert "install-key" not in result.stdout
+    assert "PREFECT__CLOUD__API_KEY in its environment" in result.stderr
+    assert "stopwaitsecs=60" in lines  # the default 30 s drain plus the margin
 
 
 def test_local_install_validates_like_start() -> None:
@@ -453,3 +465,71 @@ def test_a_secret_from_any_layer_never_reaches_logs_or_output(
     assert spec.api_key is not None and spec.api_key.reveal() == secret  # it did reach the run
     shown = invoke("agent", "local", "config", *args[3:]).output
     assert secret not in shown and "********" in shown
+
+
+def test_max_polls_ends_an_agent_whose_api_is_unreachable(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
+    env["HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "prefect_agent", "agent", "local", "start",
+         "--api", "http://127.0.0.1:9", "--max-polls", "2", "--no-hostname-label"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    output = done.stdout + done.stderr
+    assert output.count("Could not register the agent") == 1  # two attempts, one retry
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: ")
+    assert "http://127.0.0.1:9" in done.stderr.strip().splitlines()[-1]
+
+
+def platform_bad_inputs(tmp_path: Path) -> list[tuple[str, list[str], str]]:
+    """Values only the platform's adapter can judge, before anything connects."""
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("a: [\n")
+    return [
+        (
+            "docker",
+            ["--volume", "data/x:/in"],
+            "Error: flag --volume: agent.docker.volumes: volume 'data/x:/in': 'data/x' is "
+            "neither a host path nor a volume name;",
+        ),
+        (
+            "kubernetes",
+            ["--job-template", str(bad_yaml)],
+            f"Error: flag --job-template: agent.kubernetes.job_template_path: job template "
+            f"{bad_yaml} is not valid YAML:",
+        ),
+        (
+            "local",
+            ["--state-dir", "/proc/no-such-dir/state"],
+            "Error: flag --state-dir: agent.local.state_dir: cannot create "
+            "/proc/no-such-dir/state:",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("subcommand", ["start", "config"])
+@pytest.mark.parametrize("case", range(3))
+def test_platform_settings_fail_start_and_config_alike_before_connecting(
+    subcommand: str, case: int, tmp_path: Path, clean_environment: Path
+) -> None:
+    kind, args, message = platform_bad_inputs(tmp_path)[case]
+    # An unreachable API and (for Kubernetes) no cluster: the setting is reported first.
+    result = invoke("agent", kind, subcommand, "--api", "http://127.0.0.1:9", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_config_checks_the_state_dir_without_creating_it(
+    tmp_path: Path, clean_environment: Path
+) -> None:
+    state = tmp_path / "not" / "yet"
+    result = invoke("agent", "local", "config", "--state-dir", str(state))
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "not").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".prefect-agent")] == []

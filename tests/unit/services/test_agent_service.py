@@ -123,12 +123,26 @@ def test_max_polls_deploys_what_it_accepted_before_returning():
 
 def test_registration_retries_while_the_api_is_unreachable(caplog):
     clock = FakeClock(auto_advance=True)
-    agent, source, _ = make(clock, max_polls=0)
-    source.faults.fail_next("register", 3, ApiUnavailable("connection refused"))
+    agent, source, _ = make(clock, max_polls=5)
+    source.faults.fail_next("register", 3, ApiUnavailable("API at http://localhost:4200 is down"))
     agent.run()
     assert agent.agent_id
     assert source.faults.calls["register"] == 4
-    assert "Could not reach the Prefect API at http://localhost:4200" in caplog.text
+    warnings = [r.getMessage() for r in caplog.records if "Could not register" in r.getMessage()]
+    assert len(warnings) == 3
+    # The error names the address; the warning does not repeat it.
+    assert all(w.count("http://localhost:4200") == 1 for w in warnings)
+
+
+@pytest.mark.parametrize(("max_polls", "attempts"), [(0, 1), (1, 1), (3, 3)])
+def test_max_polls_bounds_registration_attempts_too(max_polls, attempts):
+    clock = FakeClock(auto_advance=True)
+    agent, source, platform = make(clock, max_polls=max_polls)
+    source.faults.fail_next("register", 1000, ApiUnavailable("connection refused"))
+    with pytest.raises(ApiUnavailable):
+        agent.run()
+    assert source.faults.calls["register"] == attempts
+    assert platform.launches == []
 
 
 def test_registration_gives_up_when_stopped():

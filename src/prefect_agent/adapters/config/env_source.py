@@ -6,10 +6,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from prefect_agent.adapters.config.env_expansion import expand
+from prefect_agent.adapters.config.env_expansion import read_expanded
 from prefect_agent.adapters.config.keys import keys_for
 from prefect_agent.adapters.config.layer import Layer, bad_value
-from prefect_agent.adapters.config.text_values import BadText, parse_text
+from prefect_agent.adapters.config.text_values import BadText
 from prefect_agent.domain.platform_kind import PlatformKind
 
 PREFIX = "PREFECT__"
@@ -51,9 +51,9 @@ class EnvSource(Layer):
         for dotted, variable in found.items():
             key = keys[dotted]
             origin = f"env {variable}"
-            text = expand(self.environ[variable], self.environ)
+            text = self.environ[variable]
             try:
-                loaded[dotted] = (parse_text(key, text), origin)
+                loaded[dotted] = (read_expanded(key, text, self.environ), origin)
             except BadText as err:
                 raise bad_value(key, origin, err, text) from None
         return loaded

@@ -7,10 +7,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from prefect_agent.adapters.config.env_expansion import expand
-from prefect_agent.adapters.config.keys import ConfigKey, ValueKind, keys_for
+from prefect_agent.adapters.config.env_expansion import expand, read_expanded
+from prefect_agent.adapters.config.keys import ConfigKey, keys_for
 from prefect_agent.adapters.config.layer import Layer, bad_value
-from prefect_agent.adapters.config.text_values import BadText, parse_text
+from prefect_agent.adapters.config.text_values import BadText
 from prefect_agent.adapters.config.toml_lines import line_of
 from prefect_agent.domain.errors import ConfigError
 from prefect_agent.domain.platform_kind import PlatformKind
@@ -73,14 +73,10 @@ class FileSource(Layer):
         return loaded
 
     def _read(self, key: ConfigKey, value: Any, origin: str) -> Any:
-        if isinstance(value, str):
-            value = expand(value, self.environ)
-            if key.kind not in (ValueKind.TEXT, ValueKind.SECRET):
-                try:
-                    return parse_text(key, value)
-                except BadText as err:
-                    raise bad_value(key, origin, err, value) from None
-        return value
+        try:
+            return read_expanded(key, value, self.environ)
+        except BadText as err:
+            raise bad_value(key, origin, err, value) from None
 
 
 def _flatten(table: Mapping[str, Any], keys: Mapping[str, ConfigKey], prefix: str = ""):  # type: ignore[no-untyped-def]

@@ -57,7 +57,7 @@ def parse_bool(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise BadText(f"expected true or false, got {text!r}")
+    raise BadText(f"expected true/false, yes/no, on/off or 1/0, got {text!r}")
 
 
 def parse_literal(text: str) -> Any:

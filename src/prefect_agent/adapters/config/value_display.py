@@ -52,12 +52,16 @@ def plain(value: Any) -> Any:
 
 
 def as_table(resolved: ResolvedConfig) -> str:
-    """One line per key: key, value and origin (``default``, ``file ...:3``, ``env X``, ...)."""
-    rows = [("KEY", "VALUE", "SOURCE")]
-    rows += [(e.key.key, display_value(e), e.origin) for e in resolved.entries]
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    """One line per key: key, its environment variable, value and origin (``default``,
+    ``file ...:3``, ``env X``, ...)."""
+    rows = [("KEY", "ENVIRONMENT VARIABLE", "VALUE", "SOURCE")]
+    rows += [(e.key.key, e.key.env[0], display_value(e), e.origin) for e in resolved.entries]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
-        f"{key:<{widths[0]}}  {value:<{widths[1]}}  {origin}" for key, value, origin in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  "
+        + row[3]
+        for row in rows
     )
 
 

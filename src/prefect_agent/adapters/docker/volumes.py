@@ -38,8 +38,11 @@ class Volume:
         return {"bind": self.target, "mode": self.mode}
 
 
+VOLUMES_KEY = "agent.docker.volumes"
+
+
 def _fail(spec: str, problem: str) -> ConfigError:
-    return ConfigError(f"volume {spec!r}: {problem}", key="volumes", value=spec)
+    return ConfigError(f"volume {spec!r}: {problem}", key=VOLUMES_KEY, value=spec)
 
 
 def _mode(spec: str, text: str) -> str:
@@ -99,7 +102,7 @@ def parse_volumes(specs: Iterable[str], *, base_dir: str | None = None) -> tuple
         if volume.target in seen:
             raise ConfigError(
                 f"volumes {seen[volume.target]!r} and {volume.source!r} both mount {volume.target}",
-                key="volumes",
+                key=VOLUMES_KEY,
             )
         seen[volume.target] = volume.source
     return volumes

@@ -8,12 +8,14 @@ from typing import Any
 
 import attrs
 
+from prefect_agent.domain.agent_config import AgentConfig, stop_timeout_seconds
 from prefect_agent.domain.secret import Secret
 
 AGENT_NAME = "prefect-agent"
 API_KEY_SECRET = "prefect-agent-api-key"
 API_KEY_SECRET_KEY = "api-key"
 HEALTH_PORT = 8080
+DEFAULT_SHUTDOWN_GRACE: float = attrs.fields(AgentConfig).shutdown_grace_seconds.default
 IMAGE_REPOSITORY = "prefect-agent"
 APP_LABELS = {"app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/component": "agent"}
 
@@ -126,7 +128,11 @@ def deployment(options: InstallOptions) -> dict[str, Any]:
         "resources": _resources(options),
         "securityContext": {"allowPrivilegeEscalation": False},
     }
-    pod: dict[str, Any] = {"containers": [container]}
+    pod: dict[str, Any] = {
+        "containers": [container],
+        # Kubernetes' default of 30 s would SIGKILL the agent in the middle of its drain.
+        "terminationGracePeriodSeconds": stop_timeout_seconds(DEFAULT_SHUTDOWN_GRACE),
+    }
     if options.rbac:
         pod["serviceAccountName"] = AGENT_NAME
     if options.image_pull_secrets:

@@ -502,7 +502,9 @@ class KubernetesPlatform:
         try:
             return JobTemplate(body=load_template(path), source=path)
         except TemplateError as exc:
-            raise ConfigError(str(exc), key="kubernetes.job_template_path", value=path) from None
+            raise ConfigError(
+                str(exc), key="agent.kubernetes.job_template_path", value=path
+            ) from None
 
     def _run_template(self, run_config: object) -> JobTemplate:
         assert isinstance(run_config, KubernetesRun)

@@ -7,18 +7,43 @@ import json
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 
 from prefect_agent.adapters.local.process_identity import ProcessIdentity
+from prefect_agent.domain.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _RECORD = ".json"
 _OUTPUT = ".out"
+
+
+STATE_DIR_KEY = "agent.local.state_dir"
+
+
+def check_state_dir(directory: str | os.PathLike[str]) -> None:
+    """A ``ConfigError`` unless ``directory`` exists or could be created, found without
+    creating it (``config`` checks what ``start`` would, and leaves nothing behind): a
+    directory is made and removed in its nearest existing ancestor."""
+    path = Path(directory).expanduser().absolute()
+    if path.is_dir():
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ConfigError(f"{path} is not writable", key=STATE_DIR_KEY)
+        return
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".prefect-agent-probe-", dir=ancestor))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create {path}: {exc.strerror or exc} in {ancestor}", key=STATE_DIR_KEY
+        ) from None
 
 
 @attrs.frozen(kw_only=True)

@@ -33,6 +33,23 @@ def test_env_vars_json_with_true_false_null_works() -> None:
     assert dict(config_from(LOCAL, env).env_vars) == {"A": "true", "B": "null", "C": "x"}
 
 
+def test_list_items_expand_home_and_variables_each() -> None:
+    config = config_from(
+        LOCAL,
+        {
+            "HOME": "/home/u",
+            "LIB": "/opt/lib",
+            "PREFECT__AGENT__LOCAL__IMPORT_PATHS": '["~/flows", "$LIB"]',
+        },
+    )
+    assert config.platform.import_paths == ("/home/u/flows", "/opt/lib")
+
+
+def test_a_variable_holding_a_comma_stays_one_item() -> None:
+    config = config_from(LOCAL, {"ODD": "/a,b", "PREFECT__AGENT__LOCAL__IMPORT_PATHS": "$ODD"})
+    assert config.platform.import_paths == ("/a,b",)
+
+
 def test_a_numeric_name_stays_a_string() -> None:
     assert config_from(LOCAL, {"PREFECT__CLOUD__AGENT__NAME": "123"}).name == "123"
 
@@ -108,8 +125,8 @@ def test_bare_kubernetes_variables_mean_nothing_to_a_local_agent() -> None:
         ),
         (
             {"PREFECT__CLOUD__SEND_FLOW_RUN_LOGS": "sometimes"},
-            "env PREFECT__CLOUD__SEND_FLOW_RUN_LOGS: cloud.send_flow_run_logs: expected true "
-            "or false, got 'sometimes'",
+            "env PREFECT__CLOUD__SEND_FLOW_RUN_LOGS: cloud.send_flow_run_logs: expected "
+            "true/false, yes/no, on/off or 1/0, got 'sometimes'",
         ),
         (
             {"PREFECT__BACKEND": "saas"},

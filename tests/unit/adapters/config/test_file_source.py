@@ -117,6 +117,19 @@ def test_strings_expand_environment_variables_and_home(tmp_path: Path) -> None:
     values = source.values()
     assert values["cloud.api_key"] == "k-123"
     assert values["agent.local.state_dir"] == "/home/u/state"
+    assert values["agent.local.import_paths"] == ["/home/u/flows"]
+
+
+def test_items_of_lists_and_tables_expand_like_strings(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[cloud.agent]\nenv_vars = { DATA = "$DATA_ROOT/in", CACHE = "~/cache" }\n'
+        "[agent.local]\nimport_paths = \"['~/a', '$LIB']\"\n",
+    )
+    environ = {"HOME": "/home/u", "DATA_ROOT": "/srv", "LIB": "/opt/lib"}
+    values = FileSource(path, LOCAL, environ=environ).values()
+    assert values["cloud.agent.env_vars"] == {"DATA": "/srv/in", "CACHE": "/home/u/cache"}
+    assert values["agent.local.import_paths"] == ["/home/u/a", "/opt/lib"]
 
 
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ def test_booleans(text: str, value: bool) -> None:
 
 
 def test_bad_boolean_and_numbers() -> None:
-    with pytest.raises(BadText, match="expected true or false, got 'maybe'"):
+    with pytest.raises(BadText, match="expected true/false, yes/no, on/off or 1/0, got 'maybe'"):
         parse_text(key(ValueKind.BOOL), "maybe")
     with pytest.raises(BadText, match="expected an integer, got 'ten'"):
         parse_text(key(ValueKind.INT), "ten")

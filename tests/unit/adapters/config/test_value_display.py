@@ -23,17 +23,30 @@ def resolved():  # type: ignore[no-untyped-def]
 
 def test_the_table_shows_values_and_sources() -> None:
     lines = {line.split()[0]: line for line in as_table(resolved()).splitlines()}
-    assert lines["cloud.agent.name"].split() == ["cloud.agent.name", "n1", "flag", "--name"]
+    assert lines["KEY"].split() == ["KEY", "ENVIRONMENT", "VARIABLE", "VALUE", "SOURCE"]
+    assert lines["cloud.agent.name"].split() == [
+        "cloud.agent.name",
+        "PREFECT__CLOUD__AGENT__NAME",
+        "n1",
+        "flag",
+        "--name",
+    ]
     assert lines["cloud.agent.labels"].split()[-2:] == ["env", "PREFECT__CLOUD__AGENT__LABELS"]
     assert '["a",' in lines["cloud.agent.labels"]
-    assert lines["cloud.api"].split() == ["cloud.api", "http://localhost:4200", "default"]
+    assert lines["cloud.api"].split() == [
+        "cloud.api",
+        "PREFECT__CLOUD__API",
+        "http://localhost:4200",
+        "default",
+    ]
     assert lines["cloud.api_key"].split() == [
         "cloud.api_key",
+        "PREFECT__CLOUD__API_KEY",
         "********",
         "env",
         "PREFECT__CLOUD__API_KEY",
     ]
-    assert lines["cloud.tenant_id"].split()[1:] == ["(not", "set)", "default"]
+    assert lines["cloud.tenant_id"].split()[2:] == ["(not", "set)", "default"]
     assert "k-1" not in as_table(resolved())
 
 

@@ -51,7 +51,7 @@ def test_a_relative_path_never_becomes_a_named_volume() -> None:
 def test_bad_specs_name_the_spec_and_the_problem(spec: str, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_volume(spec, base_dir="/base")
-    assert caught.value.key == "volumes"
+    assert caught.value.key == "agent.docker.volumes"
     assert repr(spec) in str(caught.value)
     assert problem in str(caught.value)
 
