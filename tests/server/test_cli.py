@@ -98,12 +98,18 @@ def _isolated_env(tmp_path: Path, **variables: str) -> dict[str, str | None]:
 def test_run_commands_find_the_api_as_the_agents_do(api: RunningServer, tmp_path: Path) -> None:
     run_id = api.create_run(labels=[])
     host, _, port = api.url.rstrip("/").rpartition(":")
-    by_server_port = _isolated_env(tmp_path, PREFECT__SERVER__HOST=host, PREFECT__SERVER__PORT=port)
+    assert api.api_key
+    by_server_port = _isolated_env(
+        tmp_path,
+        PREFECT__SERVER__HOST=host,
+        PREFECT__SERVER__PORT=port,
+        PREFECT__CLOUD__API_KEY=api.api_key,
+    )
     result = CliRunner(env=by_server_port).invoke(prefect, ["run", "list"])
     assert result.exit_code == 0, result.output
     assert run_id in result.stdout
     config = tmp_path / "config.toml"
-    config.write_text(f'[cloud]\napi = "{api.url}"\n')
+    config.write_text(f'[cloud]\napi = "{api.url}"\napi_key = "{api.api_key}"\n')
     by_file = _isolated_env(tmp_path, PREFECT__USER_CONFIG_PATH=str(config))
     result = CliRunner(env=by_file).invoke(prefect, ["run", "show", run_id])
     assert result.exit_code == 0, result.output
