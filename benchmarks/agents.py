@@ -54,9 +54,11 @@ class AgentUnderTest:
         )
         return [self.python, "-c", script]
 
-    def environment(self, api: str, home: Path) -> dict[str, str]:
+    def environment(self, api: str, home: Path, api_key: str | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
         env["HOME"] = str(home)  # no user config file leaks into either agent
+        if api_key:  # both agents send it as a Bearer token
+            env["PREFECT__CLOUD__API_KEY"] = api_key
         if self.prefect1:
             env["PREFECT__BACKEND"] = "server"
             env["PREFECT__CLOUD__API"] = api
@@ -87,7 +89,9 @@ def prefect1(venv: str | None) -> tuple[AgentUnderTest | None, str]:
 class RunningAgent:
     """One started agent process; its output is kept in a file for when something fails."""
 
-    def __init__(self, agent: AgentUnderTest, api: str, workdir: Path) -> None:
+    def __init__(
+        self, agent: AgentUnderTest, api: str, workdir: Path, api_key: str | None = None
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "home").mkdir(exist_ok=True)
         self.log = workdir / "agent.log"
@@ -95,7 +99,7 @@ class RunningAgent:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             agent.command(api, workdir / "state"),
-            env=agent.environment(api, workdir / "home"),
+            env=agent.environment(api, workdir / "home", api_key),
             stdout=self._output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -65,7 +65,7 @@ def agent_on_fresh_api(
         if prepare is not None:
             prepare(api, flow_id)
         first = FirstRequest(api)
-        running = RunningAgent(agent, api.url, workdir)
+        running = RunningAgent(agent, api.url, workdir, api.api_key)
         first.pid = running.pid
         try:
             if not first.seen.wait(60):

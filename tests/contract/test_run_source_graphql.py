@@ -33,7 +33,9 @@ class TestGraphQLRunSource(RunSourceContract):
         tenant_id = api.store.create_tenant("contract", f"contract-{next(_SLUGS)}")
         self.api = api
         self.tenant_id = tenant_id
-        client = GraphQLClient(api.url, timeout=10, retry=RetryPolicy(attempts=2))
+        client = GraphQLClient(
+            api.url, api_key=api.secret_key, timeout=10, retry=RetryPolicy(attempts=2)
+        )
         source = GraphQLRunSource(client, tenant_id=tenant_id)
         self.restarts: list[GraphQLRunSource] = []
         yield source

@@ -37,7 +37,10 @@ def gql(query, variables):
     request = urllib.request.Request(
         API,
         data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Bearer " + os.environ["PREFECT__CLOUD__API_KEY"],
+        },
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         body = json.load(response)
@@ -96,7 +99,7 @@ def workdir(tmp_path: Path) -> Path:
 class AgentProcess:
     """``prefect agent docker start`` in a subprocess, its output kept in a file."""
 
-    def __init__(self, argv: list[str], workdir: Path, index: int) -> None:
+    def __init__(self, argv: list[str], workdir: Path, index: int, api_key: str) -> None:
         self.log_path = workdir / f"agent-{index}.log"
         env = {
             key: value
@@ -104,6 +107,7 @@ class AgentProcess:
             if not key.startswith("PREFECT__") and key != "PREFECT_AGENT_DOCKER_REQUIRED"
         }
         env["HOME"] = str(workdir / "home")  # no ~/.prefect/config.toml of the user's
+        env["PREFECT__CLOUD__API_KEY"] = api_key  # the agent sends it and hands it to runs
         with self.log_path.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "prefect_agent", *argv],
@@ -145,7 +149,7 @@ def agents(docker_engine: Any, api: Any, workdir: Path) -> Iterator[Callable[[],
             "--monitor-interval", "0.3",
             "--show-flow-logs",
         ]  # fmt: skip
-        agent = AgentProcess(argv, workdir, len(started))
+        agent = AgentProcess(argv, workdir, len(started), api.api_key)
         started.append(agent)
         return agent
 

@@ -17,12 +17,20 @@ class AgentProcess:
     """Starts the CLI agent with an isolated HOME; its output goes to ``log``."""
 
     def __init__(
-        self, api: str, labels: Sequence[str], workdir: Path, *extra: str, name: str = "e2e"
+        self,
+        api: str,
+        labels: Sequence[str],
+        workdir: Path,
+        *extra: str,
+        name: str = "e2e",
+        api_key: str | None = None,
     ) -> None:
         self.log = workdir / f"agent-{name}-{time.monotonic_ns()}.log"
         env = dict(os.environ)
         env["HOME"] = str(workdir / "home")  # no user config.toml leaks in
         env.pop("PREFECT__CLOUD__AGENT__LABELS", None)
+        if api_key:
+            env["PREFECT__CLOUD__API_KEY"] = api_key
         command = [
             sys.executable, "-m", "prefect_agent", "agent", "local", "start",
             "--api", api, "--name", name, "--no-hostname-label",

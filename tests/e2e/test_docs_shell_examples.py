@@ -3,7 +3,8 @@ embedded API (tests/docs_examples.py says which are exempt, and why).
 
 Each example gets a fresh API and a sandbox: an empty home, its own working directory, the
 project's virtualenv first on the PATH, and the API found the way a user's shell would find it
-(``PREFECT__SERVER__HOST``/``PORT``). ``PREFECT__AGENT__MAX_POLLS=1`` makes every agent an
+(``PREFECT__SERVER__HOST``/``PORT``), its key exported as a user would
+(``PREFECT__CLOUD__API_KEY``). ``PREFECT__AGENT__MAX_POLLS=1`` makes every agent an
 example starts poll once and return instead of running forever; ``<run-id>`` placeholders
 become a run that exists, labelled ``dev`` and due in an hour (so agents leave it alone)."""
 
@@ -45,6 +46,7 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
             "PATH": f"{BIN}:{env.get('PATH', '')}",
             "PREFECT__SERVER__HOST": host,
             "PREFECT__SERVER__PORT": port,
+            "PREFECT__CLOUD__API_KEY": str(api.api_key),
             "PREFECT__AGENT__MAX_POLLS": "1",
         }
         (tmp_path / "home").mkdir()

@@ -78,7 +78,7 @@ def test_fifty_mixed_runs_each_matching_one_executed_once(
     not_yet = api.create_run(labels=["e2e"], parameters=fast, name="later", start_time=due)
     assert len(succeed) + len(untouched) + 5 == 50
 
-    agent = AgentProcess(api.url, AGENT_LABELS, tmp_path)
+    agent = AgentProcess(api.url, AGENT_LABELS, tmp_path, api_key=api.api_key)
     try:
         ended = [*succeed, crashing, failing, bad_dir, docker, not_yet]
         wait_for(
@@ -121,13 +121,13 @@ def test_a_restarted_agent_adopts_a_running_run_without_starting_it_again(
     api: RunningServer, tmp_path: Path
 ) -> None:
     slow = api.create_run(labels=["e2e"], parameters={"seconds": 3}, name="slow")
-    first = AgentProcess(api.url, ["e2e"], tmp_path)
+    first = AgentProcess(api.url, ["e2e"], tmp_path, api_key=api.api_key)
     try:
         wait_for(lambda: api.state_of(slow) == "Running", "the slow run to start")
     finally:
         assert first.terminate() == 0
     assert api.state_of(slow) == "Running"  # the child outlived its agent
-    second = AgentProcess(api.url, ["e2e"], tmp_path)
+    second = AgentProcess(api.url, ["e2e"], tmp_path, api_key=api.api_key)
     try:
         wait_for(lambda: api.state_of(slow) in FINISHED, "the slow run to finish")
     finally:
@@ -141,7 +141,7 @@ def test_a_run_that_crashed_while_no_agent_ran_is_failed_by_the_next_one(
     api: RunningServer, tmp_path: Path
 ) -> None:
     crash = api.create_run(labels=["e2e"], parameters={"seconds": 1, "exit_code": 5})
-    first = AgentProcess(api.url, ["e2e"], tmp_path)
+    first = AgentProcess(api.url, ["e2e"], tmp_path, api_key=api.api_key)
     try:
         wait_for(lambda: api.state_of(crash) == "Running", "the run to start")
     finally:
@@ -150,7 +150,7 @@ def test_a_run_that_crashed_while_no_agent_ran_is_failed_by_the_next_one(
     record = next(state_dir.glob("*.json"))
     pid = int(__import__("json").loads(record.read_text())["pid"])
     wait_for(lambda: not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), "the run to crash")
-    second = AgentProcess(api.url, ["e2e"], tmp_path)
+    second = AgentProcess(api.url, ["e2e"], tmp_path, api_key=api.api_key)
     try:
         wait_for(lambda: api.state_of(crash) == "Failed", "the next agent to fail the run")
     finally:

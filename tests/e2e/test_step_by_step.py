@@ -26,15 +26,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+KEY = "step-by-step-key-5e1f2a"
+KEYED = {**os.environ, "PREFECT__SERVER__API_KEY": KEY, "PREFECT__CLOUD__API_KEY": KEY}
+"""The key the server requires and the CLI sends, as a user exports it in a shell."""
+
+
 def answers(url: str) -> bool:
     try:
-        return requests.post(url, json={"query": "{ hello }"}, timeout=2).ok
+        auth = {"Authorization": f"Bearer {KEY}"}
+        return requests.post(url, json={"query": "{ hello }"}, headers=auth, timeout=2).ok
     except requests.RequestException:
         return False
 
 
 def cli(*args: str) -> str:
-    done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, env=KEYED)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -46,6 +52,7 @@ def test_server_start_run_create_and_agent_start_work_together(tmp_path: Path) -
         [*CLI, "server", "start", "--port", port, "--db", str(tmp_path / "api.db")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=KEYED,
     )
     try:
         wait_for(lambda: answers(url), "the embedded API to answer")
@@ -54,7 +61,7 @@ def test_server_start_run_create_and_agent_start_work_together(tmp_path: Path) -
             "--parameters", '{"seconds": 0}',
         ).split()  # fmt: skip
         assert len(ids) == 3
-        agent = AgentProcess(url, ["demo"], tmp_path)
+        agent = AgentProcess(url, ["demo"], tmp_path, api_key=KEY)
         try:
 
             def all_succeeded() -> bool:

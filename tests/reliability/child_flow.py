@@ -29,7 +29,11 @@ READ = "query($id: uuid!) { flow_run_by_pk(id: $id) { version } }"
 
 def graphql(api: str, query: str, variables: dict) -> dict:
     body = json.dumps({"query": query, "variables": variables}).encode()
-    request = urllib.request.Request(api, body, {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    key = os.environ.get("PREFECT__CLOUD__API_KEY")
+    if key:  # handed over by the agent, as to a Prefect flow process
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(api, body, headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 

@@ -20,7 +20,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def api() -> Iterator[RunningServer]:
-    with running_server() as server:
+    # The agents of this suite send SECRET as their key: make it the API's.
+    with running_server(api_key=SECRET) as server:
         yield server
 
 

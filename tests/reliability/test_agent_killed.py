@@ -49,7 +49,7 @@ LAZARUS_AFTER = 8.0
 def api() -> Iterator[RunningServer]:
     # Like Prefect Server, the API reschedules runs stuck in Submitted (Lazarus): runs the
     # first agent claimed but had not started when it was killed come back to the second.
-    with running_server(lazarus_after=LAZARUS_AFTER) as server:
+    with running_server(lazarus_after=LAZARUS_AFTER, api_key=SECRET) as server:
         yield server
 
 

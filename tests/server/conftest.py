@@ -22,10 +22,11 @@ def api() -> Iterator[RunningServer]:
 
 
 def post(api: RunningServer, body: Any, **kwargs: Any) -> requests.Response:
-    """POST a JSON body (or raw bytes with ``data=``) to the API."""
+    """POST a JSON body (or raw bytes with ``data=``, sent as JSON) to the API, with its key."""
+    headers = {"Content-Type": "application/json", **api.auth_headers, **kwargs.pop("headers", {})}
     if "data" in kwargs:
-        return requests.post(api.url, timeout=10, **kwargs)
-    return requests.post(api.url, json=body, timeout=10, **kwargs)
+        return requests.post(api.url, timeout=10, headers=headers, **kwargs)
+    return requests.post(api.url, json=body, timeout=10, headers=headers, **kwargs)
 
 
 def errors_of(response: requests.Response) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor
 
 
 def agent_for(api: RunningServer, platform: FakePlatform, labels: list[str]) -> AgentService:
-    config = AgentConfig(api=api.url, labels=labels, name="itest")
+    config = AgentConfig(api=api.url, api_key=api.api_key, labels=labels, name="itest")
     return AgentService(
         config=config,
         source=GraphQLRunSource.from_config(config),
@@ -54,7 +54,7 @@ def test_start_up_waits_for_an_unreachable_api(caplog: pytest.LogCaptureFixture)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    config = AgentConfig(api=url, labels=["x"])
+    config = AgentConfig(api=url, api_key="late-api-key", labels=["x"])
     clock = FakeClock()
     agent = AgentService(
         config=config,
@@ -68,7 +68,7 @@ def test_start_up_waits_for_an_unreachable_api(caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.WARNING):
         thread.start()
         clock.wait_for_waiters(1)  # the first attempt failed; the agent waits to retry
-        with running_server(port=port) as api:
+        with running_server(port=port, api_key="late-api-key") as api:
             clock.advance(60)
             thread.join(timeout=30)
             assert registered and api.graphql("query { agent { id } }")["agent"] == [

@@ -19,6 +19,13 @@ from prefect_agent.server.store import Store
 from prefect_agent.server.testing import RunningServer
 
 
+@pytest.fixture(autouse=True)
+def _api_key(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``prefect run ...`` sends the key of the test's API, as a user would set it."""
+    if "api" in request.fixturenames:
+        monkeypatch.setenv("PREFECT__CLOUD__API_KEY", request.getfixturevalue("api").api_key)
+
+
 def cli(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(prefect, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -91,12 +98,18 @@ def _isolated_env(tmp_path: Path, **variables: str) -> dict[str, str | None]:
 def test_run_commands_find_the_api_as_the_agents_do(api: RunningServer, tmp_path: Path) -> None:
     run_id = api.create_run(labels=[])
     host, _, port = api.url.rstrip("/").rpartition(":")
-    by_server_port = _isolated_env(tmp_path, PREFECT__SERVER__HOST=host, PREFECT__SERVER__PORT=port)
+    assert api.api_key
+    by_server_port = _isolated_env(
+        tmp_path,
+        PREFECT__SERVER__HOST=host,
+        PREFECT__SERVER__PORT=port,
+        PREFECT__CLOUD__API_KEY=api.api_key,
+    )
     result = CliRunner(env=by_server_port).invoke(prefect, ["run", "list"])
     assert result.exit_code == 0, result.output
     assert run_id in result.stdout
     config = tmp_path / "config.toml"
-    config.write_text(f'[cloud]\napi = "{api.url}"\n')
+    config.write_text(f'[cloud]\napi = "{api.url}"\napi_key = "{api.api_key}"\n')
     by_file = _isolated_env(tmp_path, PREFECT__USER_CONFIG_PATH=str(config))
     result = CliRunner(env=by_file).invoke(prefect, ["run", "show", run_id])
     assert result.exit_code == 0, result.output
@@ -201,7 +214,13 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, command: str) 
 @pytest.mark.e2e
 def test_server_start_serves_until_terminated(tmp_path: Path) -> None:
     db = tmp_path / "api.db"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    key = "cli-test-key-0123456789"
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PREFECT__SERVER__API_KEY": key,
+        "PREFECT__CLOUD__API_KEY": key,
+    }
     command = [
         sys.executable,
         "-m",

@@ -21,6 +21,7 @@ def client(
     api: RunningServer, sleeps: list[float] | None = None, **kwargs: object
 ) -> GraphQLClient:
     record = sleeps.append if sleeps is not None else (lambda _: None)
+    kwargs.setdefault("api_key", api.secret_key)
     return GraphQLClient(api.url, retry=RetryPolicy(attempts=3), sleep=record, **kwargs)  # type: ignore[arg-type]
 
 
@@ -106,5 +107,5 @@ def test_delays_and_random_failures(api: RunningServer) -> None:
 def test_stats_over_http(api: RunningServer) -> None:
     client(api).execute(documents.HELLO)
     client(api).execute(documents.TENANT)
-    stats = requests.get(api.url + "/api/stats", timeout=5).json()
+    stats = requests.get(api.url + "/api/stats", headers=api.auth_headers, timeout=5).json()
     assert stats == {"requests": 2, "fields": {"hello": 1, "tenant": 1}}

@@ -68,17 +68,23 @@ def test_oversized_bodies_are_refused_without_reading_them(api: RunningServer) -
 def test_a_body_that_lies_about_its_length_does_not_hang_the_server(api: RunningServer) -> None:
     host, port = api.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as raw:
-        raw.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}")
+        head = f"POST / HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {api.api_key}\r\n"
+        raw.sendall(
+            f"{head}Content-Type: application/json\r\nContent-Length: abc\r\n\r\n{{}}".encode()
+        )
         assert b"400" in raw.recv(1024).split(b"\r\n")[0]
     still_serves(api)
 
 
 def test_routes_and_methods(api: RunningServer) -> None:
     assert requests.get(api.url + "/health", timeout=5).json()["status"] == "ok"
-    assert requests.get(api.url + "/nowhere", timeout=5).status_code == 404
+    key = api.auth_headers
+    assert requests.get(api.url + "/nowhere", headers=key, timeout=5).status_code == 404
     assert requests.post(api.url + "/nowhere", json={}, timeout=5).status_code == 404
     assert requests.put(api.url, json={}, timeout=5).status_code == 405
-    graphql_path = requests.post(api.url + "/graphql", json={"query": "{ hello }"}, timeout=5)
+    graphql_path = requests.post(
+        api.url + "/graphql", json={"query": "{ hello }"}, headers=key, timeout=5
+    )
     assert graphql_path.json()["data"]["hello"]
 
 

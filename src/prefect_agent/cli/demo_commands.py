@@ -92,6 +92,7 @@ def demo(
             name="demo-agent",
             labels=[DEMO_LABEL],
             api=api.url,
+            api_key=api.api_key,
             flow_run_command=executor_command(),
             platform=LocalSettings(
                 hostname_label=False, show_flow_logs=show_flow_logs, state_dir=state_dir.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -13,6 +14,10 @@ from prefect_agent import extras
 from prefect_agent.cli.failure import fail
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, server
 from prefect_agent.extras import MissingExtra
+from prefect_agent.server.request_limits import ConnectionLimits, QueryLimits, default_of
+
+KEY_ENV = "PREFECT__SERVER__API_KEY"
+KEY_FILE_ENV = "PREFECT__SERVER__API_KEY_FILE"
 
 
 def _limits(scan: int, returned: int) -> Any:
@@ -22,6 +27,44 @@ def _limits(scan: int, returned: int) -> Any:
         return QueueLimits(scan=scan, returned=returned)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--queue-scan-limit/--queue-limit") from None
+
+
+QUERY_LIMIT_HELP = {
+    "max_depth": "Deepest selection a query may have.",
+    "max_fields": "Fields one query may select once fragments are expanded.",
+    "max_repeats": "Times one field (response key) may repeat in one selection.",
+    "max_spreads": "Fragment spreads in one selection.",
+    "max_tokens": "Tokens one query document may have.",
+    "max_rows": "Rows one request may resolve, nested lists included.",
+    "max_result_bytes": "Largest JSON answer sent.",
+    "cache_entries": "Parsed query documents kept (by hash).",
+    "cache_max_query_bytes": "Larger query documents are parsed every time, not kept.",
+}
+CONNECTION_LIMIT_HELP = {
+    "max_connections": "Connections served at once (one thread each); more get 503.",
+    "idle_timeout": "Seconds a kept-alive connection may wait for its next request.",
+    "request_timeout": "Seconds a read or write within one request may stall.",
+}
+
+
+def _limit_options(command: Any) -> Any:
+    """One option per request/connection limit, named as the setting (``--max-rows``)."""
+    for settings, helps in (
+        (ConnectionLimits, CONNECTION_LIMIT_HELP),
+        (QueryLimits, QUERY_LIMIT_HELP),
+    ):
+        for name, help_text in reversed(helps.items()):
+            default = default_of(settings, name)
+            kind = click.IntRange(1) if isinstance(default, int) else click.FloatRange(0.001)
+            command = click.option(
+                "--" + name.replace("_", "-"),
+                name,
+                default=default,
+                show_default=True,
+                type=kind,
+                help=help_text,
+            )(command)
+    return command
 
 
 @server.command("start", context_settings=CONTEXT_SETTINGS)
@@ -72,6 +115,42 @@ def _limits(scan: int, returned: int) -> Any:
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
+@click.option(
+    "--api-key",
+    envvar=KEY_ENV,
+    default=None,
+    help=f"The key clients must send (Authorization: Bearer). Env: {KEY_ENV} (prefer it: "
+    "a command-line value shows in process listings). Default: generated at start.",
+)
+@click.option(
+    "--api-key-file",
+    envvar=KEY_FILE_ENV,
+    default=None,
+    type=click.Path(dir_okay=False),
+    help=f"Read the key from this file; if it does not exist, generate one into it (mode "
+    f"0600). Env: {KEY_FILE_ENV}.",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Require no API key: anyone who can reach the port (other local users, web pages "
+    "via DNS rebinding if --allowed-host is loosened) can run code as the agents' user.",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host name clients use to reach the API, besides IP addresses, localhost and "
+    "host.docker.internal (e.g. a Kubernetes Service name); '*' accepts any (repeatable).",
+)
+@click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    help="A web origin (scheme://host:port) whose browser requests are accepted; by "
+    "default every request carrying an Origin is refused (repeatable).",
+)
+@_limit_options
 def start(
     host: str,
     port: int,
@@ -81,27 +160,54 @@ def start(
     lazarus_after: float,
     no_default_tenant: bool,
     log_level: str,
+    api_key: str | None,
+    api_key_file: str | None,
+    no_auth: bool,
+    allowed_hosts: tuple[str, ...],
+    allowed_origins: tuple[str, ...],
+    **limit_values: Any,
 ) -> None:
-    """Serve a Prefect-compatible GraphQL API (the subset agents and flow runs use)."""
+    """Serve a Prefect-compatible GraphQL API (the subset agents and flow runs use).
+
+    Clients must send an API key (Authorization: Bearer), as Prefect 1.4.1 does when
+    PREFECT__CLOUD__API_KEY is set: give one (--api-key-file, PREFECT__SERVER__API_KEY) or
+    let the server generate one and print it.
+    """
     try:
         extras.require("server", needed_by="the embedded API")
     except MissingExtra as err:
         fail(err)
+    from prefect_agent.server.access import AccessPolicy
     from prefect_agent.server.api import Api
     from prefect_agent.server.http_server import ApiServer
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     limits = _limits(queue_scan_limit, queue_limit)
+    query_limits = QueryLimits(**{k: limit_values[k] for k in QUERY_LIMIT_HELP})
+    connections = ConnectionLimits(**{k: limit_values[k] for k in CONNECTION_LIMIT_HELP})
+    key, key_note = _api_key(api_key, api_key_file, no_auth)
+    access = AccessPolicy.with_hosts(key, allowed_hosts, allowed_origins)
     store = _open_store(db)
     tenant = None if no_default_tenant else store.ensure_default_tenant()
     try:
-        api_server = ApiServer(Api(store, limits), host=host, port=port)
+        api_server = ApiServer(
+            Api(store, limits, query_limits),
+            host=host,
+            port=port,
+            access=access,
+            connections=connections,
+        )
     except OSError as exc:
         store.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
     click.echo(f"Prefect API (prefect-agent embedded) listening on {api_server.url}", err=True)
     click.echo(f"Database: {db}; tenant: {tenant or 'none'}", err=True)
-    click.echo(f"Point agents at it with PREFECT__CLOUD__API={api_server.url}", err=True)
+    click.echo(key_note, err=True)
+    click.echo(
+        f"Point agents at it with PREFECT__CLOUD__API={api_server.url}"
+        + (" and PREFECT__CLOUD__API_KEY=<the key>" if key else ""),
+        err=True,
+    )
     lazarus = None
     if lazarus_after:
         from prefect_agent.server.lazarus import Lazarus
@@ -112,6 +218,47 @@ def start(
     finally:
         if lazarus is not None:
             lazarus.stop()
+
+
+def _api_key(given: str | None, path: str | None, no_auth: bool) -> tuple[str | None, str]:
+    """The key to require and a line telling the operator where it came from. A generated
+    key is shown only on a terminal: stderr redirected to a file would keep it in a log."""
+    from prefect_agent.server.access import generate_api_key, read_key_file, write_key_file
+
+    if no_auth:
+        if given or path:
+            raise click.UsageError("--no-auth contradicts --api-key/--api-key-file")
+        return None, (
+            "WARNING: no API key required (--no-auth): anyone who can reach this port can "
+            "schedule runs that execute code as the agents' user"
+        )
+    if given and path:
+        raise click.UsageError(
+            f"give the API key once: --api-key ({KEY_ENV}) or --api-key-file ({KEY_FILE_ENV})"
+        )
+    try:
+        if given:
+            from prefect_agent.server.access import AccessPolicy
+
+            AccessPolicy(given)  # the same check as for a key read from a file
+            return given, "API key: the one given (--api-key or " + KEY_ENV + ")"
+        if path:
+            from pathlib import Path
+
+            if Path(path).exists():
+                return read_key_file(path), f"API key: read from {path}"
+            key = generate_api_key()
+            write_key_file(path, key)
+            return key, f"API key: generated into {path} (readable by its owner only)"
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--api-key/--api-key-file") from None
+    key = generate_api_key()
+    if sys.stderr.isatty():
+        return key, f"API key (generated; clients send it as a Bearer token): {key}"
+    return key, (
+        "API key: generated, and not shown because stderr is not a terminal; to share a key "
+        f"with clients, give one with --api-key-file or {KEY_ENV}"
+    )
 
 
 def _open_store(db: str) -> Any:

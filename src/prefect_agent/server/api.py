@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Mapping
@@ -17,28 +16,25 @@ from graphql import (
     parse,
     validate,
 )
-from graphql.language import (
-    FieldNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-)
+from graphql.language import FieldNode, OperationDefinitionNode
 
 from prefect_agent.server.errors import ServerError
 from prefect_agent.server.faults import EXEMPT_HEADER
+from prefect_agent.server.query_limits import (
+    DocumentCache,
+    LimitExceeded,
+    RowBudget,
+    check_document,
+    meter_resolvers,
+)
 from prefect_agent.server.queue_limits import QueueLimits
+from prefect_agent.server.request_limits import QueryLimits
 from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.resolvers import RequestContext, bind_resolvers
 from prefect_agent.server.scalars import bind_scalars
 from prefect_agent.server.store import Store
 
 logger = logging.getLogger(__name__)
-
-PREPARED_DOCUMENTS = 512
-"""How many distinct query texts keep their parsed, validated document."""
-
-MAX_DEPTH = 10
-"""Deepest selection accepted (Prefect's Apollo gateway allows 7; flow process queries need 3)."""
 
 
 def schema_sdl() -> str:
@@ -50,24 +46,22 @@ def build_api_schema() -> GraphQLSchema:
     schema = build_schema(schema_sdl())
     bind_scalars(dict(schema.type_map))
     bind_resolvers(schema)
+    meter_resolvers(schema, _budget_of)
     return schema
 
 
-def _depth(node: Any, fragments: Mapping[str, Any], seen: frozenset[str] = frozenset()) -> int:
-    selection_set = getattr(node, "selection_set", None)
-    if selection_set is None:
-        return 0
-    deepest = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            deepest = max(deepest, 1 + _depth(selection, fragments, seen))
-        elif isinstance(selection, InlineFragmentNode):
-            deepest = max(deepest, _depth(selection, fragments, seen))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                deepest = max(deepest, _depth(fragments[name], fragments, seen | {name}))
-    return deepest
+class _MeteredContext(RequestContext):
+    """A request's context with the rows it may still resolve."""
+
+    def __init__(self, *args: Any, budget: RowBudget) -> None:
+        super().__init__(*args)
+        self.budget = budget
+
+
+def _budget_of(context: Any) -> RowBudget:
+    if isinstance(context, _MeteredContext):
+        return context.budget
+    return RowBudget(1 << 62)  # a caller of the schema that set no budget
 
 
 def _root_fields(document: Any, operation_name: str | None) -> list[str]:
@@ -111,14 +105,22 @@ def _format(error: GraphQLError) -> dict[str, Any]:
 class Api:
     """The embedded API: a GraphQL schema over a ``Store``, answering request bodies."""
 
-    def __init__(self, store: Store, limits: QueueLimits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        limits: QueueLimits | None = None,
+        query_limits: QueryLimits | None = None,
+    ) -> None:
         self.store = store
         self.limits = limits or QueueLimits()
+        self.query_limits = query_limits or QueryLimits()
         self.schema = build_api_schema()
         self.stats = RequestStats()
         # Agents send the same few documents over and over: parse and validate each once.
         # (Execution never mutates a document, so sharing one between threads is safe.)
-        self._prepare = functools.lru_cache(maxsize=PREPARED_DOCUMENTS)(self._prepare_uncached)
+        self.documents = DocumentCache(
+            self.query_limits.cache_entries, self.query_limits.cache_max_query_bytes
+        )
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """(HTTP status, response JSON) for one POSTed request body."""
@@ -155,12 +157,13 @@ class Api:
         operation_name: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        document, refusal = self._prepare(query)
+        document, refusal = self.documents.get_or_prepare(query, self._prepare)
         if refusal is not None:
             return 400, {"errors": list(refusal)}
         if not any(key.lower() == EXEMPT_HEADER.lower() for key in headers or {}):
             self.stats.record(_root_fields(document, operation_name))
-        context = RequestContext(self.store, self.limits, headers or {})
+        budget = RowBudget(self.query_limits.max_rows)
+        context = _MeteredContext(self.store, self.limits, headers or {}, budget=budget)
         result = execute(
             self.schema,
             document,
@@ -170,6 +173,10 @@ class Api:
         )
         if isinstance(result, Mapping) or hasattr(result, "__await__"):
             raise TypeError("the embedded API resolves synchronously")
+        over = [e for e in result.errors or () if isinstance(e.original_error, LimitExceeded)]
+        if over:
+            # Every field resolved after the budget ran out fails the same way: say it once.
+            return 400, {"data": None, "errors": [_format(over[0])]}
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [_format(error) for error in result.errors]
@@ -177,30 +184,37 @@ class Api:
         status = 400 if result.data is None and result.errors else 200
         return status, body
 
-    def _prepare_uncached(self, query: str) -> tuple[Any, tuple[dict[str, Any], ...] | None]:
-        """The parsed document, or the errors that refuse it (parse, validation, depth)."""
+    def encode(self, status: int, body: Mapping[str, Any]) -> tuple[int, bytes]:
+        """The answer as JSON bytes, or the error that replaces one over ``max_result_bytes``."""
+        data = json.dumps(body, default=str).encode()
+        limit = self.query_limits.max_result_bytes
+        if len(data) <= limit:
+            return status, data
+        message = (
+            f"The answer would be {len(data)} bytes; at most {limit} are sent "
+            "(setting max_result_bytes); narrow the query with where/limit"
+        )
+        refused = {"data": None, "errors": [_error(message, LimitExceeded.code)]}
+        return 400, json.dumps(refused).encode()
+
+    def _prepare(self, query: str) -> tuple[Any, tuple[dict[str, Any], ...] | None]:
+        """The parsed document, or the errors that refuse it (parse, cost limits, validation)."""
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=self.query_limits.max_tokens)
         except GraphQLError as exc:
+            if "tokens. Parsing aborted" in exc.message:
+                message = (
+                    f"Query has more than {self.query_limits.max_tokens} tokens "
+                    "(setting max_tokens)"
+                )
+                return None, (_error(message, LimitExceeded.code),)
             return None, (_error(exc.message, "GRAPHQL_PARSE_FAILED"),)
+        # Measured before validation: validation walks fragments as they are spread too.
+        try:
+            check_document(document, self.query_limits)
+        except LimitExceeded as exc:
+            return None, (_error(str(exc), exc.code),)
         errors = validate(self.schema, document)
         if errors:
             return None, tuple(_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors)
-        too_deep = self._too_deep(document)
-        if too_deep:
-            return None, (_error(too_deep, "GRAPHQL_VALIDATION_FAILED"),)
         return document, None
-
-    @staticmethod
-    def _too_deep(document: Any) -> str:
-        fragments = {
-            d.name.value: d
-            for d in document.definitions
-            if not isinstance(d, OperationDefinitionNode)
-        }
-        for definition in document.definitions:
-            if isinstance(definition, OperationDefinitionNode):
-                depth = _depth(definition, fragments)
-                if depth > MAX_DEPTH:
-                    return f"Query is {depth} levels deep; at most {MAX_DEPTH} are allowed"
-        return ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,9 +33,56 @@ def matches(row: Row, where: Mapping[str, Any] | None, relations: Mapping[str, R
     return True
 
 
-def _like(pattern: str, flags: int) -> re.Pattern[str]:
-    parts = (".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), flags | re.DOTALL)
+_ANY_RUN, _ANY_ONE = object(), object()
+
+
+@functools.lru_cache(maxsize=256)
+def _like_tokens(pattern: str) -> tuple[object, ...]:
+    """``%`` (any run), ``_`` (any one character) and literal characters; a backslash makes
+    the next character literal, as in PostgreSQL. Adjacent ``%`` are one run."""
+    tokens: list[object] = []
+    escaped = False
+    for ch in pattern:
+        if escaped:
+            tokens.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "%":
+            if not tokens or tokens[-1] is not _ANY_RUN:
+                tokens.append(_ANY_RUN)
+        elif ch == "_":
+            tokens.append(_ANY_ONE)
+        else:
+            tokens.append(ch)
+    if escaped:
+        tokens.append("\\")
+    return tuple(tokens)
+
+
+def like(value: str, pattern: str, *, ignore_case: bool = False) -> bool:
+    """SQL ``LIKE`` without backtracking: on a mismatch only the last ``%`` is resumed, one
+    character further, so a match costs at most len(value) x len(pattern) steps (a regular
+    expression with many ``.*`` backtracks exponentially: twelve ``%`` took seconds)."""
+    if ignore_case:
+        value, pattern = value.lower(), pattern.lower()
+    tokens = _like_tokens(pattern)
+    t = p = 0
+    resume_p, resume_t = -1, 0
+    while t < len(value):
+        token = tokens[p] if p < len(tokens) else None
+        if token is _ANY_RUN:
+            resume_p, resume_t = p, t
+            p += 1
+        elif token is not None and (token is _ANY_ONE or token == value[t]):
+            p += 1
+            t += 1
+        elif resume_p >= 0:
+            resume_t += 1  # let the last % swallow one more character
+            p, t = resume_p + 1, resume_t
+        else:
+            return False
+    return all(token is _ANY_RUN for token in tokens[p:])
 
 
 def _contains(outer: Any, inner: Any) -> bool:
@@ -66,8 +113,8 @@ _OPERATORS: Mapping[str, Callable[[Any, Any], bool]] = {
     "_gte": lambda v, o: _ordered(v, o, lambda a, b: a >= b),
     "_lt": lambda v, o: _ordered(v, o, lambda a, b: a < b),
     "_lte": lambda v, o: _ordered(v, o, lambda a, b: a <= b),
-    "_like": lambda v, o: isinstance(v, str) and bool(_like(o, 0).fullmatch(v)),
-    "_ilike": lambda v, o: isinstance(v, str) and bool(_like(o, re.IGNORECASE).fullmatch(v)),
+    "_like": lambda v, o: isinstance(v, str) and like(v, o),
+    "_ilike": lambda v, o: isinstance(v, str) and like(v, o, ignore_case=True),
     "_is_null": lambda v, o: (v is None) == bool(o),
     "_contains": lambda v, o: v is not None and _contains(v, o),
     "_contained_in": lambda v, o: v is not None and _contains(o, v),

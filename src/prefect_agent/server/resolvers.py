@@ -7,10 +7,10 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
-from prefect_agent.server import bool_exp, timestamps
+from prefect_agent.server import bool_exp, sql_select, timestamps
 from prefect_agent.server.errors import ServerError
 from prefect_agent.server.queue_limits import QueueLimits
-from prefect_agent.server.store import Store
+from prefect_agent.server.store import JSON_COLUMNS, Store
 
 Resolver = Callable[..., Any]
 Info = GraphQLResolveInfo  # generic in graphql-core 3.3, plain in 3.2
@@ -103,6 +103,26 @@ def select(
 ) -> list[Mapping[str, Any]]:
     """Rows of ``table`` (optionally children of ``parent`` = (column, id)) as Hasura lists them."""
     store = ctx.store
+    in_sql = sql_select.plan(
+        store.columns[table],
+        JSON_COLUMNS[table],
+        where=where,
+        order_by=order_by,
+        limit=limit,
+        offset=offset,
+        parent=parent,
+    )
+    if in_sql is not None:  # the common case: filtered, ordered and paged by SQLite
+        return list(
+            store.rows(
+                table,
+                where_sql=in_sql.where_sql,
+                params=in_sql.params,
+                order_sql=in_sql.order_sql,
+                limit=in_sql.limit,
+                offset=in_sql.offset,
+            )
+        )
     wanted = _ids_wanted(where)
     if parent is not None:
         rows = store.rows_by(table, parent[0], [parent[1]])

@@ -198,11 +198,22 @@ class Store:
     # -- generic reads (the Hasura half) ------------------------------------------------------
 
     def rows(
-        self, table: str, *, where_sql: str = "", params: Sequence[Any] = ()
+        self,
+        table: str,
+        *,
+        where_sql: str = "",
+        params: Sequence[Any] = (),
+        order_sql: str = "",
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Decoded rows of ``table`` in their natural order (creation, or time for logs)."""
-        order = NATURAL_ORDER[table]
+        """Decoded rows of ``table`` ordered by ``order_sql``, then in their natural order
+        (creation, or time for logs); ``limit``/``offset`` page them in SQL."""
+        order = f"{order_sql}, {NATURAL_ORDER[table]}" if order_sql else NATURAL_ORDER[table]
         sql = f"SELECT * FROM {table}{' WHERE ' + where_sql if where_sql else ''} ORDER BY {order}"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params = (*params, -1 if limit is None else limit, offset)
         with self.reading() as conn:
             return [_decode(table, row) for row in conn.execute(sql, tuple(params))]
 

@@ -7,8 +7,13 @@ Public helper for every test suite that needs a Prefect API::
     with running_server() as api:                 # in-memory SQLite, free port, own thread
         run_id = api.create_run(labels=["dev"], run_config={"type": "LocalRun"})
         burst = api.create_runs(1000, labels=["dev"])   # aliased mutations, 4 requests
-        ...                                      # point an agent at api.url
+        ...                                      # point an agent at api.url, key api.api_key
         assert api.state_of(run_id) == "Success"
+
+The server requires an API key, generated unless one is given (``api_key=``);
+``api.api_key`` is it, ``api.auth_headers`` the header that carries it, ``api.agent_env``
+the variables that give it to an agent or Prefect 1.4.1 process. ``auth=False`` serves
+without one (tests of that mode only).
 
 Everything here goes through HTTP (the agent's own transport), exactly as an agent or
 flow process would, except ``api.store`` which gives direct read access to the database for
@@ -26,11 +31,14 @@ from datetime import datetime
 from typing import Any
 
 from prefect_agent.adapters.graphql.transport import HttpTransport
+from prefect_agent.domain.secret import Secret
+from prefect_agent.server.access import AccessPolicy, generate_api_key
 from prefect_agent.server.api import Api
 from prefect_agent.server.faults import EXEMPT_HEADER, ServerFaults
 from prefect_agent.server.http_server import ApiServer
 from prefect_agent.server.lazarus import Lazarus
 from prefect_agent.server.queue_limits import QueueLimits
+from prefect_agent.server.request_limits import ConnectionLimits, QueryLimits
 from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.store import Store
 from prefect_agent.server.timestamps import to_text
@@ -53,8 +61,32 @@ class RunningServer:
         """Injects failures into every request except these helpers' own."""
         self.stats: RequestStats = server.api.stats
         """Counts every request except these helpers' own (``stats.snapshot()``)."""
+        self.api_key: str | None = server.access.api_key
+        """The key clients must send (None when served with ``auth=False``)."""
         self._http = HttpTransport(self.url, timeout=30, environ={})
-        self._headers = {"Content-Type": "application/json", EXEMPT_HEADER: "1"}
+        self._headers = {
+            "Content-Type": "application/json",
+            EXEMPT_HEADER: "1",
+            **self.auth_headers,
+        }
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <key>"}``, or nothing when no key is required."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+    @property
+    def secret_key(self) -> Secret | None:
+        """The key as the agent's settings and ``GraphQLClient`` take it."""
+        return Secret(self.api_key) if self.api_key else None
+
+    @property
+    def agent_env(self) -> dict[str, str]:
+        """The variables pointing an agent or a Prefect 1.4.1 process at this API."""
+        env = {"PREFECT__CLOUD__API": self.url, "PREFECT__BACKEND": "server"}
+        if self.api_key:
+            env["PREFECT__CLOUD__API_KEY"] = self.api_key
+        return env
 
     # -- raw access ------------------------------------------------------------------------
 
@@ -220,39 +252,34 @@ def start_server(
     limits: QueueLimits | None = None,
     create_tenant: bool = True,
     lazarus_after: float | None = None,
+    api_key: str | None = None,
+    auth: bool = True,
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
+    query_limits: QueryLimits | None = None,
+    connections: ConnectionLimits | None = None,
 ) -> RunningServer:
     """Start the embedded API in a daemon thread; call ``close()`` when done.
 
     ``port=0`` picks a free port (read it from ``.url``). ``create_tenant`` makes the default
     tenant so an agent can register at once. ``lazarus_after`` seconds turns on Lazarus
-    (runs stuck in Submitted are scheduled again); off by default in tests.
+    (runs stuck in Submitted are scheduled again); off by default in tests. ``api_key``
+    (generated when not given) is required unless ``auth=False``.
     """
+    key = (api_key or generate_api_key()) if auth else None
+    access = AccessPolicy.with_hosts(key, allowed_hosts, allowed_origins)
     store = Store(db)
     tenant_id = store.ensure_default_tenant() if create_tenant else ""
-    server = ApiServer(Api(store, limits), host=host, port=port).start()
+    api = Api(store, limits, query_limits)
+    server = ApiServer(api, host=host, port=port, access=access, connections=connections).start()
     lazarus = Lazarus(store, after_seconds=lazarus_after).start() if lazarus_after else None
     return RunningServer(server, tenant_id, lazarus)
 
 
 @contextmanager
-def running_server(
-    *,
-    db: str = ":memory:",
-    host: str = "127.0.0.1",
-    port: int = 0,
-    limits: QueueLimits | None = None,
-    create_tenant: bool = True,
-    lazarus_after: float | None = None,
-) -> Iterator[RunningServer]:
-    """``start_server`` as a context manager that stops the server on exit."""
-    running = start_server(
-        db=db,
-        host=host,
-        port=port,
-        limits=limits,
-        create_tenant=create_tenant,
-        lazarus_after=lazarus_after,
-    )
+def running_server(**options: Any) -> Iterator[RunningServer]:
+    """``start_server(**options)`` as a context manager that stops the server on exit."""
+    running = start_server(**options)
     try:
         yield running
     finally:

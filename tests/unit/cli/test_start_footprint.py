@@ -59,7 +59,7 @@ def test_a_local_agent_start_loads_only_what_it_uses(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             timeout=60,
-            env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+            env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", **api.agent_env},
         )
         assert done.returncode == 0, done.stderr
         polled = api.stats.snapshot()["fields"]

@@ -17,7 +17,7 @@ def api() -> Iterator[RunningServer]:
 
 
 def environ(api: RunningServer, run_id: str) -> dict[str, str]:
-    return {"PREFECT__CONTEXT__FLOW_RUN_ID": run_id, "PREFECT__CLOUD__API": api.url}
+    return {"PREFECT__CONTEXT__FLOW_RUN_ID": run_id, **api.agent_env}
 
 
 def test_a_run_goes_running_then_success_with_log_lines(api: RunningServer) -> None:

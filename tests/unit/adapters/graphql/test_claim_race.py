@@ -25,7 +25,7 @@ def test_each_run_is_claimed_exactly_once() -> None:
 
         def agent(name: str, seed: int) -> None:
             try:
-                source = GraphQLRunSource(GraphQLClient(api.url))
+                source = GraphQLRunSource(GraphQLClient(api.url, api_key=api.secret_key))
                 source.register(
                     agent_type="LocalAgent", name=name, labels=["race"], agent_config_id=None
                 )

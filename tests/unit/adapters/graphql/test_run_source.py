@@ -40,8 +40,10 @@ class RequestCounter:
         api.server.api.handle = handle  # type: ignore[method-assign]
 
 
-def source_for(api: RunningServer, **kwargs: Any) -> GraphQLRunSource:
-    return GraphQLRunSource(GraphQLClient(api.url, retry=RetryPolicy(attempts=2)), **kwargs)
+def source_for(api: RunningServer, *, keyed: bool = True, **kwargs: Any) -> GraphQLRunSource:
+    key = api.secret_key if keyed else None
+    client = GraphQLClient(api.url, api_key=key, retry=RetryPolicy(attempts=2))
+    return GraphQLRunSource(client, **kwargs)
 
 
 def register(source: GraphQLRunSource, labels: list[str], name: str = "agent") -> str:
@@ -53,7 +55,9 @@ def soon() -> datetime:
 
 
 def test_from_config_and_server_start_up(api: RunningServer) -> None:
-    source = GraphQLRunSource.from_config(AgentConfig(api=api.url, labels=["a"]))
+    source = GraphQLRunSource.from_config(
+        AgentConfig(api=api.url, api_key=api.secret_key, labels=["a"])
+    )
     counter = RequestCounter(api)
     agent_id = register(source, ["a"])
     assert source.tenant_id == api.tenant_id
@@ -83,10 +87,8 @@ def test_an_api_without_tenants_says_how_to_make_one() -> None:
 
 def test_cloud_needs_a_key_then_uses_auth_info(api: RunningServer) -> None:
     with pytest.raises(ConfigError, match="API key"):
-        register(source_for(api, backend="cloud"), [])
-    from prefect_agent.domain.secret import Secret
-
-    keyed = GraphQLRunSource(GraphQLClient(api.url, api_key=Secret("k")), backend="cloud")
+        register(source_for(api, keyed=False, backend="cloud"), [])
+    keyed = GraphQLRunSource(GraphQLClient(api.url, api_key=api.secret_key), backend="cloud")
     register(keyed, [])
     assert keyed.tenant_id == api.tenant_id
 
