@@ -54,9 +54,9 @@ def test_both_carry_the_typing_marker_the_schema_and_the_templates(dist: Dist) -
 
 
 def test_the_version_comes_from_one_place(dist: Dist, installed: Venv) -> None:
-    metadata = zipfile.ZipFile(dist.wheel).read(
-        f"prefect_agent-{__version__}.dist-info/METADATA"
-    ).decode()
+    metadata = (
+        zipfile.ZipFile(dist.wheel).read(f"prefect_agent-{__version__}.dist-info/METADATA").decode()
+    )
     assert f"\nVersion: {__version__}\n" in metadata
     assert dist.wheel.name == f"prefect_agent-{__version__}-py3-none-any.whl"
     version = installed.run("prefect-agent", "--version").stdout.strip()
