@@ -25,8 +25,8 @@ RUN /opt/prefect-agent/bin/pip install "/src${EXTRAS:+[$EXTRAS]}" \
     && /opt/prefect-agent/bin/pip uninstall -y -q pip setuptools wheel
 
 FROM ${BASE_IMAGE}
-RUN groupadd --system --gid 10001 prefect \
-    && useradd --system --uid 10001 --gid prefect --home-dir /home/prefect --create-home \
+RUN groupadd --gid 10001 prefect \
+    && useradd --uid 10001 --gid prefect --home-dir /home/prefect --create-home \
         --shell /usr/sbin/nologin prefect
 COPY --from=builder /opt/prefect-agent /opt/prefect-agent
 ENV PATH=/opt/prefect-agent/bin:$PATH PYTHONUNBUFFERED=1
