@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -83,10 +84,16 @@ def prefect_core_commands_work(venv: Venv) -> None:
     assert "hello from Prefect core" in ran and "Flow run succeeded!" in ran
 
 
+@pytest.fixture
+def venv(tmp_path: Path) -> Iterator[Venv]:
+    made = Venv(tmp_path / "venv")
+    yield made
+    made.remove()
+
+
 def test_prefect_agent_installed_last_keeps_every_prefect_core_command(
-    dist: Dist, tmp_path: Path
+    dist: Dist, venv: Venv, tmp_path: Path
 ) -> None:
-    venv = Venv(tmp_path / "venv")
     venv.pip_install(*PREFECT_CORE)
     venv.pip_install(dist.wheel)
 
@@ -101,8 +108,9 @@ def test_prefect_agent_installed_last_keeps_every_prefect_core_command(
     agent_runs_a_flow_run(venv, "prefect-agent", tmp_path)
 
 
-def test_prefect_core_installed_last_and_the_documented_fix(dist: Dist, tmp_path: Path) -> None:
-    venv = Venv(tmp_path / "venv")
+def test_prefect_core_installed_last_and_the_documented_fix(
+    dist: Dist, venv: Venv, tmp_path: Path
+) -> None:
     venv.pip_install(dist.wheel)
     # Alone, `prefect` is all of ours.
     assert "embedded Prefect-compatible API" in venv.run("prefect", "server", "--help").stdout

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,13 @@ pytestmark = [pytest.mark.distribution, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def installed(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+def installed(dist: Dist, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
     venv = Venv(tmp_path_factory.mktemp("clean") / "venv")
-    venv.pip_install(f"{dist.wheel}[server]")
-    return venv
+    try:
+        venv.pip_install(f"{dist.wheel}[server]")
+        yield venv
+    finally:
+        venv.remove()
 
 
 def data_files() -> set[str]:

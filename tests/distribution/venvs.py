@@ -71,6 +71,9 @@ class Venv:
             run([Path(sys.base_prefix) / "bin" / "python3", "-m", "venv", path])
         self.home.mkdir(exist_ok=True)
 
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
     def pip_install(self, *requirements: str | Path) -> None:
         run([self.python, "-m", "pip", "install", "-q", *requirements], env=self.env())
 
