@@ -78,4 +78,4 @@ def hand_off(script: Callable[[], object], args: Sequence[str]) -> None:
         if is_top_level_help(args):
             click.echo(HELP_FOOTER)
         raise
-    sys.exit(code)
+    sys.exit(code if code is None or isinstance(code, int) else str(code))
