@@ -34,16 +34,18 @@ class BuiltImage:
         self.log: list[str] = []
         # The classic builder (the engine's API): pip inside the build reaches the package
         # index through the host's network.
-        for chunk in client.api.build(
-            path=str(ROOT), tag=self.tag, buildargs=dict(build_args), network_mode="host",
-            rm=True, forcerm=True, decode=True,
-        ):  # fmt: skip
-            if "error" in chunk:
-                self.remove()
-                raise AssertionError(
-                    f"docker build failed: {chunk['error']}\n{self.text()[-4000:]}"
-                )
-            self.log.append(chunk.get("stream", ""))
+        try:
+            for chunk in client.api.build(
+                path=str(ROOT), tag=self.tag, buildargs=dict(build_args), network_mode="host",
+                rm=True, forcerm=True, decode=True,
+            ):  # fmt: skip
+                if "error" in chunk:
+                    log = self.text()[-4000:]
+                    raise AssertionError(f"docker build failed: {chunk['error']}\n{log}")
+                self.log.append(chunk.get("stream", ""))
+        except BaseException:
+            self.remove()  # what a failed or interrupted build left behind
+            raise
         self.image = client.images.get(self.tag)
 
     def text(self) -> str:

@@ -20,7 +20,7 @@ from prefect_agent import __version__
 from prefect_agent.cli.main import prefect
 from prefect_agent.server.testing import running_server
 from tests.distribution.agent_image import BuiltImage, local_base_image
-from tests.distribution.venvs import ROOT
+from tests.distribution.venvs import PREFECT_CORE, ROOT
 from tests.docker.conftest import docker_engine  # noqa: F401 - the shared engine fixture
 from tests.kubernetes.emulator import JobController, running_emulator
 from tests.polling import eventually
@@ -32,7 +32,13 @@ LABEL = "image-test"
 
 @pytest.fixture(scope="module")
 def agent_image(docker_engine: Any) -> Iterator[BuiltImage]:  # noqa: F811
-    built = BuiltImage(docker_engine, {"BASE_IMAGE": local_base_image(), "EXTRAS": "kubernetes"})
+    # One build covers both options: the Kubernetes extra and Prefect core next to the agent.
+    build_args = {
+        "BASE_IMAGE": local_base_image(),
+        "EXTRAS": "kubernetes",
+        "PREFECT_CORE": " ".join(PREFECT_CORE),
+    }
+    built = BuiltImage(docker_engine, build_args)
     try:
         yield built
     finally:
@@ -75,6 +81,14 @@ def test_the_final_stage_has_no_build_tools(agent_image: BuiltImage) -> None:
     )
     assert "prefect-agent" in found and "no-source" in found
     assert not re.search(r"/(gcc|cc|make|git)$|/pip3?$", found, flags=re.M), found
+
+
+def test_with_prefect_core_in_the_image_prefect_agent_keeps_its_agent(
+    agent_image: BuiltImage,
+) -> None:
+    found = shell(agent_image, "prefect version; prefect agent --help")
+    assert found.splitlines()[0] == "1.4.1"  # Prefect core's own command...
+    assert f"prefect-agent {__version__}'s agents" in " ".join(found.split())  # ...but our agent
 
 
 def install_container(api: str, image: str) -> dict[str, Any]:
