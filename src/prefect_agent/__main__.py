@@ -1,6 +1,6 @@
-"""``python -m prefect_agent`` runs the ``prefect`` command line."""
+"""``python -m prefect_agent`` runs the ``prefect-agent`` command line (all of our commands)."""
 
-from prefect_agent.cli.main import main
+from prefect_agent.cli.main import prefect_agent_main
 
 if __name__ == "__main__":
-    main()
+    prefect_agent_main()

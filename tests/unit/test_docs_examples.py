@@ -49,7 +49,7 @@ def test_every_exemption_gives_its_reason(block: Block) -> None:
     assert not missing, f"{block.where}: {missing} do not exist"
     test_source = "\n".join(path.read_text() for path in covering)
     # Each `prefect a b` of the example is run by those tests: as words or as argv items.
-    for a, b in re.findall(r"\bprefect ([a-z-]+) ([a-z-]+)", block.body):
+    for a, b in re.findall(r"\bprefect(?:-agent)? ([a-z-]+) ([a-z-]+)", block.body):
         assert f"{a} {b}" in test_source or f'"{a}", "{b}"' in test_source, (
             f"{block.where}: {block.note} does not run `prefect {a} {b}`"
         )

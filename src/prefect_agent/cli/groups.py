@@ -53,9 +53,16 @@ def prefect() -> None:
     """Prefect 1.x agents, rebuilt: run flow runs from a Prefect API on your infrastructure."""
 
 
-@prefect.group(context_settings=CONTEXT_SETTINGS)
+AGENT_HELP = (
+    f"Start and configure agents (local, docker, kubernetes, ecs, vertex): prefect-agent {__version__}'s"
+    " agents, not Prefect core's (with Prefect core installed, `python -m prefect agent` still"
+    " reaches Prefect core's own)."
+)
+
+
+@prefect.group(context_settings=CONTEXT_SETTINGS, help=AGENT_HELP)
 def agent() -> None:
-    """Start and configure agents (local, docker, kubernetes, ecs, vertex)."""
+    pass
 
 
 @agent.group(

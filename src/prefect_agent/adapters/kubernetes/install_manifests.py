@@ -141,7 +141,9 @@ def deployment(options: InstallOptions) -> dict[str, Any]:
         "image": options.agent_image,
         "imagePullPolicy": options.image_pull_policy
         or ("Always" if options.latest else "IfNotPresent"),
-        "command": ["prefect", "agent", "kubernetes", "start", *args],
+        # `prefect-agent`, not `prefect`: in an image that also holds Prefect core, `prefect`
+        # may be Prefect core's own command line.
+        "command": ["prefect-agent", "agent", "kubernetes", "start", *args],
         "env": _env(options),
         "ports": [{"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"}],
         "livenessProbe": _probe("/api/health", initial=15, period=30, failures=3),

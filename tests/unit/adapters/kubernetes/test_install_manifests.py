@@ -72,7 +72,7 @@ def test_the_deployment_probes_health_and_readiness_with_resources() -> None:
         "limits": {"cpu": "1", "memory": "1Gi"},
     }
     assert container["command"] == [
-        "prefect",
+        "prefect-agent",  # never Prefect core's `prefect`, even in an image that has both
         "agent",
         "kubernetes",
         "start",
