@@ -9,6 +9,7 @@ Prefect's backend flow runner.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -95,6 +96,25 @@ class Prefect1Client:
             "PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS": FLOW_RUNNER,
         }
         return self.run(["-m", "prefect", "execute", "flow-run"], env=env, timeout=timeout)
+
+    def start(self, flow_run_id: str, **env: str) -> subprocess.Popen[str]:
+        """``execute`` in the background (stop it with ``.kill()``/``.wait()``)."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
+        full = {
+            **base,
+            **self.env,
+            "PREFECT__CONTEXT__FLOW_RUN_ID": flow_run_id,
+            "PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS": FLOW_RUNNER,
+            **env,
+        }
+        return subprocess.Popen(
+            [str(self.prefect1.python), "-m", "prefect", "execute", "flow-run"],
+            env=full,
+            cwd=self.home,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     # -- reading the API -------------------------------------------------------------------
 
