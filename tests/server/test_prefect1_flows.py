@@ -170,7 +170,10 @@ RETRYING = """
         flaky()
 """
 
-QUEUE = "mutation($input: get_runs_in_queue_input!) { get_runs_in_queue(input: $input) { flow_run_ids } }"
+QUEUE = (
+    "mutation($input: get_runs_in_queue_input!) {"
+    " get_runs_in_queue(input: $input) { flow_run_ids } }"
+)
 
 
 def queued(api: RunningServer, run_id: str, before: datetime | None = None) -> list[str]:
