@@ -97,16 +97,18 @@ class Prefect1Client:
         }
         return self.run(["-m", "prefect", "execute", "flow-run"], env=env, timeout=timeout)
 
+    def full_env(self, **env: str) -> dict[str, str]:
+        """The environment of a Prefect process started here (for ``subprocess.Popen``)."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
+        return {**base, **self.env, **env}
+
     def start(self, flow_run_id: str, **env: str) -> subprocess.Popen[str]:
         """``execute`` in the background (stop it with ``.kill()``/``.wait()``)."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
-        full = {
-            **base,
-            **self.env,
-            "PREFECT__CONTEXT__FLOW_RUN_ID": flow_run_id,
-            "PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS": FLOW_RUNNER,
+        full = self.full_env(
+            PREFECT__CONTEXT__FLOW_RUN_ID=flow_run_id,
+            PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS=FLOW_RUNNER,
             **env,
-        }
+        )
         return subprocess.Popen(
             [str(self.prefect1.python), "-m", "prefect", "execute", "flow-run"],
             env=full,
