@@ -296,12 +296,11 @@ def test_a_task_tag_concurrency_limit_queues_task_runs_over_it(
         "import json; from prefect import Client; "
         "print(json.dumps(Client().update_task_tag_limit('db', 1)))"
     )
-    assert (
-        client.python(
-            "import json; from prefect import Client; print(json.dumps(Client().get_task_tag_limit('db')))"
-        )
-        == 1
+    limit = client.python(
+        "import json; from prefect import Client; "
+        "print(json.dumps(Client().get_task_tag_limit('db')))"
     )
+    assert limit == 1
     flow_id = client.register(client.write_flow("tagged", TAGGED))
     first, second = client.create_flow_run(flow_id), client.create_flow_run(flow_id)
     holder = client.start(first)
