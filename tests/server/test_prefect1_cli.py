@@ -73,9 +73,13 @@ def test_projects_registration_and_the_get_commands(
     assert "Hello, cli!" in ran
     assert "Flow run succeeded!" in ran
 
+    flow_id = flows[1].split()[-2]
+    assert "Flow run succeeded!" in client.cli("run", "--id", flow_id, "--execute", "--watch")
+
     runs = client.cli("get", "flow-runs", "--started").splitlines()
-    run_name = runs[1].split()[0]
-    assert runs[1].split()[1:3] == ["hello", "Success"]
+    assert len(runs) == 3
+    run_name = runs[-1].split()[0]
+    assert runs[-1].split()[1:3] == ["hello", "Success"]
     logs = client.cli("get", "logs", "--name", run_name)
     assert "Hello, cli!" in logs
 
