@@ -333,6 +333,8 @@ def test_a_task_tag_concurrency_limit_queues_task_runs_over_it(
             "the second run's task to be queued by the limit", 60,
         )  # fmt: skip
         assert client.task_states(second)[("hold", -1)] != "Running"
+        # Its flow process waits for the slot: agents must not start the run a second time.
+        assert queued(api, second) == []
         (tmp_path / "go").touch()
         assert holder.wait(timeout=60) == 0
         assert waiter.wait(timeout=90) == 0
