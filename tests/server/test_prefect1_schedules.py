@@ -113,14 +113,17 @@ SCHEDULED = """
     from datetime import timedelta
     import pendulum
     from prefect import Flow, Parameter, task
-    from prefect.schedules import IntervalSchedule
+    from prefect.schedules import Schedule
+    from prefect.schedules.clocks import DatesClock, IntervalClock
 
     @task
     def show(x):
         return x
 
-    schedule = IntervalSchedule(interval=timedelta(minutes=1),
-                                start_date=pendulum.now("UTC").add(seconds=2))
+    # Every minute from an hour on, and once soon (a run the test can start when due).
+    soon, later = pendulum.now("UTC").add(seconds=20), pendulum.now("UTC").add(hours=1)
+    schedule = Schedule(clocks=[IntervalClock(timedelta(minutes=1), start_date=later),
+                                DatesClock([soon])])
     with Flow("scheduled", storage=STORAGE, schedule=schedule) as flow:
         show(Parameter("x", default=3))
 """
@@ -141,12 +144,15 @@ def test_a_registered_schedule_gets_its_next_runs_and_they_run(
     assert len(runs) == 10
     assert all(r["auto_scheduled"] and r["state"] == "Scheduled" for r in runs)
     starts = [timestamps.parse(r["scheduled_start_time"]) for r in runs]
-    assert all(b - a == timedelta(minutes=1) for a, b in itertools.pairwise(starts))
+    assert starts[1] - starts[0] > timedelta(minutes=50)
+    assert all(b - a == timedelta(minutes=1) for a, b in itertools.pairwise(starts[1:]))
     assert runs[0]["parameters"] == {"x": 3}
     # The scheduler's next passes create nothing twice.
     assert Scheduler(api.store).run_once() == 0
     assert len(api.graphql(SCHEDULED_RUNS, {"id": flow_id})["flow_run"]) == 10
 
+    # A flow process started before its run's time ends at once: start it when due.
+    eventually(lambda: starts[0] <= datetime.now(timezone.utc), "the first run to be due", 40)
     assert client.execute(runs[0]["id"]).returncode == 0
     assert api.state_of(runs[0]["id"]) == "Success"
 
