@@ -6,7 +6,8 @@ YAML, INI, TOML) or tests/e2e/test_docs_shell_examples.py (shell), unless an HTM
 the line just before its fence says otherwise:
 
     <!-- example: not run: <why it cannot run here> -->
-    <!-- example: covered by tests/<path>.py [more files] -->   (they run the same commands)
+    <!-- example: covered by tests/<path>.py [more files] [(why not here)] -->
+                                                   (those tests run the same commands)
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class Block:
     @property
     def covered_by(self) -> tuple[Path, ...]:
         if self.note and self.note.startswith("covered by "):
-            return tuple(ROOT / name for name in self.note.removeprefix("covered by ").split())
+            files = self.note.removeprefix("covered by ").split(" (", 1)[0]  # then (why)
+            return tuple(ROOT / name for name in files.split())
         return ()
 
     @property

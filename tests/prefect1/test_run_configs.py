@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 from prefect_agent.adapters.graphql.converters import flow_run_from_row
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.docker_settings import DockerSettings
+from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.errors import IncompatibleRunConfig
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.outcomes import UnreadableRun
+from prefect_agent.domain.vertex_settings import VertexSettings
 from tests.prefect1 import cases, ours
 from tests.prefect1.compare import check
 from tests.prefect1.venv import Prefect1, ask
@@ -102,13 +104,17 @@ def serialized(prefect1: Prefect1) -> dict[str, Any]:
 
 @pytest.mark.parametrize("cls", ["ECSRun", "VertexRun"])
 @pytest.mark.parametrize("variant", ["default", "full"])
-def test_ecs_and_vertex_runs_are_refused_in_one_line_naming_the_type(
+def test_ecs_and_vertex_runs_are_read_and_refused_by_the_other_agents_in_one_line(
     serialized: dict[str, Any], cls: str, variant: str
 ) -> None:
     run = flow_run_from_row(serialized[f"{cls}-{variant}"])
-    assert isinstance(run, UnreadableRun)
-    assert f"type '{cls}'" in run.reason and "not supported by this agent type" in run.reason
-    assert "\n" not in run.reason
+    assert not isinstance(run, UnreadableRun), run
+    for kind, settings_class in PLATFORMS.items():
+        with pytest.raises(IncompatibleRunConfig) as refused:
+            build_launch_spec(run, AgentConfig(platform=settings_class()), tenant_id=None)
+        assert cls in refused.value.reason and "\n" not in refused.value.reason, kind
+    own = ECSSettings if cls == "ECSRun" else VertexSettings
+    build_launch_spec(run, AgentConfig(platform=own()), tenant_id=None)
 
 
 @pytest.mark.parametrize("cls", ["LocalRun", "DockerRun", "KubernetesRun"])

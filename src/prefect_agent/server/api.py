@@ -18,6 +18,7 @@ from graphql import (
 )
 from graphql.language import FieldNode, OperationDefinitionNode
 
+from prefect_agent.server import document_shapes
 from prefect_agent.server.errors import ServerError
 from prefect_agent.server.faults import EXEMPT_HEADER
 from prefect_agent.server.query_limits import (
@@ -121,6 +122,8 @@ class Api:
         self.documents = DocumentCache(
             self.query_limits.cache_entries, self.query_limits.cache_max_query_bytes
         )
+        # Documents that differ only in literal values validate once per shape.
+        self._valid_shapes = document_shapes.ValidShapes(self.query_limits.cache_entries)
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
         """(HTTP status, response JSON) for one POSTed request body."""
@@ -214,7 +217,13 @@ class Api:
             check_document(document, self.query_limits)
         except LimitExceeded as exc:
             return None, (_error(str(exc), exc.code),)
-        errors = validate(self.schema, document)
+        key = document_shapes.shape(query)
+        if key is not None and key in self._valid_shapes:
+            errors = validate(self.schema, document, document_shapes.LITERAL_RULES)
+        else:
+            errors = validate(self.schema, document)
         if errors:
             return None, tuple(_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors)
+        if key is not None:
+            self._valid_shapes.add(key)
         return document, None

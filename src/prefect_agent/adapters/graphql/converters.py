@@ -57,8 +57,8 @@ def run_config_from_json(data: Any, run_id: str = "") -> RunConfig | None:
     if cls is None:
         supported = ", ".join(RUN_CONFIG_TYPES)
         raise RowError(
-            f"{subject} has type {type_name!r}, which is not supported by this agent type "
-            f"(supported run configs: {supported})"
+            f"{subject} has type {type_name!r}, which prefect-agent cannot run "
+            f"(it runs {supported})"
         )
     # Prefect 1.4.1 writes every unset field as null: null means "the default".
     fields = {

@@ -362,8 +362,10 @@ class LocalPlatform:
                 child.run_id, self._records.output_path(child.run_id), child.run_name
             )
         self._watcher.watch(child.process.pid, own_child=child.own)
-        if self._show_flow_logs:
-            self._watcher.wake()  # so the streaming interval starts now
+        # A wake-up runs _tick, which schedules this run's output checks (and, with
+        # --show-flow-logs, the streaming interval); a watcher with nothing else to do would
+        # otherwise sleep until some process ends.
+        self._watcher.wake()
 
     def _on_exit(self, pid: int, exit_code: int | None) -> None:
         with self._lock:
