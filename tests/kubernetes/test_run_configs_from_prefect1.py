@@ -47,6 +47,9 @@ def test_every_default_and_full_run_config_runs_on_the_kubernetes_agent(
             job_sync_interval_seconds=0.05,
             service_account_name="agent-sa",
             image_pull_secrets=("agent-secret",),
+            # The full KubernetesRun asks for its own service account: the operator allows it
+            # (by default a run config may not pick one; docs/security.md).
+            run_service_accounts=("*",),
         ),
     )
     platform = KubernetesPlatform(config, emulator.api_client())

@@ -32,6 +32,8 @@ class Prefect1Client:
             "PREFECT__CLOUD__API": api.url,
             "PREFECT__HOME_DIR": str(home / ".prefect"),
             "PREFECT__CLOUD__SEND_FLOW_RUN_LOGS": "true",
+            # Prefect 1.4.1 sends it as a Bearer token: the embedded API requires one.
+            **({"PREFECT__CLOUD__API_KEY": api.api_key} if api.api_key else {}),
         }
 
     def run(

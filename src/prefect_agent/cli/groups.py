@@ -54,9 +54,9 @@ def prefect() -> None:
 
 
 AGENT_HELP = (
-    f"Start and configure agents (local, docker, kubernetes, ecs, vertex): prefect-agent {__version__}'s"
-    " agents, not Prefect core's (with Prefect core installed, `python -m prefect agent` still"
-    " reaches Prefect core's own)."
+    "Start and configure agents (local, docker, kubernetes, ecs, vertex): "
+    f"prefect-agent {__version__}'s agents, not Prefect core's (with Prefect core installed, "
+    "`python -m prefect agent` still reaches Prefect core's own)."
 )
 
 

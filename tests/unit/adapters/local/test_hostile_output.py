@@ -102,7 +102,8 @@ def test_a_full_disk_leaves_runs_scheduled_until_space_returns(small_disk: Path)
     )
     agent.register()
     filler = small_disk / "filler"
-    with open(filler, "wb") as handle, pytest.raises(OSError, match="No space left"):
+    # Unbuffered: nothing is left to flush (and fail) when the file is closed.
+    with open(filler, "wb", buffering=0) as handle, pytest.raises(OSError, match="No space left"):
         while True:
             handle.write(b"\0" * 65536)
             handle.flush()
