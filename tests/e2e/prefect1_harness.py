@@ -1,0 +1,198 @@
+"""Prefect 1.4.1 as the client of the embedded API, and our agents running its flows.
+
+Prefect 1.4.1 registers the flows and creates the runs with its own client, in its own venv
+(``prefect_agent/examples/prefect1_register.py``); our CLI agents run them with Prefect's own
+``prefect execute flow-run``. How a Prefect 1.4.1 process and our agents authenticate to the
+embedded API is decided in one place: ``API_KEY`` below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect_agent.examples import HERE as EXAMPLES
+from prefect_agent.examples import REGISTER_SCRIPT
+from prefect_agent.server.testing import RunningServer
+from tests.prefect1.venv import Prefect1
+
+FLOWS = Path(__file__).resolve().parent / "prefect1_flows"
+"""Test flows (Prefect 1.4.1 scripts); the examples of ``prefect demo`` are in ``EXAMPLES``."""
+MAPPED_FLOW = EXAMPLES / "mapped_flow.py"
+RETRY_FLOW = EXAMPLES / "retry_flow.py"
+FINISHED = frozenset({"Success", "Failed", "Cancelled"})
+
+API_KEY: str | None = None
+"""The key Prefect 1.4.1 processes and our agents present to the embedded API (None: the API
+asks for none). Prefect 1.4.1 sends ``PREFECT__CLOUD__API_KEY`` as ``Authorization: Bearer``;
+our agents take ``--api-key`` and hand it to the flow processes they start."""
+
+
+def prefect1_env(api_url: str, home: Path, api_key: str | None = API_KEY) -> dict[str, str]:
+    """Prefect 1.4.1's configuration for a client of the embedded API, in a home of its own
+    (no ~/.prefect/config.toml or backend.toml of the machine leaks in)."""
+    env = {
+        "HOME": str(home),
+        "PREFECT__BACKEND": "server",
+        "PREFECT__SERVER__ENDPOINT": api_url,
+        "PREFECT__CLOUD__API": api_url,
+        "PREFECT__CLOUD__SEND_FLOW_RUN_LOGS": "true",
+    }
+    if api_key:
+        env["PREFECT__CLOUD__API_KEY"] = api_key
+    return env
+
+
+def agent_auth_args(api_key: str | None = API_KEY) -> list[str]:
+    return ["--api-key", api_key] if api_key else []
+
+
+def flow_run_command(prefect1: Prefect1) -> str:
+    """Prefect 1.4.1's default flow-run command, run by the Python that has Prefect 1.4.1.
+
+    Our local agent (like Prefect 1.4.1's) runs ``<its own Python> -m prefect execute
+    flow-run``; when Prefect 1.4.1 lives in another environment, ``--flow-run-command`` names
+    that environment's Python."""
+    return f"{prefect1.python} -m prefect execute flow-run"
+
+
+class Prefect1Client:
+    """Prefect 1.4.1's client, pointed at one embedded API."""
+
+    def __init__(self, prefect1: Prefect1, api: RunningServer, home: Path) -> None:
+        self.prefect1 = prefect1
+        self.api = api
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.env = prefect1_env(api.url, home)
+        self._project_made = False
+
+    def request(self, document: Mapping[str, Any], timeout: float = 180) -> dict[str, Any]:
+        """Run the registration script with ``document``; its JSON answer."""
+        document = dict(document)
+        document.setdefault("project", "e2e")
+        document.setdefault("create_project", not self._project_made)
+        done = self.prefect1.run(
+            [str(REGISTER_SCRIPT)], env=self.env, input=json.dumps(document), timeout=timeout
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"Prefect 1.4.1 failed:\n{done.stderr[-6000:]}")
+        self._project_made = True
+        answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return answer
+
+    def register(
+        self,
+        path: Path,
+        *,
+        labels: Sequence[str] = (),
+        run_config: Mapping[str, Any] | None = None,
+        schedule_active: bool = True,
+        runs: Sequence[Mapping[str, Any]] = (),
+    ) -> tuple[str, list[str]]:
+        """Register one flow file; create ``runs`` of it. Returns the flow id and run ids."""
+        spec = {
+            "path": str(path),
+            "labels": list(labels),
+            "run_config": dict(run_config or {"type": "UniversalRun"}),
+            "schedule_active": schedule_active,
+        }
+        answer = self.request({"flows": [spec], "runs": [dict(run) for run in runs]})
+        (flow_id,) = answer["flows"].values()
+        return flow_id, answer["runs"]
+
+    def create_run(self, flow_id: str, parameters: Mapping[str, Any] | None = None) -> str:
+        answer = self.request({"runs": [{"flow_id": flow_id, "parameters": parameters}]})
+        run_id: str = answer["runs"][0]
+        return run_id
+
+    def cancel(self, run_id: str) -> bool:
+        return bool(self.request({"cancel": [run_id]})["cancelled"][0])
+
+
+# -- reading what happened, through the API -------------------------------------------------
+
+
+def task_runs(api: RunningServer, run_id: str) -> list[dict[str, Any]]:
+    """The run's task runs as Prefect Server lists them: task name, map index, state."""
+    data = api.graphql(
+        "query($id: uuid!) { task_run(where: {flow_run_id: {_eq: $id}}) {"
+        " map_index state serialized_state task { name } } }",
+        {"id": run_id},
+    )
+    return sorted(data["task_run"], key=lambda t: (t["task"]["name"], t["map_index"]))
+
+
+def log_text(api: RunningServer, run_id: str) -> str:
+    return "\n".join(f"{log['level']} {log['message']}" for log in api.logs(run_id))
+
+
+def finished(api: RunningServer, run_ids: Sequence[str]) -> bool:
+    return all(api.state_of(run_id) in FINISHED for run_id in run_ids)
+
+
+def describe(api: RunningServer, run_id: str) -> str:
+    """Everything about a run, for assertion messages."""
+    try:
+        return (
+            f"run {run_id}: history {api.history(run_id)}\n"
+            f"task runs: {[(t['task']['name'], t['map_index'], t['state']) for t in task_runs(api, run_id)]}\n"  # noqa: E501
+            f"logs:\n{log_text(api, run_id)}"
+        )
+    except Exception as exc:  # a description must never hide the real failure
+        return f"run {run_id}: could not be described ({exc})"
+
+
+# -- our agents, as the CLI runs them --------------------------------------------------------
+
+
+class Agent:
+    """``prefect agent <kind> start`` in a subprocess against the embedded API."""
+
+    def __init__(
+        self,
+        kind: str,
+        api: RunningServer,
+        labels: Sequence[str],
+        workdir: Path,
+        *extra: str,
+        name: str = "prefect1-e2e",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.log = workdir / f"agent-{kind}-{name}-{time.monotonic_ns()}.log"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
+        environ["HOME"] = str(workdir / "agent-home")
+        environ.update(env or {})
+        command = [
+            sys.executable, "-m", "prefect_agent", "agent", kind, "start",
+            "--api", api.url, "--name", name,
+            *agent_auth_args(),
+            *(arg for label in labels for arg in ("--label", label)),
+            *extra,
+        ]  # fmt: skip
+        self._output = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, stdout=self._output, stderr=subprocess.STDOUT, env=environ, cwd=workdir
+        )
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then the exit status; killed if it does not stop in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+        finally:
+            self._output.close()
