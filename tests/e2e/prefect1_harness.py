@@ -32,7 +32,7 @@ FINISHED = frozenset({"Success", "Failed", "Cancelled"})
 API_KEY: str | None = None
 """The key Prefect 1.4.1 processes and our agents present to the embedded API (None: the API
 asks for none). Prefect 1.4.1 sends ``PREFECT__CLOUD__API_KEY`` as ``Authorization: Bearer``;
-our agents take ``--api-key`` and hand it to the flow processes they start."""
+our agents take ``--key`` and hand it to the flow processes they start."""
 
 
 def prefect1_env(api_url: str, home: Path, api_key: str | None = API_KEY) -> dict[str, str]:
@@ -51,7 +51,7 @@ def prefect1_env(api_url: str, home: Path, api_key: str | None = API_KEY) -> dic
 
 
 def agent_auth_args(api_key: str | None = API_KEY) -> list[str]:
-    return ["--api-key", api_key] if api_key else []
+    return ["--key", api_key] if api_key else []
 
 
 def flow_run_command(prefect1: Prefect1) -> str:
@@ -196,3 +196,33 @@ class Agent:
             return self.process.wait(10)
         finally:
             self._output.close()
+
+
+class World:
+    """One embedded API, Prefect 1.4.1's client of it, and one of our agents running its flows."""
+
+    def __init__(
+        self, api: RunningServer, client: Prefect1Client, agent: Agent, workdir: Path
+    ) -> None:
+        self.api = api
+        self.client = client
+        self.agent = agent
+        self.workdir = workdir
+
+    def wait(self, run_ids: Sequence[str], deadline: float = 120.0) -> None:
+        """Until every run has finished; on timeout, fail with each run's story and the
+        agent's output."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            if finished(self.api, run_ids):
+                return
+            if self.agent.process.poll() is not None:
+                break
+            time.sleep(0.1)  # polling the API with a deadline
+        stories = "\n\n".join(describe(self.api, run_id) for run_id in run_ids)
+        raise AssertionError(
+            f"runs did not finish:\n{stories}\n\nagent output:\n{self.agent.text()[-8000:]}"
+        )
+
+    def expect(self, run_id: str, state: str) -> None:
+        assert self.api.state_of(run_id) == state, describe(self.api, run_id)
