@@ -79,7 +79,7 @@ def test_the_job_of_a_default_kubernetes_run_runs_a_prefect1_flow_to_success(
     prefect1: Prefect1,
     prefect1_image: str,
     docker_engine: Any,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     with running_emulator() as emulator, running_server() as api:
         client = Prefect1Client(prefect1, api, tmp_path / "client-home")

@@ -12,3 +12,5 @@ REGISTER_SCRIPT = HERE / "prefect1_register.py"
 """Registers flows and creates runs through Prefect 1.4.1's own client (JSON in, JSON out)."""
 DEMO_FLOWS = (HERE / "mapped_flow.py", HERE / "retry_flow.py")
 """The flows ``prefect demo`` registers and runs."""
+FAILING_FLOW = HERE / "failing_flow.py"
+"""Added by ``prefect demo --with-failure``."""
