@@ -8,8 +8,6 @@ read-only at the same paths.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,24 +27,11 @@ from tests.e2e.prefect1_harness import (
     World,
     log_text,
 )
-from tests.prefect1.venv import ROOT, Prefect1
+from tests.prefect1.venv import Prefect1
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker, pytest.mark.slow]
 
 LABEL = "p1-docker"
-
-
-@pytest.fixture(scope="session")
-def prefect1_image(prefect1: Prefect1, docker_engine: Any) -> str:
-    """The flow image with Prefect 1.4.1 (built once per venv content; seconds when cached)."""
-    done = subprocess.run(
-        [str(ROOT / "scripts" / "prefect1-image.sh")],
-        env={**os.environ, "PREFECT1_VENV": str(prefect1.venv)},
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        pytest.fail(f"scripts/prefect1-image.sh failed:\n{done.stderr[-4000:]}", pytrace=False)
-    return done.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from tests.e2e.prefect1_harness import (
     World,
     log_text,
 )
-from tests.e2e.test_prefect1_docker import prefect1_image  # noqa: F401 - the image fixture
 from tests.polling import eventually
 from tests.prefect1.venv import Prefect1
 
