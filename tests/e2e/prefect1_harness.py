@@ -14,14 +14,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect_agent.examples import HERE as EXAMPLES
 from prefect_agent.examples import REGISTER_SCRIPT
 from prefect_agent.server.testing import RunningServer
+from tests.polling import eventually
 from tests.prefect1.venv import Prefect1
+
+T = TypeVar("T")
 
 FLOWS = Path(__file__).resolve().parent / "prefect1_flows"
 """Test flows (Prefect 1.4.1 scripts); the examples of ``prefect demo`` are in ``EXAMPLES``."""
@@ -115,6 +118,25 @@ class Prefect1Client:
 
     def cancel(self, run_id: str) -> bool:
         return bool(self.request({"cancel": [run_id]})["cancelled"][0])
+
+    def bring_retries_forward(self, run_id: str) -> int:
+        """Make the run's Retrying task runs due now, as if their delay had passed: Prefect
+        1.4.1's client reads them and sets each a Retrying state starting now (same run
+        count). Returns how many it moved."""
+        code = f"""
+import json, pendulum, prefect
+from prefect.engine.state import Retrying
+client = prefect.Client()
+moved = 0
+for task_run in client.get_flow_run_info({run_id!r}).task_runs:
+    if isinstance(task_run.state, Retrying):
+        state = Retrying(start_time=pendulum.now("utc"), run_count=task_run.state.run_count,
+                         message="Retry brought forward by the test")
+        client.set_task_run_state(task_run.id, state, version=task_run.version)
+        moved += 1
+print(json.dumps(moved))
+"""
+        return int(self.prefect1.json_of(code, env=self.env))
 
 
 # -- reading what happened, through the API -------------------------------------------------
@@ -223,6 +245,31 @@ class World:
         raise AssertionError(
             f"runs did not finish:\n{stories}\n\nagent output:\n{self.agent.text()[-8000:]}"
         )
+
+    def eventually(self, probe: Callable[[], T | None], what: str, deadline: float = 60.0) -> T:
+        """``tests.polling.eventually`` that shows the agent's output when it times out."""
+        try:
+            return eventually(probe, what, deadline)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n\nagent output:\n{self.agent.text()[-8000:]}") from None
+
+    def logs_with(self, run_id: str, *texts: str, deadline: float = 30.0) -> str:
+        """The run's logs once they contain every text (Prefect 1.4.1 sends its log records
+        in the background, some after the final state)."""
+        found = ""
+
+        def complete() -> bool:
+            nonlocal found
+            found = log_text(self.api, run_id)
+            return all(text in found for text in texts)
+
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            if complete():
+                return found
+            time.sleep(0.1)  # polling the API with a deadline
+        missing = [text for text in texts if text not in found]
+        raise AssertionError(f"logs of {run_id} lack {missing}:\n{describe(self.api, run_id)}")
 
     def expect(self, run_id: str, state: str) -> None:
         assert self.api.state_of(run_id) == state, describe(self.api, run_id)

@@ -25,7 +25,6 @@ from tests.e2e.prefect1_harness import (
     Agent,
     Prefect1Client,
     World,
-    log_text,
 )
 from tests.prefect1.venv import Prefect1
 
@@ -67,8 +66,8 @@ def test_prefect1_flows_in_a_flow_image_end_as_expected(
                              runs=[{}])  # fmt: skip
     world.wait([mapped, retried, failing], deadline=180)
     world.expect(mapped, "Success")
-    assert "Sum of 3 squares: 14" in log_text(world.api, mapped)
+    world.logs_with(mapped, "Sum of 3 squares: 14")
     world.expect(retried, "Success")
-    assert "Attempt 2 succeeded" in log_text(world.api, retried)
+    world.logs_with(retried, "Attempt 1 fails on purpose", "Attempt 2 succeeded")
     world.expect(failing, "Failed")
-    assert "boom: the e2e task failed on purpose" in log_text(world.api, failing)
+    world.logs_with(failing, "boom: the e2e task failed on purpose")

@@ -25,9 +25,7 @@ from tests.e2e.prefect1_harness import (
     Agent,
     Prefect1Client,
     World,
-    log_text,
 )
-from tests.polling import eventually
 from tests.prefect1.venv import Prefect1
 
 pytest.importorskip("kmock")
@@ -94,7 +92,7 @@ def test_the_job_of_a_default_kubernetes_run_runs_a_prefect1_flow_to_success(
         world = World(api, client, agent, tmp_path)
         try:
             controller = JobController(emulator.api_client())
-            job = eventually(lambda: controller.jobs_of(run_id), "the run's Job", 90)[0]
+            job = world.eventually(lambda: controller.jobs_of(run_id), "the run's Job", 90)[0]
             controller.run(job)
             code, output = run_as_kubelet(docker_engine, job, prefect1_image)
             controller.finish(job, code)
@@ -103,4 +101,4 @@ def test_the_job_of_a_default_kubernetes_run_runs_a_prefect1_flow_to_success(
             agent.stop()
     assert code == 0, output
     world.expect(run_id, "Success")
-    assert "Sum of 3 squares: 14" in log_text(api, run_id)
+    world.logs_with(run_id, "Sum of 3 squares: 14")

@@ -45,8 +45,8 @@ def test_parameters_and_mapped_tasks_end_in_success(local_world: World) -> None:
         world.expect(run_id, "Success")
         history = world.api.history(run_id)
         assert history[:2] == ["Scheduled", "Submitted"] and "Running" in history, history
-    assert "Hello, e2e!" in log_text(world.api, hello)
-    assert "Sum of 4 squares: 30" in log_text(world.api, mapped)
+    world.logs_with(hello, "Hello, e2e!")
+    world.logs_with(mapped, "Sum of 4 squares: 30")
     tasks = states_by_task(world, mapped)
     assert {key for key in tasks if key[0] == "square"} == {("square", i) for i in (-1, 0, 1, 2, 3)}
     assert tasks[("square", -1)] == "Mapped", describe(world.api, mapped)
@@ -61,6 +61,7 @@ def test_a_failing_task_fails_the_run_with_its_error_in_the_logs(local_world: Wo
     )
     world.wait([run_id])
     world.expect(run_id, "Failed")
+    world.logs_with(run_id, "boom: the e2e task failed on purpose")
     errors = "\n".join(
         log["message"] for log in world.api.logs(run_id) if log["level"] in ("ERROR", "CRITICAL")
     )
@@ -68,7 +69,7 @@ def test_a_failing_task_fails_the_run_with_its_error_in_the_logs(local_world: Wo
     assert states_by_task(world, run_id)[("explode", -1)] == "Failed"
 
 
-def test_a_task_retried_after_its_delay_succeeds_when_the_agent_starts_the_run_again(
+def test_a_retry_due_within_ten_minutes_runs_in_the_same_flow_process(
     local_world: World,
 ) -> None:
     world = local_world
@@ -77,12 +78,28 @@ def test_a_task_retried_after_its_delay_succeeds_when_the_agent_starts_the_run_a
     )
     world.wait([run_id])
     world.expect(run_id, "Success")
-    logs = log_text(world.api, run_id)
-    assert "Attempt 1 fails on purpose" in logs, logs
-    assert "Attempt 2 succeeded" in logs, logs
-    # Two flow processes: the first left the run Running with its task Retrying and exited;
-    # the agent started the run again once the retry was due.
-    assert logs.count("Beginning Flow run") >= 2, logs
+    logs = world.logs_with(run_id, "Attempt 1 fails on purpose", "Attempt 2 succeeded")
+    assert logs.count("Beginning Flow run") == 1, logs
+    assert states_by_task(world, run_id)[("flaky", -1)] == "Success"
+
+
+def test_a_later_retry_ends_in_success_when_the_agent_starts_the_run_again(
+    local_world: World,
+) -> None:
+    world = local_world
+    _, (run_id,) = world.client.register(
+        FLOWS / "retry_later.py", labels=[LOCAL_LABEL], run_config=LOCAL_RUN, runs=[{}]
+    )
+    # The first flow process leaves the run Running, its task Retrying in 11 minutes, and ends.
+    world.logs_with(run_id, "Attempt 1 fails on purpose", "terminal tasks are incomplete",
+                    deadline=90)  # fmt: skip
+    assert world.api.state_of(run_id) == "Running", describe(world.api, run_id)
+    assert states_by_task(world, run_id)[("flaky", -1)] == "Retrying"
+    assert world.client.bring_retries_forward(run_id) == 1  # as if 11 minutes had passed
+    world.wait([run_id])
+    world.expect(run_id, "Success")
+    logs = world.logs_with(run_id, "Attempt 2 succeeded")
+    assert logs.count("Beginning Flow run") == 2, logs  # the agent started the run again
     assert states_by_task(world, run_id)[("flaky", -1)] == "Success"
 
 
@@ -123,7 +140,7 @@ def test_a_scheduled_flow_gets_runs_ahead_and_the_first_one_runs(local_world: Wo
     first = ahead[0]["id"]
     world.wait([first])
     world.expect(first, "Success")
-    assert "Scheduled tick for" in log_text(world.api, first)
+    world.logs_with(first, "Scheduled tick for")
 
 
 def test_a_cancelled_run_ends_cancelled(local_world: World) -> None:

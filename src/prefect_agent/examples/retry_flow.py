@@ -1,8 +1,8 @@
 """A Prefect 1.4.1 flow whose task fails on its first attempt and succeeds on its retry.
 
-The retry is due ``retry_delay`` later: the flow run stays Running with its task run
-Retrying, the flow process exits, and an agent starts the run again when the retry is due
-(the API lists it in ``get_runs_in_queue``), exactly as against Prefect Server.
+The task run goes Retrying with a start time ``retry_delay`` later. Prefect's task runner
+waits for a retry due within 10 minutes in the same flow process; a later one ends the
+process with the run still Running, and an agent starts the run again when the retry is due.
 """
 
 from datetime import timedelta
