@@ -61,6 +61,24 @@ class Prefect1:
         return json.loads(done.stdout)
 
 
+INSIDE = Path(__file__).with_name("inside.py")
+
+DEFAULT_ENV = {"PREFECT__BACKEND": "server", "PREFECT__CLOUD__API": "http://localhost:4200"}
+"""The configuration the answers of ``ask`` are computed under unless a test gives its own."""
+
+
+def ask(prefect1: Prefect1, requests: list[dict[str, Any]], **env: str) -> list[dict[str, Any]]:
+    """Answers of Prefect 1.4.1 itself to a batch of requests (see tests/prefect1/inside.py):
+    each ``{"value": ...}`` or ``{"error": "<Type>: <message>"}``. One interpreter per batch."""
+    done = prefect1.run(
+        [str(INSIDE)], env={**DEFAULT_ENV, **env}, input=json.dumps(requests), cwd=ROOT
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"Prefect 1.4.1 fixture generator failed:\n{done.stderr[-4000:]}")
+    answers: list[dict[str, Any]] = json.loads(done.stdout)
+    return answers
+
+
 def find() -> Prefect1:
     """The Prefect 1.4.1 venv, or skip (outside CI) / fail (in CI) saying how to build it."""
     venv = venv_path()

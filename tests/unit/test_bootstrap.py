@@ -34,14 +34,15 @@ def test_facades_are_importable_from_the_package() -> None:
     assert KubernetesAgent is bootstrap.KubernetesAgent
 
 
-def test_local_agent_adds_the_host_name_label() -> None:
+def test_local_agent_adds_the_host_name_label_last() -> None:
+    # Prefect 1.4.1 keeps constructor labels in their order and appends the host name.
     agent = bootstrap.LocalAgent(labels=["b", "a"], environ=NO_FILE)
-    assert agent.labels == sorted(["a", "b", socket.gethostname()])
+    assert agent.labels == ["b", "a", socket.gethostname()]
 
 
 def test_local_agent_without_host_name_label() -> None:
     agent = bootstrap.LocalAgent(labels=["b", "a"], hostname_label=False, environ=NO_FILE)
-    assert agent.labels == ["a", "b"]
+    assert agent.labels == ["b", "a"]
 
 
 def test_host_name_label_is_not_added_twice() -> None:

@@ -8,7 +8,7 @@ import attrs
 
 from prefect_agent.domain.agent_address import AgentAddress
 from prefect_agent.domain.docker_settings import DockerSettings
-from prefect_agent.domain.frozen import frozen_map, sorted_unique
+from prefect_agent.domain.frozen import frozen_map, unique
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.operations_settings import OperationsSettings
@@ -108,9 +108,11 @@ class AgentConfig:
 
     platform: PlatformSettings = attrs.field(factory=LocalSettings)
     name: str = attrs.field(default="agent", metadata={"help": "The agent's name."})
+    # In the order configured, as Prefect 1.4.1 passes them on to runs (its CLI sorts the
+    # --label values; that is the flag layer's business).
     labels: tuple[str, ...] = attrs.field(
         default=(),
-        converter=sorted_unique,
+        converter=unique,
         validator=non_empty_strings,
         metadata={
             "help": "A label of this agent (repeatable); runs must carry only labels it has."

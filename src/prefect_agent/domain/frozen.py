@@ -27,3 +27,8 @@ def str_tuple(value: Iterable[str] | None) -> tuple[str, ...]:
 
 def sorted_unique(value: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(sorted(set(str_tuple(value))))
+
+
+def unique(value: Iterable[str] | None) -> tuple[str, ...]:
+    """Without repeats, in the order first given."""
+    return tuple(dict.fromkeys(str_tuple(value)))

@@ -73,8 +73,9 @@ class LaunchSpec:
     send_flow_run_logs: bool = True
     agent_env: Mapping[str, str] = attrs.field(factory=dict, converter=frozen_map)
 
-    def builtins(self) -> dict[str, str]:
-        """The fixed variables (step 6). The API key appears here and only here."""
+    def builtins(self) -> dict[str, str | None]:
+        """The fixed variables (step 6); ``None`` removes one. The API key appears here and
+        only here."""
         key = self.api_key.reveal() if self.api_key else None
         tenant = self.tenant_id if key else None
         fixed: dict[str, str | None] = {
@@ -86,7 +87,7 @@ class LaunchSpec:
             "PREFECT__ENGINE__FLOW_RUNNER__DEFAULT_CLASS": FLOW_RUNNER_CLASS,
         }
         if self.kind is PlatformKind.LOCAL:
-            # The local agent omits unset credentials rather than writing empty strings.
+            # The local agent removes unset credentials rather than writing empty strings.
             fixed["PREFECT__CLOUD__API"] = self.api
             fixed["PREFECT__CLOUD__API_KEY"] = key
             fixed["PREFECT__CLOUD__TENANT_ID"] = tenant
@@ -100,18 +101,20 @@ class LaunchSpec:
             if self.kind is not PlatformKind.DOCKER:
                 # Docker puts the API address in its base layer so users can override it.
                 fixed["PREFECT__CLOUD__API"] = self.api
-        return {k: v for k, v in fixed.items() if v is not None}
+        return fixed
 
     def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """The run's complete environment over the platform's ``base`` (step 1)."""
-        env: dict[str, str] = dict(base or {})
+        env: dict[str, str | None] = dict(base or {})
         env["PREFECT__LOGGING__LEVEL"] = self.flow_log_level
         env.update(self.agent_env)
         env.update(self.run_config.env or {})
         if not self.send_flow_run_logs or SEND_LOGS not in env:
             env[SEND_LOGS] = str(self.send_flow_run_logs).lower()
         env.update(self.builtins())
-        return env
+        # A None from the run config, or an unset credential of the local agent, removes the
+        # variable (an inherited API key must not reach a run the agent gives none).
+        return {name: value for name, value in env.items() if value is not None}
 
     def __repr__(self) -> str:
         return (

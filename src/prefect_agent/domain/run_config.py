@@ -2,6 +2,9 @@
 
 Field names and meanings follow Prefect 1.4.1's serialized run configs. A ``UniversalRun``
 converts to whatever the agent runs; any other mismatch is an ``IncompatibleRunConfig``.
+
+``env`` values may be ``None``: as with Prefect 1.4.1's agents, such a variable is left out of
+the run's environment even when the agent's environment or ``--env`` had it.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from prefect_agent.domain.frozen import optional_frozen_map, sorted_unique, str_
 
 IMAGE_PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 
+RunEnv = Mapping[str, str | None]
+"""A run config's variables; ``None`` removes the variable from the run's environment."""
+
 
 @attrs.frozen(kw_only=True)
 class UniversalRun:
     """Runs anywhere: only environment variables and labels."""
 
-    env: Mapping[str, str] | None = attrs.field(default=None, converter=optional_frozen_map)
+    env: RunEnv | None = attrs.field(default=None, converter=optional_frozen_map)
     labels: tuple[str, ...] = attrs.field(default=(), converter=sorted_unique)
 
 
@@ -29,7 +35,7 @@ class UniversalRun:
 class LocalRun:
     """A local subprocess; ``working_dir`` is its current directory and first PYTHONPATH entry."""
 
-    env: Mapping[str, str] | None = attrs.field(default=None, converter=optional_frozen_map)
+    env: RunEnv | None = attrs.field(default=None, converter=optional_frozen_map)
     labels: tuple[str, ...] = attrs.field(default=(), converter=sorted_unique)
     working_dir: str | None = None
 
@@ -38,7 +44,7 @@ class LocalRun:
 class DockerRun:
     """A Docker container. ``host_config`` takes docker-py ``create_host_config`` arguments."""
 
-    env: Mapping[str, str] | None = attrs.field(default=None, converter=optional_frozen_map)
+    env: RunEnv | None = attrs.field(default=None, converter=optional_frozen_map)
     labels: tuple[str, ...] = attrs.field(default=(), converter=sorted_unique)
     image: str | None = None
     ports: tuple[int, ...] = attrs.field(default=(), converter=tuple)
@@ -56,7 +62,7 @@ def _check_pull_policy(_: object, attribute: attrs.Attribute[Any], value: str | 
 class KubernetesRun:
     """A Kubernetes Job built from a template plus these overrides."""
 
-    env: Mapping[str, str] | None = attrs.field(default=None, converter=optional_frozen_map)
+    env: RunEnv | None = attrs.field(default=None, converter=optional_frozen_map)
     labels: tuple[str, ...] = attrs.field(default=(), converter=sorted_unique)
     job_template_path: str | None = None
     job_template: Mapping[str, Any] | None = attrs.field(

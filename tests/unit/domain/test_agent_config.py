@@ -17,8 +17,8 @@ def test_cloud_backend_defaults_to_the_cloud_api():
     assert AgentConfig(backend="cloud").api == "https://api.prefect.io"
 
 
-def test_labels_are_sorted_unique_and_a_lone_string_is_one_label():
-    assert AgentConfig(labels=["b", "a", "b"]).labels == ("a", "b")
+def test_labels_keep_their_order_without_repeats_and_a_lone_string_is_one_label():
+    assert AgentConfig(labels=["b", "a", "b"]).labels == ("b", "a")
     assert AgentConfig(labels="dev").labels == ("dev",)
 
 

@@ -12,6 +12,9 @@ from prefect_agent.domain.errors import ConfigError
 from prefect_agent.domain.platform_kind import PlatformKind
 
 
+LABELS_KEY = "cloud.agent.labels"
+
+
 class FlagSource(Layer):
     """``given`` maps a config key to what its flag received: a string, a tuple of strings
     (repeatable flags), or a bool (switches; ``inverted`` switches store its negation).
@@ -50,6 +53,10 @@ def _read(key: ConfigKey, raw: Any) -> Any:
         items = [raw] if isinstance(raw, str) else list(raw)
         if key.kind is ValueKind.MAPPING:
             return dict(parse_assignment(item) for item in items)
+        if key.key == LABELS_KEY:
+            # Prefect 1.4.1's CLI sorts and de-duplicates --label values (configured labels
+            # keep their order).
+            return sorted(set(items))
         return items
     value = parse_text(key, str(raw))
     if key.choices is not None:

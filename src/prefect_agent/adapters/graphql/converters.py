@@ -13,6 +13,7 @@ from typing import Any
 import cattrs
 
 from prefect_agent.domain.flow_run import FlowRun, TaskRun
+from prefect_agent.domain.images import storage_image_name
 from prefect_agent.domain.outcomes import UnreadableRun
 from prefect_agent.domain.run_config import RUN_CONFIG_TYPES, RunConfig
 from prefect_agent.domain.states import PREFECT_VERSION, is_scheduled
@@ -56,16 +57,42 @@ def run_config_from_json(data: Any, run_id: str = "") -> RunConfig | None:
     if cls is None:
         supported = ", ".join(RUN_CONFIG_TYPES)
         raise RowError(
-            f"{subject} has type {type_name!r}, which prefect-agent cannot run "
-            f"(supported: {supported})"
+            f"{subject} has type {type_name!r}, which is not supported by this agent type "
+            f"(supported run configs: {supported})"
         )
-    fields = {key: value for key, value in data.items() if key not in WIRE_ONLY_KEYS}
+    # Prefect 1.4.1 writes every unset field as null: null means "the default".
+    fields = {
+        key: value
+        for key, value in data.items()
+        if key not in WIRE_ONLY_KEYS and value is not None
+    }
+    if "env" in fields:
+        fields["env"] = _run_env(fields["env"], f"{subject} ({type_name})")
     try:
         return converter.structure(fields, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
         raise RowError(
             f"{subject} ({type_name}) is invalid: {_problem(exc, 'run_config')}"
         ) from None
+
+
+def _run_env(env: Any, subject: str) -> dict[str, str | None]:
+    """``env`` as Prefect's agents pass it on: scalars as text (``str()``, as docker-py
+    formats them), ``None`` kept (it removes the variable); nested values are refused."""
+    if not isinstance(env, Mapping):
+        raise RowError(f"{subject} is invalid: run_config.env must be an object, not {env!r:.80}")
+    out: dict[str, str | None] = {}
+    for name, value in env.items():
+        if value is None or isinstance(value, str):
+            out[str(name)] = value
+        elif isinstance(value, (bool, int, float)):
+            out[str(name)] = str(value)
+        else:
+            raise RowError(
+                f"{subject} is invalid: run_config.env.{name} must be a string, a number or "
+                f"null, not {type(value).__name__}"
+            )
+    return out
 
 
 def run_config_to_json(run_config: RunConfig) -> dict[str, Any]:
@@ -80,12 +107,10 @@ def _storage_image(storage: Mapping[str, Any]) -> str | None:
     """The image of Docker storage: ``<registry_url>/<image_name>:<image_tag>``."""
     if storage.get("type") != "Docker" or not storage.get("image_name"):
         return None
-    name = str(storage["image_name"])
-    registry = storage.get("registry_url")
-    if registry:
-        name = f"{str(registry).rstrip('/')}/{name}"
-    tag = storage.get("image_tag")
-    return f"{name}:{tag}" if tag else name
+    registry, tag = storage.get("registry_url"), storage.get("image_tag")
+    return storage_image_name(
+        str(registry) if registry else None, str(storage["image_name"]), str(tag) if tag else None
+    )
 
 
 def _task_run(data: Any, index: int) -> TaskRun:

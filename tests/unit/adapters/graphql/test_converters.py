@@ -130,7 +130,7 @@ def test_every_supported_run_config_reads_and_round_trips(
 @pytest.mark.parametrize(
     ("config", "reason"),
     [
-        ({"type": "ECSRun", "cpu": "1024"}, "type 'ECSRun', which prefect-agent cannot run"),
+        ({"type": "ECSRun", "cpu": "1024"}, "type 'ECSRun', which is not supported by this"),
         ({"type": "VertexRun"}, "type 'VertexRun'"),
         ({"env": {}}, "type None"),
         (["LocalRun"], "must be a JSON object"),
