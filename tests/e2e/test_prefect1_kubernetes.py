@@ -97,8 +97,8 @@ def test_the_job_of_a_default_kubernetes_run_runs_a_prefect1_flow_to_success(
             code, output = run_as_kubelet(docker_engine, job, prefect1_image)
             controller.finish(job, code)
             world.wait([run_id], deadline=60)
+            assert code == 0, output
+            world.expect(run_id, "Success")
+            world.logs_with(run_id, "Sum of 3 squares: 14")
         finally:
             agent.stop()
-    assert code == 0, output
-    world.expect(run_id, "Success")
-    world.logs_with(run_id, "Sum of 3 squares: 14")
