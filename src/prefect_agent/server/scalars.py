@@ -68,6 +68,8 @@ def bind_scalars(type_map: dict[str, Any]) -> None:
     """Give the SDL's scalars their parsing and serialization."""
     for name in ("JSON", "jsonb"):
         _bind(type_map[name], _identity, _identity, _json_literal)
+    # Hasura prints PostgreSQL intervals as text ("00:00:10"); they stay text here.
+    _bind(type_map["interval"], str, _identity, _string_literal(_identity))
     for name in ("UUID", "uuid"):
         _bind(type_map[name], str, _uuid, _string_literal(_uuid))
     # DateTime inputs become datetimes; timestamptz (Hasura filters) canonical text that

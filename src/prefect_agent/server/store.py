@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,12 +17,30 @@ from typing import Any
 
 from prefect_agent.domain.labels import LabelPolicy
 from prefect_agent.domain.states import SCHEDULED_FAMILY, is_finished, serialized_state
-from prefect_agent.server import timestamps
-from prefect_agent.server.errors import NotFound, ServerError, VersionLocked
+from prefect_agent.server import run_names, timestamps
+from prefect_agent.server.errors import NotFound, ServerError
 from prefect_agent.server.queue_limits import QueueLimits
-
-MAX_STATE_BYTES = 1_000_000
-"""A serialized state larger than this is refused (as on Prefect Server)."""
+from prefect_agent.server.registration import Registration
+from prefect_agent.server.rows import (
+    RUNNING_FAMILY,
+    new_id,
+)
+from prefect_agent.server.rows import (
+    dump as _dump,
+)
+from prefect_agent.server.rows import (
+    load as _load,
+)
+from prefect_agent.server.rows import (
+    message as _message,
+)
+from prefect_agent.server.rows import (
+    state_start_time as _state_start_time,
+)
+from prefect_agent.server.rows import (
+    state_update as _state_update,
+)
+from prefect_agent.server.task_runs import TaskRuns
 
 DEFAULT_TENANT = ("default", "default")
 """Name and slug of the tenant created when a server starts without one."""
@@ -33,7 +50,8 @@ _FAMILY_SQL = ", ".join("?" for _ in _FAMILY)
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS tenant (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, slug TEXT NOT NULL UNIQUE, created TEXT NOT NULL
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, slug TEXT NOT NULL UNIQUE, created TEXT NOT NULL,
+    settings TEXT, info TEXT, updated TEXT
 );
 CREATE TABLE IF NOT EXISTS agent_config (
     id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenant(id), name TEXT,
@@ -44,10 +62,34 @@ CREATE TABLE IF NOT EXISTS agent (
     name TEXT, type TEXT, core_version TEXT, labels TEXT NOT NULL, last_queried TEXT,
     created TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS project (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenant(id), name TEXT NOT NULL,
+    description TEXT, created TEXT NOT NULL, updated TEXT, UNIQUE (tenant_id, name)
+);
+CREATE TABLE IF NOT EXISTS flow_group (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenant(id), name TEXT,
+    description TEXT, settings TEXT, default_parameters TEXT, schedule TEXT, labels TEXT,
+    run_config TEXT, created TEXT NOT NULL, updated TEXT
+);
 CREATE TABLE IF NOT EXISTS flow (
     id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenant(id), name TEXT NOT NULL,
     version INTEGER, core_version TEXT, storage TEXT, environment TEXT, run_config TEXT,
     description TEXT, idempotency_key TEXT, created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS task (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, flow_id TEXT NOT NULL REFERENCES flow(id),
+    name TEXT, slug TEXT NOT NULL, description TEXT, type TEXT, max_retries INTEGER,
+    retry_delay TEXT, trigger TEXT, tags TEXT, mapped INTEGER NOT NULL DEFAULT 0,
+    auto_generated INTEGER NOT NULL DEFAULT 0, cache_key TEXT,
+    is_root_task INTEGER NOT NULL DEFAULT 0, is_terminal_task INTEGER NOT NULL DEFAULT 0,
+    is_reference_task INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT,
+    UNIQUE (flow_id, slug)
+);
+CREATE TABLE IF NOT EXISTS edge (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, flow_id TEXT NOT NULL REFERENCES flow(id),
+    upstream_task_id TEXT NOT NULL, downstream_task_id TEXT NOT NULL, key TEXT,
+    mapped INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT,
+    UNIQUE (flow_id, upstream_task_id, downstream_task_id, key)
 );
 CREATE TABLE IF NOT EXISTS flow_run (
     id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenant(id),
@@ -73,84 +115,140 @@ CREATE TABLE IF NOT EXISTS task_run (
     created TEXT NOT NULL, UNIQUE (flow_run_id, task_id, map_index)
 );
 CREATE INDEX IF NOT EXISTS task_run_queue ON task_run (flow_run_id, state, state_start_time);
+CREATE TABLE IF NOT EXISTS task_run_state (
+    id TEXT PRIMARY KEY, task_run_id TEXT NOT NULL REFERENCES task_run(id), tenant_id TEXT,
+    version INTEGER, state TEXT, message TEXT, result TEXT, serialized_state TEXT,
+    start_time TEXT, timestamp TEXT NOT NULL, created TEXT
+);
+CREATE INDEX IF NOT EXISTS task_run_state_run ON task_run_state (task_run_id, version);
 CREATE TABLE IF NOT EXISTS log (
     id TEXT PRIMARY KEY, flow_run_id TEXT NOT NULL REFERENCES flow_run(id), task_run_id TEXT,
     timestamp TEXT NOT NULL, name TEXT, level TEXT, message TEXT, info TEXT
 );
 CREATE INDEX IF NOT EXISTS log_run ON log (flow_run_id, timestamp);
+CREATE TABLE IF NOT EXISTS task_run_artifact (
+    id TEXT PRIMARY KEY, tenant_id TEXT, task_run_id TEXT NOT NULL REFERENCES task_run(id),
+    kind TEXT NOT NULL, data TEXT, created TEXT NOT NULL, updated TEXT
+);
+CREATE TABLE IF NOT EXISTS task_tag_limit (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenant(id), tag TEXT NOT NULL,
+    "limit" INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT, UNIQUE (tenant_id, tag)
+);
+"""
+
+ADDED_COLUMNS: Mapping[str, Sequence[tuple[str, str]]] = {
+    "flow": (
+        ("project_id", "TEXT"),
+        ("flow_group_id", "TEXT"),
+        ("version_group_id", "TEXT"),
+        ("archived", "INTEGER NOT NULL DEFAULT 0"),
+        ("schedule", "TEXT"),
+        ("is_schedule_active", "INTEGER NOT NULL DEFAULT 0"),
+        ("settings", "TEXT"),
+        ("serialized_flow", "TEXT"),
+        ("parameters", "TEXT"),
+        ("updated", "TEXT"),
+    ),
+    "flow_run": (
+        ("auto_scheduled", "INTEGER NOT NULL DEFAULT 0"),
+        ("times_resurrected", "INTEGER DEFAULT 0"),
+        ("state_result", "TEXT"),
+    ),
+    "flow_run_state": (("tenant_id", "TEXT"), ("result", "TEXT"), ("created", "TEXT")),
+    "task_run": (
+        ("tenant_id", "TEXT"),
+        ("name", "TEXT"),
+        ("cache_key", "TEXT"),
+        ("state_timestamp", "TEXT"),
+        ("state_result", "TEXT"),
+        ("heartbeat", "TEXT"),
+        ("start_time", "TEXT"),
+        ("end_time", "TEXT"),
+        ("updated", "TEXT"),
+    ),
+    "log": (("tenant_id", "TEXT"), ("created", "TEXT")),
+}
+"""Columns added after the first release: a database file written before gets them on open."""
+
+INDEXES_SQL = """
+CREATE INDEX IF NOT EXISTS flow_group_version ON flow (tenant_id, version_group_id, version);
+CREATE INDEX IF NOT EXISTS task_flow ON task (flow_id);
+CREATE INDEX IF NOT EXISTS task_run_cache ON task_run (state, cache_key);
+CREATE INDEX IF NOT EXISTS task_run_task ON task_run (task_id, state);
+CREATE INDEX IF NOT EXISTS flow_run_flow ON flow_run (flow_id, scheduled_start_time);
 """
 
 JSON_COLUMNS: Mapping[str, frozenset[str]] = {
-    "tenant": frozenset(),
+    "tenant": frozenset({"settings", "info"}),
     "agent_config": frozenset({"settings"}),
     "agent": frozenset({"labels"}),
-    "flow": frozenset({"storage", "environment", "run_config"}),
-    "flow_run": frozenset({"labels", "parameters", "context", "run_config", "serialized_state"}),
-    "flow_run_state": frozenset({"serialized_state"}),
-    "task_run": frozenset({"serialized_state"}),
+    "project": frozenset(),
+    "flow_group": frozenset({"settings", "default_parameters", "schedule", "labels", "run_config"}),
+    "flow": frozenset(
+        {
+            "storage",
+            "environment",
+            "run_config",
+            "schedule",
+            "settings",
+            "serialized_flow",
+            "parameters",
+        }
+    ),
+    "task": frozenset({"tags"}),
+    "edge": frozenset(),
+    "flow_run": frozenset(
+        {"labels", "parameters", "context", "run_config", "serialized_state", "state_result"}
+    ),
+    "flow_run_state": frozenset({"serialized_state", "result"}),
+    "task_run": frozenset({"serialized_state", "state_result"}),
+    "task_run_state": frozenset({"serialized_state", "result"}),
     "log": frozenset({"info"}),
+    "task_run_artifact": frozenset({"data"}),
+    "task_tag_limit": frozenset(),
 }
 """Columns stored as JSON text and decoded when read."""
+
+BOOL_COLUMNS: Mapping[str, frozenset[str]] = {
+    "flow": frozenset({"archived", "is_schedule_active"}),
+    "flow_run": frozenset({"auto_scheduled"}),
+    "task": frozenset(
+        {"mapped", "auto_generated", "is_root_task", "is_terminal_task", "is_reference_task"}
+    ),
+    "edge": frozenset({"mapped"}),
+}
+"""Columns stored as SQLite integers and read as booleans."""
 
 NATURAL_ORDER: Mapping[str, str] = {
     "tenant": "created, rowid",
     "agent_config": "created, rowid",
     "agent": "created, rowid",
+    "project": "created, rowid",
+    "flow_group": "created, rowid",
     "flow": "created, rowid",
+    "task": "created, rowid",
+    "edge": "created, rowid",
     "flow_run": "created, rowid",
     "flow_run_state": "version, timestamp, rowid",
     "task_run": "created, rowid",
+    "task_run_state": "version, timestamp, rowid",
     "log": "timestamp, rowid",
+    "task_run_artifact": "created, rowid",
+    "task_tag_limit": "created, rowid",
 }
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
-def _load(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        # A row written by something else: hand the raw text back rather than fail the query.
-        return text
 
 
 def _decode(table: str, row: sqlite3.Row) -> dict[str, Any]:
     columns = JSON_COLUMNS[table]
-    return {key: _load(row[key]) if key in columns else row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row iterates values)
+    flags = BOOL_COLUMNS.get(table, frozenset())
+    decoded = {key: _load(row[key]) if key in columns else row[key] for key in row.keys()}  # noqa: SIM118 (sqlite3.Row iterates values)
+    for key in flags:
+        if decoded.get(key) is not None:
+            decoded[key] = bool(decoded[key])
+    return decoded
 
 
-def _state_start_time(state: Mapping[str, Any]) -> str | None:
-    """The start time of a Scheduled-family state; other states have none."""
-    if state.get("type") not in SCHEDULED_FAMILY:
-        return None
-    start = state.get("start_time")
-    if start is None:
-        return None
-    try:
-        return timestamps.normalize(start)
-    except ValueError as exc:
-        raise ServerError(f"state start_time: {exc}") from None
-
-
-def _check_state(state: Any, what: str) -> dict[str, Any]:
-    if not isinstance(state, dict):
-        raise ServerError(f"{what}: state must be a JSON object, not {type(state).__name__}")
-    if not isinstance(state.get("type"), str) or not state["type"]:
-        raise ServerError(f"{what}: state must have a string 'type' (e.g. 'Running')")
-    if len(json.dumps(state)) > MAX_STATE_BYTES:
-        raise ServerError(f"{what}: serialized state exceeds {MAX_STATE_BYTES} bytes")
-    return state
-
-
-class Store:
+class Store(Registration, TaskRuns):
     """The embedded API's tables and the operations on them."""
 
     def __init__(self, path: str = ":memory:") -> None:
@@ -166,6 +264,8 @@ class Store:
         with self._lock:
             # executescript commits on its own; the DDL is idempotent (IF NOT EXISTS).
             self._conn.executescript(SCHEMA_SQL)
+            self._add_missing_columns()
+            self._conn.executescript(INDEXES_SQL)
             self.columns: Mapping[str, frozenset[str]] = {
                 table: frozenset(
                     row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")
@@ -173,6 +273,13 @@ class Store:
                 for table in JSON_COLUMNS
             }
             """Each table's column names."""
+
+    def _add_missing_columns(self) -> None:
+        for table, added in ADDED_COLUMNS.items():
+            present = {row["name"] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            for column, declaration in added:
+                if column not in present:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         with self._lock:
@@ -301,6 +408,12 @@ class Store:
             )
             return agent_id
 
+    def delete_agent(self, agent_id: str) -> bool:
+        with self.transaction() as conn:
+            if not conn.execute("DELETE FROM agent WHERE id = ?", (agent_id,)).rowcount:
+                raise NotFound(f"delete_agent: no agent with id {agent_id}")
+        return True
+
     def touch_agent(self, agent_id: str, at: datetime) -> None:
         """Record a poll: ``last_queried`` is the agent's liveness signal."""
         with self.transaction() as conn:
@@ -325,62 +438,13 @@ class Store:
             )
             return config_id
 
-    # -- flows and flow runs -------------------------------------------------------------------
-
-    def create_flow(
-        self,
-        serialized_flow: Any,
-        *,
-        tenant_id: str | None = None,
-        description: str | None = None,
-        idempotency_key: str | None = None,
-    ) -> str:
-        if not isinstance(serialized_flow, dict):
-            raise ServerError("create_flow: serialized_flow must be a JSON object")
-        name = serialized_flow.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ServerError("create_flow: serialized_flow must have a non-empty 'name'")
-        tenant_id = tenant_id or self.default_tenant_id()
-        if tenant_id is None:
-            raise ServerError("create_flow: no tenant exists; create one first")
-        with self.transaction() as conn:
-            self._check_tenant(conn, tenant_id)
-            if idempotency_key is not None:
-                found = conn.execute(
-                    "SELECT id FROM flow WHERE tenant_id = ? AND name = ? AND idempotency_key = ?",
-                    (tenant_id, name, idempotency_key),
-                ).fetchone()
-                if found:
-                    return str(found["id"])
-            previous = conn.execute(
-                "SELECT MAX(version) AS v FROM flow WHERE tenant_id = ? AND name = ?",
-                (tenant_id, name),
-            ).fetchone()["v"]
-            flow_id = new_id()
-            conn.execute(
-                "INSERT INTO flow (id, tenant_id, name, version, core_version, storage, "
-                "environment, run_config, description, idempotency_key, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    flow_id,
-                    tenant_id,
-                    name,
-                    (previous or 0) + 1,
-                    serialized_flow.get("__version__"),
-                    _dump(serialized_flow.get("storage")),
-                    _dump(serialized_flow.get("environment")),
-                    _dump(serialized_flow.get("run_config")),
-                    description,
-                    idempotency_key,
-                    timestamps.to_text(timestamps.utc_now()),
-                ),
-            )
-            return flow_id
+    # -- flow runs -----------------------------------------------------------------------------
 
     def create_flow_run(
         self,
         *,
-        flow_id: str,
+        flow_id: str | None = None,
+        version_group_id: str | None = None,
         labels: Sequence[str] | None = None,
         run_config: Any = None,
         parameters: Any = None,
@@ -388,16 +452,36 @@ class Store:
         scheduled_start_time: datetime | None = None,
         name: str | None = None,
         idempotency_key: str | None = None,
+        auto_scheduled: bool = False,
     ) -> str:
-        """A new Scheduled run (version 1), its labels fixed now as Prefect Server fixes them:
-        the given labels, else the given run config's, else the flow's run config's, else none.
-        """
+        """A new Scheduled run (version 1) of a flow (or of the newest unarchived version of a
+        version group), with a Pending task run for each of the flow's tasks, as on Prefect
+        Server. Its labels are fixed now: the given labels, else the given run config's, else
+        the flow group's labels, else its run config's, else the flow's run config's. Its
+        parameters: the flow's defaults, then the flow group's, then the given ones; a required
+        parameter left without a value refuses the run."""
+        if flow_id is None and version_group_id is None:
+            raise ServerError("create_flow_run: one of flow_id or version_group_id is required")
         now = timestamps.utc_now()
         start = timestamps.to_text(scheduled_start_time or now)
         with self.transaction() as conn:
-            flow = conn.execute("SELECT * FROM flow WHERE id = ?", (flow_id,)).fetchone()
-            if flow is None:
-                raise NotFound(f"create_flow_run: no flow with id {flow_id}")
+            if flow_id is not None:
+                flow = conn.execute("SELECT * FROM flow WHERE id = ?", (flow_id,)).fetchone()
+                if flow is None:
+                    raise NotFound(f"create_flow_run: no flow with id {flow_id}")
+            else:
+                flow = conn.execute(
+                    "SELECT * FROM flow WHERE version_group_id = ? AND archived = 0 "
+                    "ORDER BY version DESC LIMIT 1",
+                    (version_group_id,),
+                ).fetchone()
+                if flow is None:
+                    raise NotFound(
+                        f"create_flow_run: version group {version_group_id} has no unarchived flows"
+                    )
+            flow_id = str(flow["id"])
+            if flow["archived"]:
+                raise ServerError(f"create_flow_run: flow {flow_id} is archived")
             if idempotency_key is not None:
                 found = conn.execute(
                     "SELECT id FROM flow_run WHERE flow_id = ? AND idempotency_key = ?",
@@ -405,24 +489,40 @@ class Store:
                 ).fetchone()
                 if found:
                     return str(found["id"])
-            flow_run_config = _load(flow["run_config"])
+            group = (
+                conn.execute(
+                    "SELECT * FROM flow_group WHERE id = ?", (flow["flow_group_id"],)
+                ).fetchone()
+                if flow["flow_group_id"]
+                else None
+            )
+            group_labels = _load(group["labels"]) if group else None
+            group_config = _load(group["run_config"]) if group else None
+            flow_config = _load(flow["run_config"])
+            run_labels = _labels_for(labels, run_config, group_labels, group_config, flow_config)
             if run_config is None:
-                run_config = flow_run_config
-            run_labels = _labels_for(labels, run_config, flow_run_config)
+                run_config = group_config if group_config is not None else flow_config
+            run_parameters = _run_parameters(
+                flow_id,
+                _load(flow["parameters"]) or [],
+                (_load(group["default_parameters"]) if group else None) or {},
+                parameters or {},
+            )
             run_id = new_id()
             state = serialized_state("Scheduled", "Flow run scheduled.", start_time=start)
             conn.execute(
                 "INSERT INTO flow_run (id, tenant_id, flow_id, name, labels, parameters, context, "
                 "run_config, version, state, state_message, state_start_time, state_timestamp, "
-                "serialized_state, scheduled_start_time, idempotency_key, created, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "serialized_state, scheduled_start_time, idempotency_key, created, updated, "
+                "auto_scheduled) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     flow["tenant_id"],
                     flow_id,
-                    name or f"{flow['name']}-{run_id[:8]}",
+                    name or run_names.generate(),
                     json.dumps(run_labels),
-                    _dump(parameters if parameters is not None else {}),
+                    _dump(run_parameters),
                     _dump(context if context is not None else {}),
                     _dump(run_config),
                     state["type"],
@@ -434,37 +534,12 @@ class Store:
                     idempotency_key,
                     timestamps.to_text(now),
                     timestamps.to_text(now),
+                    int(auto_scheduled),
                 ),
             )
             self._record_state(conn, run_id, 1, state, timestamps.to_text(now))
+            self._create_task_runs(conn, run_id, flow_id, flow["tenant_id"])
             return run_id
-
-    def get_or_create_task_run(self, flow_run_id: str, task_id: str, map_index: int) -> str:
-        with self.transaction() as conn:
-            if not conn.execute("SELECT 1 FROM flow_run WHERE id = ?", (flow_run_id,)).fetchone():
-                raise NotFound(f"get_or_create_task_run: no flow run with id {flow_run_id}")
-            found = conn.execute(
-                "SELECT id FROM task_run WHERE flow_run_id = ? AND task_id = ? AND map_index = ?",
-                (flow_run_id, task_id, map_index),
-            ).fetchone()
-            if found:
-                return str(found["id"])
-            task_run_id = new_id()
-            state = {"type": "Pending", "message": None}
-            conn.execute(
-                "INSERT INTO task_run (id, flow_run_id, task_id, map_index, version, state, "
-                "serialized_state, created) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-                (
-                    task_run_id,
-                    flow_run_id,
-                    task_id,
-                    map_index,
-                    state["type"],
-                    json.dumps(state),
-                    timestamps.to_text(timestamps.utc_now()),
-                ),
-            )
-            return task_run_id
 
     # -- the queue -----------------------------------------------------------------------------
 
@@ -540,29 +615,30 @@ class Store:
                     ),
                 )
                 self._record_state(conn, run_id, version, state, now, start)
+                if kind == "Cancelled":
+                    self._cancel_task_runs(conn, run_id, state, now)
                 ids.append(run_id)
             return ids
 
-    def set_task_run_states(self, states: Sequence[Mapping[str, Any]]) -> list[str]:
+    def set_flow_run_name(self, flow_run_id: str, name: str) -> bool:
+        if not name:
+            raise ServerError("set_flow_run_name: name must not be empty")
+        return self._update_flow_run(flow_run_id, "set_flow_run_name", name=name)
+
+    def set_flow_run_labels(self, flow_run_id: str, labels: Sequence[str]) -> bool:
+        labels_text = json.dumps(sorted(set(labels)))
+        return self._update_flow_run(flow_run_id, "set_flow_run_labels", labels=labels_text)
+
+    def _update_flow_run(self, flow_run_id: str, what: str, **columns: Any) -> bool:
         with self.transaction() as conn:
-            ids = []
-            for item in states:
-                task_run_id = item["task_run_id"]
-                state, row = _state_update(conn, "task_run", task_run_id, item)
-                conn.execute(
-                    "UPDATE task_run SET version = ?, state = ?, state_message = ?, "
-                    "state_start_time = ?, serialized_state = ? WHERE id = ?",
-                    (
-                        row["version"] + 1,
-                        state["type"],
-                        _message(state),
-                        _state_start_time(state),
-                        json.dumps(state),
-                        task_run_id,
-                    ),
-                )
-                ids.append(task_run_id)
-            return ids
+            for column, value in columns.items():
+                done = conn.execute(
+                    f"UPDATE flow_run SET {column} = ?, updated = ? WHERE id = ?",
+                    (value, timestamps.to_text(timestamps.utc_now()), flow_run_id),
+                ).rowcount
+                if not done:
+                    raise NotFound(f"{what}: no flow run with id {flow_run_id}")
+        return True
 
     def heartbeat(self, flow_run_id: str) -> None:
         with self.transaction() as conn:
@@ -612,8 +688,10 @@ class Store:
                 )
         return rescheduled, failed
 
-    def cancel_flow_run(self, flow_run_id: str) -> str:
-        """Cancel a run that has not finished; returns its state afterwards."""
+    def cancel_flow_run(self, flow_run_id: str, message: str | None = None) -> str:
+        """Cancel a run that has not finished, as Prefect Server does: a Running run becomes
+        Cancelling (its flow process sees it and stops), any other Cancelled at once.
+        Returns the run's state afterwards."""
         # Holding the (re-entrant) lock makes the check and the update one step.
         with self.reading() as conn:
             row = conn.execute("SELECT state FROM flow_run WHERE id = ?", (flow_run_id,)).fetchone()
@@ -621,9 +699,11 @@ class Store:
                 raise NotFound(f"cancel_flow_run: no flow run with id {flow_run_id}")
             if is_finished(row["state"]):
                 return str(row["state"])
-            state = {"type": "Cancelled", "message": "Flow run was cancelled."}
+            kind = "Cancelling" if row["state"] in RUNNING_FAMILY else "Cancelled"
+            default = "Flow run is cancelling" if kind == "Cancelling" else "Flow run is cancelled"
+            state = serialized_state(kind, message or default)
             self.set_flow_run_states([{"flow_run_id": flow_run_id, "state": state}])
-            return "Cancelled"
+            return kind
 
     def write_logs(self, logs: Sequence[Mapping[str, Any]]) -> int:
         """Store every record or none; a record naming an unknown flow run refuses the batch."""
@@ -687,29 +767,6 @@ class Store:
         )
 
 
-def _state_update(
-    conn: sqlite3.Connection, table: str, row_id: str, item: Mapping[str, Any]
-) -> tuple[dict[str, Any], sqlite3.Row]:
-    """The checked new state and the current row of a flow or task run about to change.
-
-    Raises ``NotFound`` for an unknown id and ``VersionLocked`` for a stale ``version``.
-    """
-    what = f"State update failed for {table.replace('_', ' ')} {row_id}"
-    state = _check_state(item["state"], what)
-    row = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"{what}: no {table.replace('_', ' ')} with this id")
-    wanted, current = item.get("version"), row["version"]
-    if wanted is not None and wanted != current:
-        raise VersionLocked(f"{what}: provided version {wanted} but current version is {current}")
-    return state, row
-
-
-def _message(state: Mapping[str, Any]) -> str | None:
-    message = state.get("message")
-    return message if isinstance(message, str) else None
-
-
 def _agent_for(
     conn: sqlite3.Connection, kind: str, agent_id: str | None, current: str | None
 ) -> str | None:
@@ -720,14 +777,53 @@ def _agent_for(
     return agent_id if known else current
 
 
-def _labels_for(labels: Sequence[str] | None, run_config: Any, flow_run_config: Any) -> list[str]:
-    for candidate in (labels, _config_labels(run_config), _config_labels(flow_run_config)):
+def _labels_for(
+    labels: Sequence[str] | None,
+    run_config: Any,
+    group_labels: Any,
+    group_config: Any,
+    flow_config: Any,
+) -> list[str]:
+    candidates = (
+        labels,
+        _config_labels(run_config, run_config is not None),
+        group_labels if isinstance(group_labels, list) else None,
+        _config_labels(group_config, group_config is not None),
+        _config_labels(flow_config, flow_config is not None),
+    )
+    for candidate in candidates:
         if candidate is not None:
             return sorted(set(candidate))
     return []
 
 
-def _config_labels(run_config: Any) -> list[str] | None:
+def _run_parameters(
+    flow_id: str,
+    declared: Sequence[Any],
+    group_defaults: Mapping[str, Any],
+    given: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Parameter values of a new run: flow defaults < flow group defaults < given values."""
+    values: dict[str, Any] = {
+        p["name"]: p.get("default")
+        for p in declared
+        if isinstance(p, dict) and p.get("default") is not None
+    }
+    values.update(group_defaults)
+    values.update(given)
+    required = {p["name"] for p in declared if isinstance(p, dict) and p.get("required")}
+    missing = sorted(required - set(values))
+    if missing:
+        raise ServerError(
+            f"create_flow_run: flow {flow_id} requires parameter(s) {', '.join(missing)}"
+        )
+    return values
+
+
+def _config_labels(run_config: Any, present: bool) -> list[str] | None:
+    """A run config's labels; a run config without any gives none (not "look further")."""
+    if not present:
+        return None
     if isinstance(run_config, dict) and isinstance(run_config.get("labels"), list):
         return [str(label) for label in run_config["labels"]]
-    return None
+    return []
