@@ -11,7 +11,6 @@ from prefect_agent.adapters.config.text_values import BadText, parse_assignment,
 from prefect_agent.domain.errors import ConfigError
 from prefect_agent.domain.platform_kind import PlatformKind
 
-
 LABELS_KEY = "cloud.agent.labels"
 
 
