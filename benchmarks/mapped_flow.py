@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -34,8 +35,10 @@ TIMED_COMMAND = Path(__file__).resolve().parent / "timed_command.py"
 FLOW = EXAMPLES / "mapped_flow.py"
 LABEL = "bench-mapped"
 TARGET_API_SHARE = 0.20
-API_KEY: str | None = None
-"""The key for the embedded API, if it asks for one (the one place to set it here)."""
+API_KEY = secrets.token_urlsafe(24)
+"""The embedded API's key (the one place here): the API gets it in ``PREFECT__SERVER__API_KEY``,
+Prefect 1.4.1 and the agent in ``PREFECT__CLOUD__API_KEY``, never on a command line. An API
+that requires no key ignores it."""
 
 IN_PROCESS = """
 import json, resource, sys, time
@@ -89,18 +92,18 @@ def _free_port() -> int:
 
 
 def _get(url: str) -> Any:
-    request = urllib.request.Request(url)
-    if API_KEY:
-        request.add_header("Authorization", f"Bearer {API_KEY}")
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {API_KEY}"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 
 def _graphql(url: str, query: str, variables: dict[str, Any]) -> Any:
     body = json.dumps({"query": query, "variables": variables}).encode()
-    headers = {"Content-Type": "application/json", "X-Embedded-Api-Helper": "1"}
-    if API_KEY:
-        headers["Authorization"] = f"Bearer {API_KEY}"
+    headers = {
+        "Content-Type": "application/json",
+        "X-Embedded-Api-Helper": "1",  # not counted in the API's request figures
+        "Authorization": f"Bearer {API_KEY}",
+    }
     request = urllib.request.Request(url, data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         answer = json.load(response)
@@ -140,7 +143,8 @@ def through_api(python: str, tasks: int, workdir: Path) -> dict[str, Any]:
     api = subprocess.Popen(
         [sys.executable, "-m", "prefect_agent", "server", "start", "--port", str(port),
          "--log-level", "warning"],
-        env=_clean_env(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**_clean_env(workdir), "PREFECT__SERVER__API_KEY": API_KEY},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     agent = None
     try:
@@ -149,8 +153,7 @@ def through_api(python: str, tasks: int, workdir: Path) -> dict[str, Any]:
         client_env.update(
             PREFECT__BACKEND="server", PREFECT__CLOUD__API=url, PREFECT__SERVER__ENDPOINT=url
         )
-        if API_KEY:
-            client_env["PREFECT__CLOUD__API_KEY"] = API_KEY
+        client_env["PREFECT__CLOUD__API_KEY"] = API_KEY
         request = {
             "project": "bench",
             "flows": [{"path": str(FLOW), "labels": [LABEL], "run_config": {"type": "LocalRun"}}],
@@ -161,11 +164,10 @@ def through_api(python: str, tasks: int, workdir: Path) -> dict[str, Any]:
         agent = subprocess.Popen(
             [sys.executable, "-m", "prefect_agent", "agent", "local", "start", "--api", url,
              "--label", LABEL, "--no-hostname-label", "--state-dir", str(workdir / "state"),
-             *(["--key", API_KEY] if API_KEY else []),
              "--flow-run-command",
              f"{sys.executable} {TIMED_COMMAND} {timings} -- {python} -m prefect execute flow-run"],
-            env=_clean_env(workdir / "agent"), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            env={**_clean_env(workdir / "agent"), "PREFECT__CLOUD__API_KEY": API_KEY},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         stats_before = _get(f"{url}/api/stats")
         cpu_before = cpu_seconds(api.pid)

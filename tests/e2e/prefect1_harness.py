@@ -3,7 +3,7 @@
 Prefect 1.4.1 registers the flows and creates the runs with its own client, in its own venv
 (``prefect_agent/examples/prefect1_register.py``); our CLI agents run them with Prefect's own
 ``prefect execute flow-run``. How a Prefect 1.4.1 process and our agents authenticate to the
-embedded API is decided in one place: ``API_KEY`` below.
+embedded API is decided in one place: ``api_key_of`` below.
 """
 
 from __future__ import annotations
@@ -32,29 +32,30 @@ MAPPED_FLOW = EXAMPLES / "mapped_flow.py"
 RETRY_FLOW = EXAMPLES / "retry_flow.py"
 FINISHED = frozenset({"Success", "Failed", "Cancelled"})
 
-API_KEY: str | None = None
-"""The key Prefect 1.4.1 processes and our agents present to the embedded API (None: the API
-asks for none). Prefect 1.4.1 sends ``PREFECT__CLOUD__API_KEY`` as ``Authorization: Bearer``;
-our agents take ``--key`` and hand it to the flow processes they start."""
+
+def api_key_of(api: RunningServer) -> str | None:
+    """The key Prefect 1.4.1 processes and our agents present to this embedded API (None: it
+    asks for none). Both get it only in their environment, never on a command line: Prefect
+    1.4.1 sends ``PREFECT__CLOUD__API_KEY`` as ``Authorization: Bearer``, and so do our agents
+    (the same variable, or ``--key``)."""
+    key = getattr(api, "api_key", None)
+    return str(key) if key else None
 
 
-def prefect1_env(api_url: str, home: Path, api_key: str | None = API_KEY) -> dict[str, str]:
+def prefect1_env(api: RunningServer, home: Path) -> dict[str, str]:
     """Prefect 1.4.1's configuration for a client of the embedded API, in a home of its own
     (no ~/.prefect/config.toml or backend.toml of the machine leaks in)."""
     env = {
         "HOME": str(home),
         "PREFECT__BACKEND": "server",
-        "PREFECT__SERVER__ENDPOINT": api_url,
-        "PREFECT__CLOUD__API": api_url,
+        "PREFECT__SERVER__ENDPOINT": api.url,
+        "PREFECT__CLOUD__API": api.url,
         "PREFECT__CLOUD__SEND_FLOW_RUN_LOGS": "true",
     }
-    if api_key:
-        env["PREFECT__CLOUD__API_KEY"] = api_key
+    key = api_key_of(api)
+    if key:
+        env["PREFECT__CLOUD__API_KEY"] = key
     return env
-
-
-def agent_auth_args(api_key: str | None = API_KEY) -> list[str]:
-    return ["--key", api_key] if api_key else []
 
 
 def flow_run_command(prefect1: Prefect1) -> str:
@@ -74,7 +75,7 @@ class Prefect1Client:
         self.api = api
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
-        self.env = prefect1_env(api.url, home)
+        self.env = prefect1_env(api, home)
         self._project_made = False
 
     def request(self, document: Mapping[str, Any], timeout: float = 180) -> dict[str, Any]:
@@ -191,11 +192,13 @@ class Agent:
         self.log = workdir / f"agent-{kind}-{name}-{time.monotonic_ns()}.log"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
         environ["HOME"] = str(workdir / "agent-home")
+        key = api_key_of(api)
+        if key:
+            environ["PREFECT__CLOUD__API_KEY"] = key
         environ.update(env or {})
         command = [
             sys.executable, "-m", "prefect_agent", "agent", kind, "start",
             "--api", api.url, "--name", name,
-            *agent_auth_args(),
             *(arg for label in labels for arg in ("--label", label)),
             *extra,
         ]  # fmt: skip

@@ -19,12 +19,12 @@ import pytest
 
 from prefect_agent.server.testing import running_server
 from tests.e2e.prefect1_harness import (
-    API_KEY,
     EXAMPLES,
     MAPPED_FLOW,
     Agent,
     Prefect1Client,
     World,
+    api_key_of,
 )
 from tests.prefect1.venv import Prefect1
 
@@ -47,14 +47,16 @@ def kubeconfig(path: Path, server: str) -> Path:
     return path
 
 
-def run_as_kubelet(engine: Any, job: dict[str, Any], image: str) -> tuple[int, str]:
+def run_as_kubelet(
+    engine: Any, job: dict[str, Any], image: str, api_key: str | None
+) -> tuple[int, str]:
     """Run the Job's ``flow`` container on Docker, the node's image standing for the default."""
     pod = job["spec"]["template"]["spec"]
     container = next(c for c in pod["containers"] if c["name"] == "flow")
     assert container["image"] == DEFAULT_IMAGE, container
     env = {}
     for entry in container.get("env") or ():
-        env[entry["name"]] = entry.get("value", API_KEY)  # a secretKeyRef holds the key
+        env[entry["name"]] = entry.get("value", api_key)  # a secretKeyRef holds the key
     started = engine.containers.run(
         image,
         entrypoint=container.get("command"),
@@ -94,7 +96,7 @@ def test_the_job_of_a_default_kubernetes_run_runs_a_prefect1_flow_to_success(
             controller = JobController(emulator.api_client())
             job = world.eventually(lambda: controller.jobs_of(run_id), "the run's Job", 90)[0]
             controller.run(job)
-            code, output = run_as_kubelet(docker_engine, job, prefect1_image)
+            code, output = run_as_kubelet(docker_engine, job, prefect1_image, api_key_of(api))
             controller.finish(job, code)
             world.wait([run_id], deadline=60)
             assert code == 0, output

@@ -100,6 +100,7 @@ def demo(
     )
     python = None if stand_in else _prefect1_python(prefect1_python, demo_prefect1)
     api = start_server()
+    api_key = getattr(api, "api_key", None)  # set when the embedded API requires a key
     workdir = tempfile.TemporaryDirectory(prefix="prefect-demo-")
     try:
         click.echo(f"Embedded Prefect API at {api.url} (in memory)")
@@ -115,8 +116,8 @@ def demo(
             click.echo(f"Prefect 1.4.1 ({python}) registers the example flows...")
             try:
                 names = demo_prefect1.register_examples(
-                    python, api.url, workdir.name, labels=[DEMO_LABEL], runs_each=runs or 1,
-                    with_failure=with_failure,
+                    python, api.url, workdir.name, api_key=api_key, labels=[DEMO_LABEL],
+                    runs_each=runs or 1, with_failure=with_failure,
                 )  # fmt: skip
             except demo_prefect1.Prefect1Unavailable as exc:
                 raise click.ClickException(str(exc)) from None
@@ -134,6 +135,7 @@ def demo(
             name="demo-agent",
             labels=[DEMO_LABEL],
             api=api.url,
+            api_key=api_key,
             flow_run_command=command,
             platform=LocalSettings(
                 hostname_label=False,

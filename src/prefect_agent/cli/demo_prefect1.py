@@ -44,9 +44,10 @@ def flow_run_command(python: str) -> tuple[str, ...]:
     return (python, "-m", "prefect", "execute", "flow-run")
 
 
-def client_environment(api_url: str, home: str) -> dict[str, str]:
+def client_environment(api_url: str, home: str, api_key: str | None) -> dict[str, str]:
     """Prefect 1.4.1's configuration for a client of the embedded API, in a home of its own
-    so the user's ~/.prefect (backend, Cloud key) does not redirect it."""
+    so the user's ~/.prefect (backend, Cloud key) does not redirect it. The key goes in the
+    environment (Prefect sends it as a Bearer token), never on a command line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
     env.update(
         HOME=home,
@@ -54,6 +55,8 @@ def client_environment(api_url: str, home: str) -> dict[str, str]:
         PREFECT__SERVER__ENDPOINT=api_url,
         PREFECT__CLOUD__API=api_url,
     )
+    if api_key:
+        env["PREFECT__CLOUD__API_KEY"] = api_key
     return env
 
 
@@ -62,6 +65,7 @@ def register_examples(
     api_url: str,
     home: str,
     *,
+    api_key: str | None,
     labels: Sequence[str],
     runs_each: int,
     with_failure: bool,
@@ -83,7 +87,7 @@ def register_examples(
     }
     done = subprocess.run(
         [python, str(REGISTER_SCRIPT)],
-        input=json.dumps(request), env=client_environment(api_url, home),
+        input=json.dumps(request), env=client_environment(api_url, home, api_key),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     if done.returncode != 0:
