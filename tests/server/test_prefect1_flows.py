@@ -271,3 +271,57 @@ def test_cancelling_a_scheduled_run_cancels_it_at_once(
     )["cancel_flow_run"] == {"state": "Cancelled"}
     assert client.task_states(run_id) == {("slow", -1): "Cancelled"}
     assert queued(api, run_id) == []
+
+
+TAGGED = """
+    import os, time
+    from prefect import Flow, task
+
+    GO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "go")
+
+    @task(tags=["db"])
+    def hold():
+        while not os.path.exists(GO):
+            time.sleep(0.05)
+
+    with Flow("tagged", storage=STORAGE) as flow:
+        hold()
+"""
+
+
+def test_a_task_tag_concurrency_limit_queues_task_runs_over_it(
+    client: Prefect1Client, api: RunningServer, tmp_path: Path
+) -> None:
+    client.python(
+        "import json; from prefect import Client; "
+        "print(json.dumps(Client().update_task_tag_limit('db', 1)))"
+    )
+    limit = client.python(
+        "import json; from prefect import Client; "
+        "print(json.dumps(Client().get_task_tag_limit('db')))"
+    )
+    assert limit == 1
+    flow_id = client.register(client.write_flow("tagged", TAGGED))
+    first, second = client.create_flow_run(flow_id), client.create_flow_run(flow_id)
+    holder = client.start(first)
+    waiter = None
+    try:
+        eventually(lambda: client.task_states(first)[("hold", -1)] == "Running", "first runs", 60)
+        waiter = client.start(second, PREFECT__CLOUD__QUEUE_INTERVAL="1")
+        eventually(
+            lambda: "Queued" in api.graphql(
+                "query($id: uuid!) { task_run(where: {flow_run_id: {_eq: $id}}) "
+                "{ states { state } } }", {"id": second},
+            )["task_run"][0]["states"].__repr__(),
+            "the second run's task to be queued by the limit", 60,
+        )  # fmt: skip
+        assert client.task_states(second)[("hold", -1)] != "Running"
+        (tmp_path / "go").touch()
+        assert holder.wait(timeout=60) == 0
+        assert waiter.wait(timeout=90) == 0
+    finally:
+        for process in (holder, waiter):
+            if process is not None:
+                process.kill()
+                process.wait()
+    assert api.state_of(first) == api.state_of(second) == "Success"

@@ -59,6 +59,20 @@ def _limits(scan: int, returned: int) -> Any:
     help="Reschedule runs stuck in Submitted this many seconds (0: never), as Prefect Server.",
 )
 @click.option(
+    "--scheduler-interval",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between scheduler passes creating runs of active schedules (0: never).",
+)
+@click.option(
+    "--zombies-after",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Fail or retry task runs Running this many seconds without a heartbeat (0: never).",
+)
+@click.option(
     "--no-default-tenant",
     is_flag=True,
     help="Do not create the 'default' tenant when the database has none.",
@@ -76,6 +90,8 @@ def start(
     queue_scan_limit: int,
     queue_limit: int,
     lazarus_after: float,
+    scheduler_interval: float,
+    zombies_after: float,
     no_default_tenant: bool,
     log_level: str,
 ) -> None:
@@ -101,16 +117,18 @@ def start(
     click.echo(f"Prefect API (prefect-agent embedded) listening on {api_server.url}", err=True)
     click.echo(f"Database: {db}; tenant: {tenant or 'none'}", err=True)
     click.echo(f"Point agents at it with PREFECT__CLOUD__API={api_server.url}", err=True)
-    lazarus = None
-    if lazarus_after:
-        from prefect_agent.server.lazarus import Lazarus
+    from prefect_agent.server.towel import Towel
 
-        lazarus = Lazarus(store, after_seconds=lazarus_after).start()
+    towel = Towel(
+        store,
+        lazarus_after=lazarus_after,
+        scheduler_interval=scheduler_interval,
+        zombies_after=zombies_after,
+    ).start()
     try:
         _serve_until_signalled(api_server)
     finally:
-        if lazarus is not None:
-            lazarus.stop()
+        towel.stop()
 
 
 def _open_store(db: str) -> Any:

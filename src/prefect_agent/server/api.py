@@ -24,6 +24,7 @@ from graphql.language import (
     OperationDefinitionNode,
 )
 
+from prefect_agent.server import document_shapes
 from prefect_agent.server.errors import ServerError
 from prefect_agent.server.faults import EXEMPT_HEADER
 from prefect_agent.server.queue_limits import QueueLimits
@@ -118,6 +119,7 @@ class Api:
         self.stats = RequestStats()
         # Agents send the same few documents over and over: parse and validate each once.
         # (Execution never mutates a document, so sharing one between threads is safe.)
+        self._valid_shapes = document_shapes.ValidShapes(PREPARED_DOCUMENTS)
         self._prepare = functools.lru_cache(maxsize=PREPARED_DOCUMENTS)(self._prepare_uncached)
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
@@ -183,12 +185,18 @@ class Api:
             document = parse(query)
         except GraphQLError as exc:
             return None, (_error(exc.message, "GRAPHQL_PARSE_FAILED"),)
-        errors = validate(self.schema, document)
+        key = document_shapes.shape(query)
+        if key is not None and key in self._valid_shapes:
+            errors = validate(self.schema, document, document_shapes.LITERAL_RULES)
+        else:
+            errors = validate(self.schema, document)
         if errors:
             return None, tuple(_error(e.message, "GRAPHQL_VALIDATION_FAILED") for e in errors)
         too_deep = self._too_deep(document)
         if too_deep:
             return None, (_error(too_deep, "GRAPHQL_VALIDATION_FAILED"),)
+        if key is not None:
+            self._valid_shapes.add(key)
         return document, None
 
     @staticmethod
