@@ -73,7 +73,6 @@ class Prefect1Client:
     def __init__(self, prefect1: Prefect1, api: RunningServer, home: Path) -> None:
         self.prefect1 = prefect1
         self.api = api
-        self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.env = prefect1_env(api, home)
         self._project_made = False
@@ -98,7 +97,6 @@ class Prefect1Client:
         *,
         labels: Sequence[str] = (),
         run_config: Mapping[str, Any] | None = None,
-        schedule_active: bool = True,
         runs: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[str, list[str]]:
         """Register one flow file; create ``runs`` of it. Returns the flow id and run ids."""
@@ -106,16 +104,10 @@ class Prefect1Client:
             "path": str(path),
             "labels": list(labels),
             "run_config": dict(run_config or {"type": "UniversalRun"}),
-            "schedule_active": schedule_active,
         }
         answer = self.request({"flows": [spec], "runs": [dict(run) for run in runs]})
         (flow_id,) = answer["flows"].values()
         return flow_id, answer["runs"]
-
-    def create_run(self, flow_id: str, parameters: Mapping[str, Any] | None = None) -> str:
-        answer = self.request({"runs": [{"flow_id": flow_id, "parameters": parameters}]})
-        run_id: str = answer["runs"][0]
-        return run_id
 
     def cancel(self, run_id: str) -> bool:
         return bool(self.request({"cancel": [run_id]})["cancelled"][0])
