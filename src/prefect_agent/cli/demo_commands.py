@@ -154,7 +154,7 @@ def demo(
     finally:
         api.close()
         workdir.cleanup()
-    _summarise(expected, finals)
+    _summarise(expected, finals, stand_in=python is None)
 
 
 def _prefect1_python(given: str | None, demo_prefect1: Any) -> str | None:
@@ -243,7 +243,9 @@ def _arrow(previous: str | None, state: str) -> str:
     return state if previous is None else f"{previous} -> {state}"
 
 
-def _summarise(expected: dict[str, tuple[str, str]], finals: dict[str, str]) -> None:
+def _summarise(
+    expected: dict[str, tuple[str, str]], finals: dict[str, str], *, stand_in: bool
+) -> None:
     wrong = [
         f"{name} is {finals.get(run_id, 'unknown')}, expected {want}"
         for run_id, (name, want) in expected.items()
@@ -259,10 +261,16 @@ def _summarise(expected: dict[str, tuple[str, str]], finals: dict[str, str]) -> 
             click.echo(f"  {line}", err=True)
         raise SystemExit(1)
     click.echo(f"\nAll {len(expected)} runs finished as expected: {tally}.")
-    click.echo(
-        "Step by step: see docs/local.md (prefect server start, prefect run create, "
-        "prefect agent local start)."
-    )
+    if stand_in:
+        click.echo(
+            "Step by step: see docs/local.md (prefect server start, prefect run create, "
+            "prefect agent local start)."
+        )
+    else:
+        click.echo(
+            "Step by step with your own flows: see docs/api.md (prefect server start, Prefect "
+            "1.4.1's prefect register and prefect run --watch, prefect agent local start)."
+        )
 
 
 __all__: Sequence[str] = ["demo", "executor_command"]
