@@ -15,7 +15,7 @@ fi
 python="$(readlink -f "$venv/bin/python")"
 version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 site="$venv/lib/python$version/site-packages"
-tag="$( { sha1sum "$0"; "$python" -VV; ls "$site"; } | sha1sum | cut -c1-12)"
+tag="$( { sha1sum < "$0"; "$python" -VV; ls "$site"; } | sha1sum | cut -c1-12)"
 image="local/prefect1-flow:$tag"
 if docker image inspect "$image" >/dev/null 2>&1; then
     echo "$image"
