@@ -73,9 +73,13 @@ def test_projects_registration_and_the_get_commands(
     assert "Hello, cli!" in ran
     assert "Flow run succeeded!" in ran
 
+    flow_id = flows[1].split()[-2]
+    assert "Flow run succeeded!" in client.cli("run", "--id", flow_id, "--execute", "--watch")
+
     runs = client.cli("get", "flow-runs", "--started").splitlines()
-    run_name = runs[1].split()[0]
-    assert runs[1].split()[1:3] == ["hello", "Success"]
+    assert len(runs) == 3
+    run_name = runs[-1].split()[0]
+    assert runs[-1].split()[1:3] == ["hello", "Success"]
     logs = client.cli("get", "logs", "--name", run_name)
     assert "Hello, cli!" in logs
 
@@ -139,3 +143,43 @@ def test_a_new_version_archives_the_old_one_and_version_groups_run_the_newest(
     )
     assert refused.returncode != 0
     assert "archived" in refused.stderr
+
+
+def test_flow_group_settings_apply_to_new_runs_and_flow_processes(
+    client: Prefect1Client, api: RunningServer
+) -> None:
+    flow_id = client.register(client.write_flow("hello", HELLO), project="demo")
+    group = api.graphql(
+        "query($id: uuid!) { flow_by_pk(id: $id) { flow_group_id } }", {"id": flow_id}
+    )["flow_by_pk"]["flow_group_id"]
+    for operation, value in (
+        ("set_flow_group_labels", {"labels": ["b", "a"]}),
+        ("set_flow_group_default_parameters", {"parameters": {"name": "group"}}),
+    ):
+        api.graphql(
+            f"mutation($input: {operation}_input!) {{ {operation}(input: $input) {{ success }} }}",
+            {"input": {"flow_group_id": group, **value}},
+        )
+    api.graphql(
+        "mutation($input: disable_flow_heartbeat_input!) {"
+        " disable_flow_heartbeat(input: $input) { success } }",
+        {"input": {"flow_id": flow_id}},
+    )
+
+    run_id = client.create_flow_run(flow_id)
+
+    assert api.run(run_id)["labels"] == ["a", "b"]
+    settings = api.graphql(
+        "query($id: uuid!) { flow_run_by_pk(id: $id) { parameters flow { settings } } }",
+        {"id": run_id},
+    )["flow_run_by_pk"]
+    assert settings["parameters"] == {"name": "group"}
+    assert settings["flow"]["settings"]["heartbeat_enabled"] is False
+    assert client.execute(run_id).returncode == 0
+    assert "Hello, group!" in [log["message"] for log in api.logs(run_id)]
+    assert (
+        api.graphql("query($id: uuid!) { flow_run_by_pk(id: $id) { heartbeat } }", {"id": run_id})[
+            "flow_run_by_pk"
+        ]["heartbeat"]
+        is not None
+    )  # Running still records one

@@ -99,6 +99,7 @@ FEATURES = """
     from prefect import Flow, task
     from prefect.engine.results import LocalResult
     from prefect.artifacts import create_markdown_artifact
+    from prefect.engine.signals import LOOP
 
     HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -112,6 +113,13 @@ FEATURES = """
     def kept(x):
         return {"kept": x}
 
+    @task
+    def looping():
+        count = prefect.context.get("task_loop_result", 0)
+        if count < 2:
+            raise LOOP(result=count + 1)
+        return count
+
     @task(cache_for=datetime.timedelta(hours=1))
     def cached():
         prefect.context.get("logger").info("computing the cached value")
@@ -120,6 +128,7 @@ FEATURES = """
     with Flow("features", storage=STORAGE) as flow:
         kept(named(5))
         cached()
+        looping()
 """
 
 
@@ -149,6 +158,14 @@ def test_checkpointed_results_task_run_names_artifacts_and_cached_states(
     assert client.task_states(second)[("cached", -1)] == "Cached"
     computed = [log for log in api.logs(second) if log["message"] == "computing the cached value"]
     assert computed == []
+    looped = api.graphql(
+        "query($id: uuid!) { task_run_by_pk(id: $id) { state states(order_by: {version: asc})"
+        " { state } } }",
+        {"id": runs["looping"]["id"]},
+    )["task_run_by_pk"]
+    history = [s["state"] for s in looped["states"]]
+    assert looped["state"] == "Success"
+    assert history.count("Looped") == 2 and history[-1] == "Success"
 
 
 RETRYING = """
@@ -316,6 +333,8 @@ def test_a_task_tag_concurrency_limit_queues_task_runs_over_it(
             "the second run's task to be queued by the limit", 60,
         )  # fmt: skip
         assert client.task_states(second)[("hold", -1)] != "Running"
+        # Its flow process waits for the slot: agents must not start the run a second time.
+        assert queued(api, second) == []
         (tmp_path / "go").touch()
         assert holder.wait(timeout=60) == 0
         assert waiter.wait(timeout=90) == 0

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from prefect_agent.server import timestamps
+from prefect_agent.server.lazarus import RESCHEDULED, Lazarus
 from prefect_agent.server.scheduler import Scheduler
 from prefect_agent.server.schedules import ScheduleError, next_events
 from prefect_agent.server.testing import RunningServer, running_server
@@ -206,3 +207,40 @@ def test_the_zombie_killer_retries_or_fails_task_runs_whose_heartbeat_stopped(
     messages = [log["message"] for log in api.logs(run_id) if log["level"] == "ERROR"]
     assert any("No heartbeat detected from the remote task" in m for m in messages)
     assert killer.sweep() == (0, 0)
+
+
+ONE_SLOW = """
+    import time
+    from prefect import Flow, task
+
+    @task
+    def plain():
+        time.sleep(600)
+
+    with Flow("one-slow", storage=STORAGE) as flow:
+        plain()
+"""
+
+
+def test_lazarus_reschedules_a_running_flow_run_left_with_nothing_to_do(
+    client: Prefect1Client, api: RunningServer
+) -> None:
+    run_id = client.create_flow_run(client.register(client.write_flow("one", ONE_SLOW)))
+    process = client.start(run_id)
+    try:
+        eventually(lambda: client.task_states(run_id)[("plain", -1)] == "Running", "the task", 60)
+    finally:
+        process.kill()
+        process.wait()
+    lazarus = Lazarus(api.store, after_seconds=0)
+    assert lazarus.sweep() == ([], [])  # a task run is still Running: the zombie killer's job
+    assert ZombieKiller(api.store, after_seconds=0).sweep() == (1, 0)
+    assert client.task_states(run_id)[("plain", -1)] == "Failed"
+
+    assert lazarus.sweep() == ([run_id], [])
+
+    assert api.state_of(run_id) == "Scheduled"
+    assert f"{RESCHEDULED} This is attempt 1." in [log["message"] for log in api.logs(run_id)]
+    # Started again, the flow run ends with the task's outcome.
+    client.execute(run_id)
+    assert api.state_of(run_id) == "Failed"

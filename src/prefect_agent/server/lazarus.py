@@ -1,10 +1,12 @@
-"""Lazarus: runs stuck in Submitted with no sign of life are scheduled again, as on Prefect Server.
+"""Lazarus: runs that nothing will move on are scheduled again, as on Prefect Server.
 
 An agent that dies between claiming a run (Submitted) and starting it leaves the run with no
-process; nothing else would ever move it on. Prefect Server's towel service reschedules such
-runs; this is the embedded API's version, limited to Submitted runs (a Running run may be a
-flow that simply sends no heartbeats): after ``after_seconds`` without a heartbeat a run is
-Scheduled again for now, at most ``attempts`` times, then Failed with the reason.
+process, and a flow process killed between two tasks leaves its run Running with no task run
+running or waiting; nothing else would ever move them on. Prefect Server's towel service
+reschedules such runs; so does this: after ``after_seconds`` without a heartbeat, a run
+Submitted, or Running with task runs none of which is running or waiting to run, is Scheduled
+again for now, at most ``attempts`` times, then Failed with the reason. Running runs without
+task runs (the stand-in executor's, which sends no heartbeats) are left alone.
 """
 
 from __future__ import annotations

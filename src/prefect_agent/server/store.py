@@ -47,6 +47,9 @@ DEFAULT_TENANT = ("default", "default")
 
 _FAMILY = tuple(sorted(SCHEDULED_FAMILY))
 _FAMILY_SQL = ", ".join("?" for _ in _FAMILY)
+_LAZARUS_EXCLUDE = ("Scheduled", "Paused", "Resume", "Retrying", "Running", "Cancelling")
+"""Task run states that mean a flow run will move on (Prefect's Scheduled and Running kinds)."""
+_LAZARUS_EXCLUDE_SQL = ", ".join("?" for _ in _LAZARUS_EXCLUDE)
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS tenant (
@@ -652,17 +655,27 @@ class Store(Registration, TaskRuns):
     def resurrect_submitted(
         self, cutoff: str, message: str, attempts: int
     ) -> tuple[list[str], list[str]]:
-        """Runs Submitted with no heartbeat since ``cutoff``: Scheduled again for now, or Failed
-        once they were rescheduled ``attempts`` times (counted from the state history)."""
+        """Runs with no heartbeat since ``cutoff`` that nothing will move on: Submitted, or
+        Running with task runs of which none is running or waiting to run (as Prefect Server's
+        Lazarus; runs without task runs, like the stand-in executor's, may well be busy),
+        unless their flow group turned heartbeats or Lazarus off. Each is Scheduled again for
+        now, or Failed once rescheduled ``attempts`` times (counted from the state history)."""
         rescheduled: list[str] = []
         failed: list[str] = []
         now = timestamps.to_text(timestamps.utc_now())
         # Holding the (re-entrant) lock keeps the check and the updates one step.
         with self.reading() as conn:
             stuck = conn.execute(
-                "SELECT id FROM flow_run WHERE state = 'Submitted' "
-                "AND COALESCE(heartbeat, state_timestamp) <= ?",
-                (cutoff,),
+                "SELECT f.id FROM flow_run f LEFT JOIN flow w ON w.id = f.flow_id "
+                "LEFT JOIN flow_group g ON g.id = w.flow_group_id "
+                "WHERE COALESCE(f.heartbeat, f.state_timestamp) <= ? AND ("
+                "f.state = 'Submitted' OR (f.state = 'Running' "
+                "AND EXISTS (SELECT 1 FROM task_run t WHERE t.flow_run_id = f.id) "
+                "AND NOT EXISTS (SELECT 1 FROM task_run t WHERE t.flow_run_id = f.id "
+                f"AND t.state IN ({_LAZARUS_EXCLUDE_SQL})))) "
+                "AND COALESCE(json_extract(g.settings, '$.heartbeat_enabled'), 1) != 0 "
+                "AND COALESCE(json_extract(g.settings, '$.lazarus_enabled'), 1) != 0",
+                (cutoff, *_LAZARUS_EXCLUDE),
             ).fetchall()
             for (run_id,) in stuck:
                 (earlier,) = conn.execute(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from prefect_agent.domain.states import is_finished, serialized_state
@@ -25,6 +26,10 @@ from prefect_agent.server.rows import (
 )
 
 CREATED_MESSAGE = "Task run created"
+
+QUEUED_HOLD = timedelta(minutes=10)
+"""How long a task run Queued by a tag limit stays out of the queue (a flow process waits up
+to this long before it gives up, as Prefect 1.4.1's task runner does)."""
 
 
 def _pending() -> dict[str, Any]:
@@ -185,12 +190,14 @@ class TaskRuns:
                 if kind == "Running":
                     full = self._tag_limit_reached(conn, row)
                     if full:
+                        # The flow process waits and asks again (each answer pushes this
+                        # start on); only a run whose process died comes back to the queue.
+                        hold = timestamps.utc_now() + QUEUED_HOLD
                         state = serialized_state(
                             "Queued",
                             f"Queued by the concurrency limit of tag {full!r}.",
-                            start_time=now,
+                            start_time=timestamps.to_text(hold),
                         )
-                        kind = "Queued"
                         answer = {"id": task_run_id, "status": "QUEUED", "message": message(state)}
                 _apply_task_state(conn, row, state, now)
                 answers.append(answer)
