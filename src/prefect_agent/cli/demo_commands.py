@@ -19,6 +19,8 @@ from prefect_agent.cli.groups import CONTEXT_SETTINGS, prefect
 DEMO_LABEL = "demo"
 FINISHED = ("Success", "Failed", "Cancelled")
 WATCH_INTERVAL = 0.05
+ERROR_LOG_GRACE = 10.0
+"""Seconds a failed run's error logs may arrive after its Failed state."""
 
 
 def executor_command() -> tuple[str, ...]:
@@ -208,9 +210,12 @@ def _watch(
     api: Any, expected: dict[str, tuple[str, str]], timeout: float, tasks: Any = None
 ) -> dict[str, str]:
     """Print every state change as it is seen (with ``tasks``, a ``TaskRunView``, the task
-    runs' too); returns each run's last state."""
+    runs' too) and the errors of failed runs; returns each run's last state."""
     seen: dict[str, int] = dict.fromkeys(expected, 0)
     last: dict[str, str] = {}
+    # Failed runs whose ERROR logs are still to show, with when to stop waiting for them:
+    # Prefect sends its log records in the background, some after the final state.
+    errors_due: dict[str, float] = {}
     width = max(len(name) for name, _ in expected.values())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -223,17 +228,22 @@ def _watch(
                 click.echo(f"  {stamp}  {name:<{width}}  {_arrow(last.get(run_id), state)}")
                 last[run_id] = state
                 if state == "Failed":
-                    for log in api.logs(run_id):
-                        if log["level"] == "ERROR":
-                            for line in str(log["message"]).splitlines():
-                                click.echo(f"  {'':12}  {'':<{width}}    | {line}")
+                    errors_due[run_id] = time.monotonic() + ERROR_LOG_GRACE
             seen[run_id] = len(history)
         if tasks is not None:
             for run_id, label, previous, state in tasks.changes(api, list(expected)):
                 stamp = datetime.now(timezone.utc).strftime("%H:%M:%S.%f")[:-3]
                 name = expected[run_id][0]
                 click.echo(f"  {stamp}  {name:<{width}}    {label}: {_arrow(previous, state)}")
-        if all(last.get(run_id) in FINISHED for run_id in expected):
+        for run_id, give_up in list(errors_due.items()):
+            errors = [log for log in api.logs(run_id) if log["level"] in ("ERROR", "CRITICAL")]
+            if errors or time.monotonic() > give_up:
+                del errors_due[run_id]
+                name = expected[run_id][0]
+                for log in errors:
+                    for line in str(log["message"]).splitlines():
+                        click.echo(f"  {'':12}  {name:<{width}}    | {line}")
+        if not errors_due and all(last.get(run_id) in FINISHED for run_id in expected):
             break
         time.sleep(WATCH_INTERVAL)  # the demo polls the API like a person refreshing a page
     return last
