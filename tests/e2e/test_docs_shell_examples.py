@@ -22,6 +22,7 @@ import pytest
 
 from prefect_agent.server.testing import running_server
 from tests.docs_examples import Block, blocks
+from tests.prefect1.venv import venv_path
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +52,8 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         }
         (tmp_path / "home").mkdir()
         (tmp_path / "work").mkdir()
+        # Relative paths the docs use from a checkout: Prefect 1.4.1's venv.
+        (tmp_path / "work" / ".venv-prefect1").symlink_to(venv_path())
         later = datetime.now(timezone.utc) + timedelta(hours=1)
         run_id = api.create_run(labels=["dev"], start_time=later)
         yield Sandbox(env=env, cwd=tmp_path / "work", run_id=run_id)
