@@ -17,7 +17,7 @@ import yaml
 
 from prefect_agent import __version__
 from tests.distribution.venvs import ROOT, Dist, Venv, run
-from tests.unit.test_docs_examples import python_blocks
+from tests.docs_examples import blocks
 
 pytestmark = [pytest.mark.distribution, pytest.mark.slow]
 
@@ -98,7 +98,11 @@ def test_the_demo_runs_from_the_wheel(installed: Venv) -> None:
 
 
 def test_the_readmes_shipped_fakes_example_runs_from_the_wheel(installed: Venv) -> None:
-    (example,) = [b for b in python_blocks(ROOT / "README.md") if "prefect_agent.testing" in b]
+    (example,) = [
+        b.body
+        for b in blocks("python")
+        if b.path.name == "README.md" and "prefect_agent.testing" in b.body
+    ]
     done = subprocess.run(
         [installed.python, "-c", example + "\nprint('ok')"],
         capture_output=True, text=True, timeout=120, env=installed.env(), cwd=installed.home,
