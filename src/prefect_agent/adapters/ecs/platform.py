@@ -400,8 +400,8 @@ class ECSPlatform:
         try:
             self._ecs.tag_resource(resourceArn=arn, tags=[{"key": REPORTED_TAG, "value": "true"}])
         except (ClientError, BotoCoreError) as exc:
-            # Not fatal: a restarted agent reports the run again, and the API ignores a
-            # verdict about a run that already ended.
+            # Not fatal: a restarted agent reports the run again, and the agent leaves a
+            # run that already ended as it is.
             logger.warning("Could not tag ECS task %s as reported: %s", task_id(arn), exc)
 
     def _track(self, run_id: str, cluster: str, arn: str) -> None:

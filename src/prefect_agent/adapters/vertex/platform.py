@@ -224,8 +224,8 @@ class VertexPlatform:
         except api_exceptions.NotFound:
             pass  # deleted meanwhile (by a user)
         except (api_exceptions.GoogleAPIError, *UNREACHABLE) as exc:
-            # Not fatal: a restarted agent reports the run again, and the API ignores a
-            # verdict about a run that already ended.
+            # Not fatal: a restarted agent reports the run again, and the agent leaves a
+            # run that already ended as it is.
             logger.warning("Could not delete Vertex AI job %s: %s", job_id(item.name), exc)
         else:
             logger.debug("Deleted Vertex AI job %s of flow run %s", job_id(item.name), run_id)
