@@ -68,3 +68,8 @@ class TestECSPlatform(PlatformContract):
 
     def starts(self, platform: Platform, run_id: str) -> int:
         return len(self.moto.tasks_of(run_id))
+
+    def leftovers(self, platform: Platform, run_id: str) -> int:
+        # A STOPPED task cannot be deleted (ECS forgets it after about an hour): what is left
+        # of a run is a task that has not stopped.
+        return sum(t["lastStatus"] != "STOPPED" for t in self.moto.tasks_of(run_id))

@@ -25,10 +25,12 @@ from prefect_agent.server.testing import RunningServer, running_server
 from tests.e2e.agent_process import wait_for
 from tests.ecs.moto_ecs import MotoEcs, running_moto
 from tests.prefect1.venv import Prefect1
+from tests.reliability.harness import set_states
 
 pytestmark = pytest.mark.e2e
 
 OOM = "OutOfMemoryError: Container killed due to memory usage"
+AGENT_NAME = "e2e-ecs"
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ class EcsAgent:
         env.update(moto.environ, HOME=str(workdir / "home"))
         command = [
             sys.executable, "-m", "prefect_agent", "agent", "ecs", "start",
-            "--api", api.url, "--name", "e2e-ecs", "--label", "ecs", "--env", "FROM_AGENT=1",
+            "--api", api.url, "--name", AGENT_NAME, "--label", "ecs", "--env", "FROM_AGENT=1",
             "--task-definition", str(moto.task_definition_file(workdir)),
             "--task-role-arn", "arn:aws:iam::123456789012:role/agent-task",
             "--task-sync-interval-seconds", "0.2", "--monitor-interval", "0.2",
@@ -137,3 +139,42 @@ def test_runs_become_tasks_and_a_task_that_exits_1_fails_its_run(
         status = agent.stop()
     assert status == 0, agent.text()[-3000:]
     assert "FROM_RUN" not in agent.text()  # the environment is never logged
+
+
+def test_cancel_stops_the_task(
+    prefect1: Prefect1, api: RunningServer, moto: MotoEcs, tmp_path: Path
+) -> None:
+    """A user's cancel (Cancelling, as Prefect 1.4.1 serializes it) stops the run's task,
+    and the run ends Cancelled, not Failed, though the stopped task is a failed outcome."""
+    made = prefect1.json_of(
+        "import json; import prefect.engine.state as s\n"
+        "print(json.dumps(s.Cancelling('Cancelled by its user').serialize()))"
+    )
+    victim = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
+    other = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
+    agent = EcsAgent(api, moto, tmp_path)
+    try:
+        wait_for(lambda: bool(moto.tasks_of(victim)) and bool(moto.tasks_of(other)),
+                 "both runs' tasks")  # fmt: skip
+        set_states(api, [victim], made)
+
+        def stopped_and_acknowledged() -> bool:
+            task = moto.task_of(victim)
+            tags = {t["key"] for t in task.get("tags") or ()}
+            return task["lastStatus"] == "STOPPED" and "prefect:reported" in tags
+
+        wait_for(
+            lambda: api.state_of(victim) == "Cancelled" and stopped_and_acknowledged(),
+            f"the cancelled run's task to stop; agent output:\n{agent.text()[-3000:]}",
+        )
+        task = moto.task_of(victim)
+        assert task["stoppedReason"] == f"Stopped by prefect-agent {AGENT_NAME}"
+        ident = task["taskArn"].rsplit("/", 1)[-1]
+        messages = "\n".join(log["message"] for log in api.logs(victim))
+        assert f"agent {AGENT_NAME} stopped ECS task {ident}" in messages
+        assert api.state_of(victim) == "Cancelled"  # the stopped task did not fail it
+        assert moto.task_of(other)["lastStatus"] == "RUNNING"
+        assert api.state_of(other) == "Submitted"
+    finally:
+        status = agent.stop()
+    assert status == 0, agent.text()[-3000:]

@@ -67,18 +67,24 @@ def outcome_of(platform: ECSPlatform, run_id: str) -> InfrastructureOutcome:
     return found[0]
 
 
-def test_stop_stops_the_task_with_a_reason_and_reports_no_outcome(
+def test_stop_stops_the_task_with_a_reason_and_reports_it_as_a_failure(
     moto: MotoEcs, settings: ECSSettings
 ) -> None:
     platform = platform_of(moto, settings)
     try:
         run = launch(platform)
-        platform.stop(run.id)
+        what = platform.stop(run.id)
         task = moto.task_of(run.id)
+        assert what.startswith(f"ECS task {task['taskArn'].rsplit('/', 1)[-1]} in cluster default")
         assert task["lastStatus"] == "STOPPED"
         assert task["stoppedReason"] == "Stopped by prefect-agent ecs-test"
-        platform.sync()
-        assert [o for o in platform.outcomes() if o.run_id == run.id] == []
+        # moto gives the container exit code 0: a stopped run is a failure all the same.
+        outcome = outcome_of(platform, run.id)
+        assert not outcome.succeeded
+        assert "Stopped by prefect-agent ecs-test" in outcome.reason
+        assert "prefect:reported" not in {t["key"] for t in moto.task_of(run.id)["tags"]}
+        platform.acknowledge(run.id)
+        assert "prefect:reported" in {t["key"] for t in moto.task_of(run.id)["tags"]}
     finally:
         platform.close()
 
@@ -95,11 +101,12 @@ def test_a_task_that_stopped_while_the_agent_was_down_is_reported_once(
         assert second.adopt() == [run.id]
         outcome = outcome_of(second, run.id)
         assert not outcome.succeeded and outcome.exit_code == 2 and "boom" in outcome.reason
+        second.acknowledge(run.id)
     finally:
         second.close()
     third = platform_of(moto, settings)
     try:
-        assert third.adopt() == []  # tagged prefect:reported by the second
+        assert third.adopt() == []  # tagged prefect:reported once acknowledged
     finally:
         third.close()
 

@@ -1,8 +1,9 @@
-"""A local HTTP stand-in for the four Vertex AI REST methods the Vertex platform uses.
+"""A local HTTP stand-in for the five Vertex AI REST methods the Vertex platform uses.
 
 ``projects.locations.customJobs``: create, get, list (``filter`` of ``labels.KEY="VALUE"``
-terms joined by AND) and cancel, in the JSON the official client's REST transport sends and
-parses. It runs no jobs: a test ends one with ``finish``. Every request is recorded.
+terms joined by AND), cancel and delete (of an ended job only), in the JSON the official
+client's REST transport sends and parses. It runs no jobs: a test ends one with ``finish``.
+Every request is recorded.
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ class VertexApi:
                         raise PermissionError("job already ended")
                     found["state"] = "JOB_STATE_CANCELLED"
                     return {}
+                if method == "DELETE":
+                    if found["state"] not in TERMINAL:
+                        raise PermissionError("job has not ended")
+                    del self.jobs[job.group(1)]
+                    # The long-running operation, already done.
+                    return {"name": f"{job.group(1)}/operations/{uuid.uuid4().int % 10**18}",
+                            "done": True}  # fmt: skip
                 return found
         raise LookupError(path)
 
@@ -140,6 +148,9 @@ def _handler(api: VertexApi) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._serve("POST")
+
+        def do_DELETE(self) -> None:
+            self._serve("DELETE")
 
     return Handler
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ from prefect_agent.adapters.ecs.task_request import (
     run_task_kwargs_for,
     task_definition_for,
 )
-from prefect_agent.adapters.ecs.task_status import judge, task_id, vanished
+from prefect_agent.adapters.ecs.task_status import AGENT_STOP_REASON, judge, task_id, vanished
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.ecs_run_config import ECSRun
 from prefect_agent.domain.ecs_settings import ECSSettings
@@ -41,7 +42,6 @@ DEFAULT_CLUSTER = "default"
 DESCRIBE_BATCH = 100
 """describe_tasks takes at most 100 tasks per call."""
 REPORTED_TAG = "prefect:reported"
-STOP_REASON = "Stopped by prefect-agent {owner}"
 # Errors that say the platform cannot be used now, not that this run is wrong.
 UNAVAILABLE_CODES = frozenset(
     {
@@ -80,8 +80,10 @@ class ECSPlatform:
     ``prefect:agent``: a launch first looks for a running task of its run (so a retried
     launch or a restarted agent never starts a second one), and adoption finds this agent's
     tasks after a restart. A background thread describes the tasks it watches, 100 per call,
-    and turns each STOPPED task into one outcome, tagged ``prefect:reported`` so that a
-    restarted agent does not report it again.
+    and turns each STOPPED task into one outcome. The stopped task is the verdict: only once
+    the outcome is acknowledged is it tagged ``prefect:reported``, so a restarted agent
+    reports again what its predecessor saw end but did not get into the API (ECS keeps a
+    stopped task visible for about an hour; a verdict older than that is lost).
     """
 
     def __init__(
@@ -118,6 +120,8 @@ class ECSPlatform:
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}
+        self._unacknowledged: dict[str, _Tracked] = {}
+        """Stopped tasks whose outcome was reported but not acknowledged yet."""
         self._outcomes: list[InfrastructureOutcome] = []
         self._sync_failing = False
         self._stop = threading.Event()
@@ -193,20 +197,19 @@ class ECSPlatform:
                 adopted.append(run_id)
         return sorted(set(adopted))
 
-    def stop(self, run_id: str) -> None:
+    def stop(self, run_id: str) -> str:
+        """``stop_task`` on the run's running tasks: ECS sends SIGTERM, then SIGKILL after
+        the container's ``stopTimeout``. The STOPPED task is then reported like any other."""
         with self._lock:
-            tracked = self._tracked.pop(run_id, None)
+            tracked = self._tracked.get(run_id)
+        cluster = tracked.cluster if tracked is not None else self.cluster or DEFAULT_CLUSTER
+        stopped = []
         try:
-            if tracked is not None:
-                targets = [(tracked.cluster, tracked.task_arn)]
-            else:
-                cluster = self.cluster or DEFAULT_CLUSTER
-                targets = [(cluster, arn) for arn in self._running_of(cluster, run_id)]
-            for cluster, arn in targets:
+            for arn in self._running_of(cluster, run_id):
                 self._ecs.stop_task(
-                    cluster=cluster, task=arn, reason=STOP_REASON.format(owner=self.owner)
+                    cluster=cluster, task=arn, reason=f"{AGENT_STOP_REASON} {self.owner}"
                 )
-                self._mark_reported(arn)
+                stopped.append(task_id(arn))
                 logger.info("Stopped ECS task %s of flow run %s", task_id(arn), run_id)
         except ClientError as exc:
             if _code(exc) in UNAVAILABLE_CODES:
@@ -216,6 +219,28 @@ class ECSPlatform:
             logger.info("ECS task of flow run %s could not be stopped: %s", run_id, exc)
         except BotoCoreError as exc:
             raise PlatformUnavailable(f"the ECS API is unreachable: {exc}") from None
+        if not stopped:
+            return ""
+        noun = "task" if len(stopped) == 1 else "tasks"
+        return (
+            f"ECS {noun} {', '.join(stopped)} in cluster {cluster} (stop_task: SIGTERM, then "
+            "SIGKILL after the container's stopTimeout)"
+        )
+
+    def acknowledge(self, run_id: str) -> None:
+        """Tag the stopped task ``prefect:reported``: a restarted agent leaves it alone."""
+        with self._lock:
+            item = self._unacknowledged.pop(run_id, None)
+        if item is not None:
+            self._mark_reported(item.task_arn)
+
+    @property
+    def claimant(self) -> str:
+        # The agent's tasks are found by its owner tag in this cluster of this region (the
+        # endpoint names the region), so those identify its claims across restarts.
+        cluster = self.cluster or DEFAULT_CLUSTER
+        scope = f"{self._ecs.meta.endpoint_url}|{cluster}|{self.owner}"
+        return "ecs-" + str(uuid.uuid5(uuid.NAMESPACE_URL, scope))
 
     def close(self) -> None:
         self._stop.set()
@@ -375,7 +400,9 @@ class ECSPlatform:
         try:
             self._ecs.tag_resource(resourceArn=arn, tags=[{"key": REPORTED_TAG, "value": "true"}])
         except (ClientError, BotoCoreError) as exc:
-            logger.debug("Could not tag ECS task %s as reported: %s", task_id(arn), exc)
+            # Not fatal: a restarted agent reports the run again, and the agent leaves a
+            # run that already ended as it is.
+            logger.warning("Could not tag ECS task %s as reported: %s", task_id(arn), exc)
 
     def _track(self, run_id: str, cluster: str, arn: str) -> None:
         self._ensure_sync_thread()
@@ -425,11 +452,11 @@ class ECSPlatform:
                 return  # stopped or relaunched meanwhile
             del self._tracked[item.run_id]
             self._outcomes.append(outcome)
+            self._unacknowledged[item.run_id] = item
         if outcome.succeeded:
             logger.info("ECS task %s of flow run %s exited 0", task_id(item.task_arn), item.run_id)
         else:
             logger.warning("Flow run %s: %s", item.run_id, outcome.reason)
-        self._mark_reported(item.task_arn)
 
     def _ensure_sync_thread(self) -> None:
         with self._lock:

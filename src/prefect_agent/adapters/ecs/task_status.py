@@ -8,6 +8,8 @@ from typing import Any
 from prefect_agent.domain.outcomes import InfrastructureOutcome
 
 FLOW_CONTAINER = "flow"
+AGENT_STOP_REASON = "Stopped by prefect-agent"
+"""How the stop reason of a task the agent stopped (a cancelled run) begins."""
 
 
 def task_id(task_arn: str) -> str:
@@ -25,7 +27,9 @@ def _flow_container(task: Mapping[str, Any]) -> Mapping[str, Any]:
 def judge(run_id: str, task: Mapping[str, Any]) -> InfrastructureOutcome | None:
     """The outcome of a STOPPED task (None while it is not stopped). Exit code 0 of the flow
     container is success; a non-zero code, or a stop before the container exited, is a
-    failure whose reason holds the task's stop reason and the container's own reason."""
+    failure whose reason holds the task's stop reason and the container's own reason. A task
+    the agent stopped is a failure whatever the code: a flow process may well exit 0 on the
+    SIGTERM, but the run did not finish."""
     if task.get("lastStatus") != "STOPPED":
         return None
     container = _flow_container(task)
@@ -42,7 +46,7 @@ def judge(run_id: str, task: Mapping[str, Any]) -> InfrastructureOutcome | None:
         )
         if value
     )
-    if code == 0:
+    if code == 0 and not str(task.get("stoppedReason") or "").startswith(AGENT_STOP_REASON):
         return InfrastructureOutcome(run_id=run_id, succeeded=True, exit_code=0, details=details)
     ident = task_id(str(task.get("taskArn") or ""))
     if code is not None:

@@ -14,6 +14,11 @@ from prefect_agent.domain.vertex_settings import VertexSettings
 
 RUN_LABEL = "prefect-flow-run-id"
 OWNER_LABEL = "prefect-agent"
+VERDICT_LABEL = "prefect-verdict"
+VERDICT_KEPT = "until-acknowledged"
+"""A job labelled so is deleted once its outcome is in the API: a restarted agent reports any
+such job that ended (Vertex AI cannot relabel a job, so deletion is the only mark it can
+leave). Jobs of agents that predate the label are adopted only while they run."""
 DISPLAY_NAME_MAX = 255
 LABEL_MAX = 63
 _NOT_LABEL = re.compile(r"[^a-z0-9_-]+")
@@ -61,7 +66,7 @@ def custom_job_for(
     return {
         "display_name": slug(f"{run.flow_name}-{run.name}", DISPLAY_NAME_MAX),
         "job_spec": job_spec,
-        "labels": {RUN_LABEL: run.id, OWNER_LABEL: label_value(owner)},
+        "labels": {RUN_LABEL: run.id, OWNER_LABEL: label_value(owner), VERDICT_LABEL: VERDICT_KEPT},
     }
 
 

@@ -10,6 +10,7 @@ from prefect_agent.domain.outcomes import InfrastructureOutcome
 _EXIT_STATUS = re.compile(r"non-zero status of (\d+)")
 
 SUCCEEDED = "JOB_STATE_SUCCEEDED"
+CANCELLING = "JOB_STATE_CANCELLING"
 FAILED_STATES = frozenset({"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
 TERMINAL_STATES = FAILED_STATES | {SUCCEEDED, "JOB_STATE_PARTIALLY_SUCCEEDED"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,11 +20,18 @@ from google.cloud.aiplatform_v1.types import CustomJob
 from prefect_agent.adapters.vertex.custom_job import (
     OWNER_LABEL,
     RUN_LABEL,
+    VERDICT_KEPT,
+    VERDICT_LABEL,
     console_url,
     custom_job_for,
     label_value,
 )
-from prefect_agent.adapters.vertex.job_state import TERMINAL_STATES, job_id, judge
+from prefect_agent.adapters.vertex.job_state import (
+    CANCELLING,
+    TERMINAL_STATES,
+    job_id,
+    judge,
+)
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
@@ -61,6 +69,8 @@ class VertexPlatform:
     lists the jobs of its run (a retried launch or a restarted agent never creates a second
     one), adoption lists this agent's jobs, and a background thread reads each watched job's
     state (``get_custom_job``). The job's environment is never logged: it holds the API key.
+    An ended job is the verdict: it is deleted once its outcome is acknowledged, so a
+    restarted agent reports again every ended job of this agent that still exists.
     """
 
     def __init__(self, config: AgentConfig, client: JobServiceClient, project: str) -> None:
@@ -75,6 +85,8 @@ class VertexPlatform:
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._tracked: dict[str, _Tracked] = {}
+        self._unacknowledged: dict[str, _Tracked] = {}
+        """Ended jobs whose outcome was reported but not acknowledged yet."""
         self._outcomes: list[InfrastructureOutcome] = []
         self._sync_failing = False
         self._stop = threading.Event()
@@ -160,37 +172,70 @@ class VertexPlatform:
         return ()
 
     def adopt(self) -> Sequence[str]:
+        """Watch this agent's running jobs and its ended jobs whose outcome no agent had
+        acknowledged (those still exist and carry the verdict label)."""
         self._ensure_sync_thread()
         try:
-            jobs = self._jobs(f'labels.{OWNER_LABEL}="{self.owner}"', active_only=True)
+            jobs = self._jobs(f'labels.{OWNER_LABEL}="{self.owner}"', active_only=False)
         except (api_exceptions.GoogleAPIError, *UNREACHABLE) as exc:
             logger.warning("Could not list this agent's Vertex AI jobs to adopt them: %s", exc)
             return []
         adopted = []
         with self._lock:
             for job in jobs:
-                run_id = dict(job.labels).get(RUN_LABEL)
-                if run_id:
-                    self._tracked.setdefault(run_id, _Tracked(run_id, job.name))
-                    adopted.append(run_id)
+                labels = dict(job.labels)
+                run_id = labels.get(RUN_LABEL)
+                ended = _state_name(job) in TERMINAL_STATES
+                if not run_id or (ended and labels.get(VERDICT_LABEL) != VERDICT_KEPT):
+                    continue
+                self._tracked.setdefault(run_id, _Tracked(run_id, job.name))
+                adopted.append(run_id)
         return sorted(set(adopted))
 
-    def stop(self, run_id: str) -> None:
-        with self._lock:
-            tracked = self._tracked.pop(run_id, None)
+    def stop(self, run_id: str) -> str:
+        """Cancel the run's jobs that are not ending yet: Vertex AI stops their replicas and
+        the job ends CANCELLED, reported like any other end."""
+        cancelled = []
         try:
-            names = (
-                [tracked.name]
-                if tracked is not None
-                else [j.name for j in self._jobs(f'labels.{RUN_LABEL}="{run_id}"', True)]
-            )
-            for name in names:
-                self._client.cancel_custom_job(name=name, timeout=self._timeout)
-                logger.info("Cancelled Vertex AI job %s of flow run %s", job_id(name), run_id)
-        except (api_exceptions.NotFound, api_exceptions.FailedPrecondition):
-            pass  # gone, or already ended: nothing to stop
+            for job in self._jobs(f'labels.{RUN_LABEL}="{run_id}"', active_only=True):
+                if _state_name(job) == CANCELLING:
+                    continue
+                try:
+                    self._client.cancel_custom_job(name=job.name, timeout=self._timeout)
+                except (api_exceptions.NotFound, api_exceptions.FailedPrecondition):
+                    continue  # gone, or ended meanwhile: nothing to stop
+                cancelled.append(job_id(job.name))
+                logger.info("Cancelled Vertex AI job %s of flow run %s", job_id(job.name), run_id)
         except (api_exceptions.GoogleAPIError, *UNREACHABLE) as exc:
             raise PlatformUnavailable(f"could not cancel the job of run {run_id}: {exc}") from None
+        if not cancelled:
+            return ""
+        noun = "job" if len(cancelled) == 1 else "jobs"
+        return f"Vertex AI custom {noun} {', '.join(cancelled)} (cancel requested)"
+
+    def acknowledge(self, run_id: str) -> None:
+        """Delete the ended job: the only mark Vertex AI lets a restarted agent see."""
+        with self._lock:
+            item = self._unacknowledged.pop(run_id, None)
+        if item is None:
+            return
+        try:
+            self._client.delete_custom_job(name=item.name, timeout=self._timeout)
+        except api_exceptions.NotFound:
+            pass  # deleted meanwhile (by a user)
+        except (api_exceptions.GoogleAPIError, *UNREACHABLE) as exc:
+            # Not fatal: a restarted agent reports the run again, and the agent leaves a
+            # run that already ended as it is.
+            logger.warning("Could not delete Vertex AI job %s: %s", job_id(item.name), exc)
+        else:
+            logger.debug("Deleted Vertex AI job %s of flow run %s", job_id(item.name), run_id)
+
+    @property
+    def claimant(self) -> str:
+        # The agent's jobs are found by its owner label in this project and region, so those
+        # identify its claims across restarts.
+        scope = f"{self.parent}|{self.owner}"
+        return "vertex-" + str(uuid.uuid5(uuid.NAMESPACE_URL, scope))
 
     def close(self) -> None:
         self._stop.set()
@@ -258,6 +303,7 @@ class VertexPlatform:
                 return
             del self._tracked[item.run_id]
             self._outcomes.append(outcome)
+            self._unacknowledged[item.run_id] = item
         if outcome.succeeded:
             logger.info("Vertex AI job %s of flow run %s succeeded", job_id(item.name), item.run_id)
         else:

@@ -12,6 +12,8 @@ from prefect_agent.adapters.graphql.converters import flow_run_from_row
 from prefect_agent.adapters.vertex.custom_job import (
     OWNER_LABEL,
     RUN_LABEL,
+    VERDICT_KEPT,
+    VERDICT_LABEL,
     console_url,
     custom_job_for,
     label_value,
@@ -76,7 +78,11 @@ def test_the_custom_job_matches_prefect_1_4_1(prefect1: Prefect1, name: str) -> 
     assert done.returncode == 0, done.stderr[-3000:]
     theirs = json.loads(done.stdout)
     # Ours adds the lookup labels; 1.4.1 sets service_account to None when it has none.
-    assert mine.pop("labels") == {RUN_LABEL: RUN_ID, OWNER_LABEL: "vertex-agent"}
+    assert mine.pop("labels") == {
+        RUN_LABEL: RUN_ID,
+        OWNER_LABEL: "vertex-agent",
+        VERDICT_LABEL: VERDICT_KEPT,
+    }
     if theirs["job_spec"].get("service_account") is None:
         theirs["job_spec"].pop("service_account")
     mine_env = mine["job_spec"]["worker_pool_specs"][0]["container_spec"].pop("env")
