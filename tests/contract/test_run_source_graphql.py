@@ -63,7 +63,9 @@ class TestGraphQLRunSource(RunSourceContract):
         self.api.set_state(run_id, state)
 
     def restarted(self, source: RunSource, claimant: str) -> RunSource:
-        client = GraphQLClient(self.api.url, timeout=10, retry=RetryPolicy(attempts=2))
+        client = GraphQLClient(
+            self.api.url, api_key=self.api.secret_key, timeout=10, retry=RetryPolicy(attempts=2)
+        )
         again = GraphQLRunSource(client, tenant_id=self.tenant_id, claimant=claimant)
         self.register(again, ["a"])
         self.restarts.append(again)

@@ -48,7 +48,7 @@ def test_supervisord_stops_the_agent_only_after_its_drain(tmp_path: Path) -> Non
     conf = tmp_path / "supervisord.conf"
     conf.write_text(text.replace("/tmp/supervisor.sock", str(tmp_path / "supervisor.sock")))
     (tmp_path / "logs").mkdir()
-    with running_server() as api:
+    with running_server(api_key=KEY) as api:
         later = api.create_run(
             labels=["dev"], start_time=datetime.now(timezone.utc) + timedelta(hours=1)
         )

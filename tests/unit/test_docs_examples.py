@@ -55,6 +55,20 @@ def test_every_exemption_gives_its_reason(block: Block) -> None:
         )
 
 
+# What the sandbox must never do to the machine running the tests.
+UNSAFE = re.compile(r"\b(pip install|apt-get|docker push|kubectl|sudo)\b")
+
+
+@pytest.mark.parametrize(
+    "block", [b for b in ALL if b.lang == "bash" and b.runs_here], ids=lambda b: b.where
+)
+def test_shell_examples_run_here_change_nothing_outside_their_sandbox(block: Block) -> None:
+    found = UNSAFE.search(block.body)
+    assert found is None, (
+        f"{block.where} runs `{found and found.group(0)}`: give it a note (covered by / not run)"
+    )
+
+
 @pytest.mark.parametrize(
     "block", [b for b in ALL if b.lang == "ini" and b.runs_here], ids=lambda b: b.where
 )
