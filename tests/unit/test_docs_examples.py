@@ -49,9 +49,13 @@ def test_every_exemption_gives_its_reason(block: Block) -> None:
     assert not missing, f"{block.where}: {missing} do not exist"
     test_source = "\n".join(path.read_text() for path in covering)
     # Each `prefect a b` of the example is run by those tests: as words or as argv items.
-    for a, b in re.findall(r"\bprefect(?:-agent)? ([a-z-]+) ([a-z-]+)", block.body):
-        assert f"{a} {b}" in test_source or f'"{a}", "{b}"' in test_source, (
-            f"{block.where}: {block.note} does not run `prefect {a} {b}`"
+    for found in re.finditer(
+        r"\bprefect(?:-agent)? ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", block.body
+    ):
+        words = [w for w in found.groups() if w]
+        as_argv = ", ".join(f'"{w}"' for w in words)
+        assert " ".join(words) in test_source or as_argv in test_source, (
+            f"{block.where}: {block.note} does not run `prefect {' '.join(words)}`"
         )
 
 
