@@ -51,6 +51,8 @@ class EcsAgent:
         self.log = workdir / "agent.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT__", "AWS_"))}
         env.update(moto.environ, HOME=str(workdir / "home"))
+        if api.api_key:  # the embedded API requires its key; never on the command line
+            env["PREFECT__CLOUD__API_KEY"] = api.api_key
         command = [
             sys.executable, "-m", "prefect_agent", "agent", "ecs", "start",
             "--api", api.url, "--name", AGENT_NAME, "--label", "ecs", "--env", "FROM_AGENT=1",

@@ -89,6 +89,8 @@ def test_a_run_becomes_a_custom_job_and_a_failed_job_fails_it(
     adc.write_text(json.dumps(service_account_file(f"{vertex.url}/token")))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT__", "GOOGLE"))}
     env.update(HOME=str(tmp_path / "home"), GOOGLE_APPLICATION_CREDENTIALS=str(adc))
+    if api.api_key:  # the embedded API requires its key; never on the command line
+        env["PREFECT__CLOUD__API_KEY"] = api.api_key
     log = tmp_path / "agent.log"
     with open(log, "wb") as output:
         agent = subprocess.Popen(
