@@ -154,7 +154,7 @@ def test_a_burst_under_attack_launches_every_run_once(
         for thread in threads:
             thread.start()
         # Generous: about 12 s alone; it once stalled past 120 s at the end of a full suite run.
-        done = wait_until(lambda: len(agent.platform.starts) >= RUNS, 300)
+        done = wait_until(lambda: len(agent.platform.starts) >= RUNS, 240)
         stop.set()
         for thread in threads:
             thread.join(60)
