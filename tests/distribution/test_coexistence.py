@@ -56,7 +56,8 @@ def agent_runs_a_flow_run(venv: Venv, command: str, tmp: Path) -> str:
             [str(venv.bin / command), "agent", "local", "start", "--api", api.url,
              "--label", LABEL, "--no-hostname-label", "--state-dir", str(tmp / command),
              "--flow-run-command", f"{venv.python} -m prefect_agent.executor"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=venv.env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=venv.env(**api.agent_env),  # the key travels in the environment, never argv
             cwd=venv.home,
         )  # fmt: skip
         try:

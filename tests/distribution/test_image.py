@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from prefect_agent import __version__
 from prefect_agent.cli.main import prefect
-from prefect_agent.server.testing import running_server
+from prefect_agent.server.testing import RunningServer, running_server
 from tests.distribution.agent_image import BuiltImage, local_base_image
 from tests.distribution.venvs import PREFECT_CORE, ROOT
 from tests.docker.conftest import docker_engine  # noqa: F401 - the shared engine fixture
@@ -91,17 +91,29 @@ def test_with_prefect_core_in_the_image_prefect_agent_keeps_its_agent(
     assert f"prefect-agent {__version__}'s agents" in " ".join(found.split())  # ...but our agent
 
 
-def install_container(api: str, image: str) -> dict[str, Any]:
-    """The agent container of the Deployment ``install`` prints."""
+def install_container_env(api: RunningServer, image: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of the agent container in what ``install`` prints, with
+    the key resolved from the Secret it prints beside the Deployment (as the kubelet would)."""
+    assert api.api_key
     done = CliRunner().invoke(
         prefect,
-        ["agent", "kubernetes", "install", "--backend", "server", "--api", api,
-         "--label", LABEL, "--image", image],
+        ["agent", "kubernetes", "install", "--backend", "server", "--api", api.url,
+         "--key", api.api_key, "--label", LABEL, "--image", image],
     )  # fmt: skip
     assert done.exit_code == 0, done.output
-    deployment = list(yaml.safe_load_all(done.output))[-1]
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    return dict(container)
+    manifests = {m["kind"]: m for m in yaml.safe_load_all(done.output)}
+    (container,) = manifests["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == image
+    secret = manifests["Secret"]
+    env = {}
+    for item in container["env"]:
+        if "valueFrom" in item:
+            ref = item["valueFrom"]["secretKeyRef"]
+            assert ref["name"] == secret["metadata"]["name"]
+            env[item["name"]] = secret["stringData"][ref["key"]]
+        else:
+            env[item["name"]] = item["value"]
+    return list(container["command"]), env
 
 
 def test_the_install_defaults_to_this_image_name_and_tag() -> None:
@@ -116,9 +128,8 @@ def test_the_container_runs_the_install_command_line_and_stops_on_sigterm(
     agent_image: BuiltImage, tmp_path: Path
 ) -> None:
     with running_server() as api, running_emulator() as cluster:
-        container_spec = install_container(api.url, agent_image.tag)
-        assert container_spec["image"] == agent_image.tag
-        env = {item["name"]: item["value"] for item in container_spec["env"]}
+        command, env = install_container_env(api, agent_image.tag)
+        assert env["PREFECT__CLOUD__API_KEY"] == api.api_key
         # Host networking here (the engine has no bridge): a free port instead of 8080.
         health = free_port()
         env["PREFECT__CLOUD__AGENT__AGENT_ADDRESS"] = f"http://127.0.0.1:{health}"
@@ -132,7 +143,6 @@ def test_the_container_runs_the_install_command_line_and_stops_on_sigterm(
         }))  # fmt: skip
         kubeconfig.chmod(0o644)
         env["KUBECONFIG"] = "/etc/prefect-agent/kubeconfig"
-        command = container_spec["command"]
         container = agent_image.client.containers.run(
             agent_image.tag, command[1:], entrypoint=command[0], environment=env,
             network_mode="host", detach=True, name=f"prefect-agent-image-{uuid.uuid4().hex[:8]}",
