@@ -14,8 +14,9 @@ LABEL = "bench"
 NEAR_FREE_COMMAND = "/bin/true"
 
 # Prefect 1.4.1's local agent always launches ``sys.executable -m prefect execute flow-run``;
-# pointing sys.executable at /bin/true gives it the same near-free launch as ours.
-PREFECT1_LAUNCHER = "import sys; sys.executable = '/bin/true'; from prefect.cli import cli; cli()"
+# pointing sys.executable at the child (/bin/true, or the Python child's executable script,
+# which ignores its arguments) makes it launch the same program as ours.
+PREFECT1_LAUNCHER = "import sys; sys.executable = {child!r}; from prefect.cli import cli; cli()"
 
 
 @dataclass(frozen=True)
@@ -24,16 +25,18 @@ class AgentUnderTest:
     python: str
     prefect1: bool = False
 
-    def command(self, api: str, state_dir: Path) -> list[str]:
+    def command(self, api: str, state_dir: Path, child: str = NEAR_FREE_COMMAND) -> list[str]:
+        """The agent's command line, launching ``child`` (an executable's path) per run."""
         if self.prefect1:
             return [
-                self.python, "-c", PREFECT1_LAUNCHER, "agent", "local", "start",
+                self.python, "-c", PREFECT1_LAUNCHER.format(child=child),
+                "agent", "local", "start",
                 "--no-hostname-label", "--label", LABEL,
             ]  # fmt: skip
         return [
             self.python, "-m", "prefect_agent", "agent", "local", "start",
             "--api", api, "--label", LABEL, "--no-hostname-label",
-            "--flow-run-command", NEAR_FREE_COMMAND, "--state-dir", str(state_dir),
+            "--flow-run-command", child, "--state-dir", str(state_dir),
         ]  # fmt: skip
 
     def warm_up(self) -> list[str]:
@@ -90,7 +93,12 @@ class RunningAgent:
     """One started agent process; its output is kept in a file for when something fails."""
 
     def __init__(
-        self, agent: AgentUnderTest, api: str, workdir: Path, api_key: str | None = None
+        self,
+        agent: AgentUnderTest,
+        api: str,
+        workdir: Path,
+        api_key: str | None = None,
+        child: str = NEAR_FREE_COMMAND,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "home").mkdir(exist_ok=True)
@@ -98,7 +106,7 @@ class RunningAgent:
         self._output = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            agent.command(api, workdir / "state"),
+            agent.command(api, workdir / "state", child),
             env=agent.environment(api, workdir / "home", api_key),
             stdout=self._output,
             stderr=subprocess.STDOUT,

@@ -23,3 +23,19 @@ def memory_mib(pid: int) -> dict[str, float]:
             if key in ("VmRSS", "VmHWM"):
                 values["rss" if key == "VmRSS" else "peak"] = int(rest.split()[0]) / 1024
     return values
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine since boot, in clock ticks, from
+    /proc/stat: busy is everything but idle and iowait, over all cores."""
+    with open("/proc/stat", "rb") as handle:
+        fields = [int(value) for value in handle.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    total = sum(fields[:8])
+    return total - fields[3] - fields[4], total
+
+
+def busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of all cores' time that was busy between two ``machine_jiffies`` readings."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0

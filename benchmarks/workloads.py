@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import subprocess
@@ -14,8 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.agents import LABEL, AgentUnderTest, RunningAgent
-from benchmarks.process_stats import cpu_seconds, memory_mib
+from benchmarks.agents import LABEL, NEAR_FREE_COMMAND, AgentUnderTest, RunningAgent
+from benchmarks.process_stats import busy_fraction, cpu_seconds, machine_jiffies, memory_mib
 from prefect_agent.server.testing import RunningServer, running_server
 
 # Prefect 1.4.1's local agent refuses runs without storage; ours ignores it.
@@ -54,18 +55,53 @@ class FirstRequest:
         api.stats.record = noting  # type: ignore[method-assign, assignment]
 
 
+class MachineLoad:
+    """Samples the machine's CPU counters (/proc/stat) every few milliseconds on a thread of
+    its own, so the busy share of any window measured afterwards can be read off."""
+
+    INTERVAL = 0.025
+
+    def __init__(self) -> None:
+        self._samples: list[tuple[float, tuple[int, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="machine-load", daemon=True)
+
+    def __enter__(self) -> MachineLoad:
+        self._samples.append((time.monotonic(), machine_jiffies()))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            self._samples.append((time.monotonic(), machine_jiffies()))
+
+    def busy(self, start: float, end: float) -> float:
+        """The busy share of all cores between two ``time.monotonic`` moments (the samples
+        nearest to them: within ``INTERVAL``)."""
+
+        def nearest(moment: float) -> tuple[int, int]:
+            return min(self._samples, key=lambda sample: abs(sample[0] - moment))[1]
+
+        return busy_fraction(nearest(start), nearest(end))
+
+
 @contextmanager
 def agent_on_fresh_api(
     agent: AgentUnderTest,
     workdir: Path,
     prepare: Callable[[RunningServer, str], None] | None = None,
+    child: str = NEAR_FREE_COMMAND,
 ) -> Iterator[tuple[RunningServer, RunningAgent, FirstRequest, str]]:
     with running_server() as api:
         flow_id = api.create_flow("bench-flow", storage=LOCAL_STORAGE)
         if prepare is not None:
             prepare(api, flow_id)
         first = FirstRequest(api)
-        running = RunningAgent(agent, api.url, workdir, api.api_key)
+        running = RunningAgent(agent, api.url, workdir, api.api_key, child)
         first.pid = running.pid
         try:
             if not first.seen.wait(60):
@@ -75,13 +111,32 @@ def agent_on_fresh_api(
             running.stop()
 
 
-def wait_until(probe: Callable[[], bool], deadline: float, what: str) -> None:
+def wait_until(
+    probe: Callable[[], bool], deadline: float, what: str, poll: float = POLL
+) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if probe():
             return
-        time.sleep(POLL)
+        time.sleep(poll)
     raise TimeoutError(f"timed out after {deadline:.0f} s waiting for {what}")
+
+
+def processes_running(program: str) -> bool:
+    """Whether any live process runs ``program`` (an executable script: it shows in the
+    interpreter's arguments)."""
+    wanted = program.encode()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                arguments = handle.read().split(b"\0")
+        except OSError:  # ended meanwhile
+            continue
+        if wanted in arguments:
+            return True
+    return False
 
 
 def _parse(text: str) -> datetime:
@@ -203,20 +258,46 @@ def idle_and_pickup(
     }
 
 
-def burst(agent: AgentUnderTest, workdir: Path, *, count: int, deadline: float) -> dict[str, float]:
-    """``count`` runs queued before the agent starts; measured from its first request."""
+BACKGROUND_SECONDS = 1.0
+"""How long the machine's load is read before an agent starts (other work on a shared
+machine makes the busy share during a burst higher than the agents alone would)."""
+
+
+def burst(
+    agent: AgentUnderTest,
+    workdir: Path,
+    *,
+    count: int,
+    deadline: float,
+    child: str = NEAR_FREE_COMMAND,
+) -> dict[str, float]:
+    """``count`` runs queued before the agent starts; measured from its first request.
+
+    ``machine_busy`` is the share of all cores busy from the agent's first request to its
+    last launch (everything on the machine: the agent, the API in this process, the launched
+    children, and whatever else runs here); ``background_busy`` the same share during the
+    second before the agent started.
+    """
 
     def queue(api: RunningServer, flow_id: str) -> None:
         api.create_runs(count, flow_id=flow_id, labels=[LABEL])
+        time.sleep(BACKGROUND_SECONDS)
 
-    with agent_on_fresh_api(agent, workdir / f"burst-{count}", queue) as (api, running, first, _):
-        assert first.wall is not None
-        wait_until(lambda: launched_count(api) >= count, deadline, f"{count} launches")
-        cpu = cpu_seconds(running.pid) - first.cpu
-        peak = memory_mib(running.pid)["peak"]
-        requests = api.stats.requests
-        launched = launch_times(api)
-        submitted = submitted_times(api)
+    with MachineLoad() as load:
+        background_from = time.monotonic()
+        where = workdir / f"burst-{count}"
+        with agent_on_fresh_api(agent, where, queue, child) as (api, running, first, _):
+            assert first.wall is not None and first.at is not None
+            wait_until(lambda: launched_count(api) >= count, deadline, f"{count} launches")
+            cpu = cpu_seconds(running.pid) - first.cpu
+            peak = memory_mib(running.pid)["peak"]
+            requests = api.stats.requests
+            launched = launch_times(api)
+            submitted = submitted_times(api)
+            started_at = running.started
+    if child != NEAR_FREE_COMMAND:
+        # Children still queued for the CPU would slow down whatever is measured next.
+        wait_until(lambda: not processes_running(child), 120.0, f"the children of {agent.name}")
     all_launched = (launched[-1] - first.wall).total_seconds()
     return {
         "all_submitted_s": (max(submitted.values()) - first.wall).total_seconds(),
@@ -225,6 +306,10 @@ def burst(agent: AgentUnderTest, workdir: Path, *, count: int, deadline: float) 
         "cpu_ms_per_run": cpu * 1000.0 / count,
         "requests_per_run": requests / count,
         "peak_rss_mib": peak,
+        "machine_busy": load.busy(first.at, first.at + all_launched),
+        "background_busy": load.busy(
+            max(background_from, started_at - BACKGROUND_SECONDS), started_at
+        ),
     }
 
 
@@ -244,4 +329,50 @@ def due_at_once(
     return {
         "median_launch_after_due_s": statistics.median(lateness),
         "last_launch_after_due_s": lateness[-1],
+    }
+
+
+def long_run(
+    agent: AgentUnderTest,
+    workdir: Path,
+    *,
+    total: int,
+    wave: int,
+    reference: int,
+    deadline: float,
+) -> dict[str, Any]:
+    """``total`` runs of the near-free child, queued ``wave`` at a time, each wave once the
+    previous one is launched and its outcomes handled (no run record left in the state
+    directory). Resident memory is read after each wave: ``rss_growth`` is the last reading
+    over the one after ``reference`` runs, so start-up and the first waves' allocations are
+    not counted as growth."""
+    where = workdir / f"long-{total}"
+    state = where / "state"
+    with agent_on_fresh_api(agent, where) as (api, running, first, flow_id):
+        queued = 0
+        readings: list[tuple[int, float]] = []
+        started = time.monotonic()
+        while queued < total:
+            api.create_runs(min(wave, total - queued), flow_id=flow_id, labels=[LABEL])
+            queued = min(total, queued + wave)
+            wait_until(
+                lambda: launched_count(api) >= queued, deadline, f"{queued} launches", poll=0.25
+            )
+            wait_until(
+                lambda: not any(state.glob("*.json")), 120.0, "the agent to handle outcomes",
+                poll=0.25,
+            )  # fmt: skip
+            readings.append((queued, memory_mib(running.pid)["rss"]))
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(running.pid) - first.cpu
+    at_reference = next(rss for count, rss in readings if count >= reference)
+    end = readings[-1][1]
+    return {
+        "runs": float(total),
+        "rss_after_reference_mib": at_reference,
+        "rss_end_mib": end,
+        "rss_growth": end / at_reference,
+        "runs_per_s": total / elapsed,
+        "cpu_ms_per_run": cpu * 1000.0 / total,
+        "rss_by_runs": [[count, round(rss, 2)] for count, rss in readings],
     }

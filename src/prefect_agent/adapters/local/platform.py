@@ -355,6 +355,7 @@ class LocalPlatform:
 
     def _start_watching(self, child: _Child) -> None:
         with self._lock:
+            first = not self._by_run
             self._by_run[child.run_id] = child
             self._by_pid[child.process.pid] = child
         if self._show_flow_logs:
@@ -362,10 +363,13 @@ class LocalPlatform:
                 child.run_id, self._records.output_path(child.run_id), child.run_name
             )
         self._watcher.watch(child.process.pid, own_child=child.own)
-        # A wake-up runs _tick, which schedules this run's output checks (and, with
-        # --show-flow-logs, the streaming interval); a watcher with nothing else to do would
-        # otherwise sleep until some process ends.
-        self._watcher.wake()
+        if first:
+            # A wake-up runs _tick, which schedules the output checks (and, with
+            # --show-flow-logs, the streaming interval); a watcher with nothing to watch
+            # would otherwise sleep until some process ends. While others run it ticks
+            # every OUTPUT_CHECK_INTERVAL (STREAM_INTERVAL) already, and takes this run
+            # along: a wake-up per launch cost a thread switch each in a burst.
+            self._watcher.wake()
 
     def _on_exit(self, pid: int, exit_code: int | None) -> None:
         with self._lock:

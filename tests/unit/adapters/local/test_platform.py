@@ -70,8 +70,9 @@ def test_without_a_working_dir_the_agents_directory_leads_pythonpath(
 
 
 def run_files(state_dir: Path) -> list[Path]:
-    """What the platform keeps per run (the agent's ``claimant`` file aside)."""
-    return [path for path in state_dir.iterdir() if path.name != "claimant"]
+    """What the platform keeps per run (the agent's ``claimant`` file and the pool of spare
+    files, emptied, aside)."""
+    return [path for path in state_dir.iterdir() if path.name not in ("claimant", "spare")]
 
 
 def test_a_missing_working_dir_fails_the_launch_with_the_directory(
