@@ -28,7 +28,6 @@ class SpareFiles:
     """
 
     def __init__(self, directory: Path, keep: int = SPARE_FILES) -> None:
-        keep = int(os.environ.get("H18L_KEEP", keep))
         self.directory = directory
         self._keep = keep
         self._names: list[str] = []
