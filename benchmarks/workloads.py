@@ -111,9 +111,7 @@ def agent_on_fresh_api(
             running.stop()
 
 
-def wait_until(
-    probe: Callable[[], bool], deadline: float, what: str, poll: float = POLL
-) -> None:
+def wait_until(probe: Callable[[], bool], deadline: float, what: str, poll: float = POLL) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if probe():
@@ -150,6 +148,10 @@ def launch_times(api: RunningServer) -> list[datetime]:
             "SELECT timestamp FROM log WHERE message LIKE ?", (LAUNCHED,)
         ).fetchall()
     return sorted(_parse(row[0]) for row in rows)
+
+
+def _launched_at_least(api: RunningServer, count: int) -> bool:
+    return launched_count(api) >= count
 
 
 def launched_count(api: RunningServer) -> int:
@@ -356,7 +358,7 @@ def long_run(
             api.create_runs(min(wave, total - queued), flow_id=flow_id, labels=[LABEL])
             queued = min(total, queued + wave)
             wait_until(
-                lambda: launched_count(api) >= queued, deadline, f"{queued} launches", poll=0.25
+                partial(_launched_at_least, api, queued), deadline, f"{queued} launches", poll=0.25
             )
             wait_until(
                 lambda: not any(state.glob("*.json")), 120.0, "the agent to handle outcomes",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+from prefect_agent.adapters.local.platform import LocalPlatform
 from prefect_agent.domain.outcomes import InfrastructureOutcome
 from tests.unit.adapters.local.conftest import Harness, eventually, new_run
 
@@ -16,12 +19,7 @@ def test_after_many_runs_ended_and_were_acknowledged_nothing_per_run_is_left(
         for run in runs:
             platform.launch(run, harness.spec(run, ["/bin/true"]))
         ended: list[InfrastructureOutcome] = []
-
-        def all_ended() -> bool:
-            ended.extend(platform.outcomes())
-            return len(ended) == len(runs)
-
-        eventually(all_ended, "the outcomes of a wave")
+        eventually(partial(_all_ended, platform, ended, len(runs)), "the outcomes of a wave")
         assert all(outcome.succeeded for outcome in ended)
         for outcome in ended:
             platform.acknowledge(outcome.run_id)
@@ -33,3 +31,8 @@ def test_after_many_runs_ended_and_were_acknowledged_nothing_per_run_is_left(
     left = sorted(p.name for p in platform.state_dir.iterdir())
     assert left == ["claimant", "spare"]
     assert len(list((platform.state_dir / "spare").iterdir())) == 8
+
+
+def _all_ended(platform: LocalPlatform, ended: list[InfrastructureOutcome], count: int) -> bool:
+    ended.extend(platform.outcomes())
+    return len(ended) == count
