@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import attrs
 
 from prefect_agent.adapters.local.flow_log_stream import FlowLogStream
+from prefect_agent.adapters.local.malloc_arenas import limit_malloc_arenas
 from prefect_agent.adapters.local.output_cap import cap_output
 from prefect_agent.adapters.local.output_tail import last_lines
 from prefect_agent.adapters.local.process_identity import ProcessIdentity, parent_pid
@@ -135,6 +136,9 @@ class LocalPlatform:
         settings = config.platform
         if not isinstance(settings, LocalSettings):
             raise TypeError(f"LocalPlatform needs LocalSettings, not {type(settings).__name__}")
+        # The agent's process (not an embedder's LocalPlatform(...)): its launch threads,
+        # created after this, share two allocator arenas (see malloc_arenas.py).
+        limit_malloc_arenas()
         return cls(
             state_dir=settings.state_dir or default_state_dir(config.name),
             import_paths=settings.import_paths,
