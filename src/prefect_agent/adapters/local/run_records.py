@@ -68,8 +68,9 @@ class RunRecords:
     code, reason, last lines, time) is written beside it in ``<run id>.verdict``; record,
     output and verdict are removed only once the agent acknowledged the outcome (the API has
     the state it caused), so a restarted agent reports a verdict its predecessor could not.
-    Removed files are kept, emptied, in ``spare/`` and renamed into place for later runs
-    (``SpareFiles``: creating files cost more than anything else in a burst). The file
+    Removed records and verdicts are kept, emptied, in ``spare/`` and renamed into place for
+    later ones (``SpareFiles``: creating files cost more than anything else in a burst). The
+    file
     ``claimant`` holds this agent's durable claim name.
     """
 
@@ -90,13 +91,11 @@ class RunRecords:
     def open_output(self, run_id: str) -> int:
         """A new, empty output file for the run, as a file descriptor for its process."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC
-        path = self.output_path(run_id)
-        self.spares.take(path)
         try:
-            return os.open(path, flags, 0o600)
+            return os.open(self.output_path(run_id), flags, 0o600)
         except FileNotFoundError:
             self.ensure()
-            return os.open(path, flags, 0o600)
+            return os.open(self.output_path(run_id), flags, 0o600)
 
     def output_path(self, run_id: str) -> Path:
         return self.directory / (self._stem(run_id) + _OUTPUT)
@@ -169,8 +168,10 @@ class RunRecords:
         return self._load(self.record_path(run_id))
 
     def remove(self, run_id: str) -> None:
-        for path in (self.record_path(run_id), self.output_path(run_id), self.verdict_path(run_id)):
-            self.spares.give(path)
+        self.spares.give(self.record_path(run_id))
+        self.spares.give(self.verdict_path(run_id))
+        # Never reused: a process the run left behind may still write to it.
+        self.output_path(run_id).unlink(missing_ok=True)
 
     def all(self) -> Iterator[RunRecord]:
         try:

@@ -1,7 +1,9 @@
 """Emptied files of finished runs, kept to be renamed into place instead of created anew.
 
 Every run used to create three files in the state directory (output, record, verdict) and
-delete them once its outcome was handled. On ext4 that churn made inode allocation the local
+delete them once its outcome was handled; records and verdicts, which only the agent writes,
+now come from here (an output file is never reused: a process the run left behind may still
+hold it open). On ext4 that churn made inode allocation the local
 agent's largest cost in a burst: the allocator skips inodes deleted in the last few seconds,
 scanning past more of them the faster runs come and go (measured: more than half of the
 agent's CPU, under its launch threads' directory lock). A rename allocates no inode.
@@ -48,6 +50,8 @@ class SpareFiles:
         except OSError:
             return
         with self._lock:
+            known = set(self._names)  # ensure() runs again if the directory was removed
+            names = [name for name in names if name not in known]
             room = max(0, self._keep - len(self._names))
             self._names.extend(names[:room])
         for name in names[room:]:

@@ -10,38 +10,47 @@ from prefect_agent.adapters.local.run_records import RunRecord, RunRecords
 from prefect_agent.adapters.local.spare_files import SpareFiles
 
 
-def _run(records: RunRecords, run_id: str) -> int:
-    """What a launch and its end leave behind: output, record and verdict; their inodes."""
+def _run(records: RunRecords, run_id: str) -> None:
+    """What a launch and its end leave behind: output, record and verdict."""
     fd = records.open_output(run_id)
     os.write(fd, b"secret output\n")
     os.close(fd)
     records.write(RunRecord(run_id=run_id, run_name="n", process=ProcessIdentity(1, 2, "b")))
     records.write_verdict(run_id, {"succeeded": True})
-    return records.output_path(run_id).stat().st_ino
 
 
-def test_the_files_of_a_finished_run_are_reused_empty_not_created(tmp_path: Path) -> None:
+def test_a_finished_runs_record_and_verdict_are_reused_empty(tmp_path: Path) -> None:
     records = RunRecords(tmp_path / "state")
     records.ensure()
-    first = _run(records, "run-1")
+    _run(records, "run-1")
     records.remove("run-1")
     assert sorted(p.name for p in (tmp_path / "state").iterdir()) == ["spare"]
     spares = list((tmp_path / "state" / "spare").iterdir())
-    assert len(spares) == 3 and all(p.stat().st_size == 0 for p in spares)  # no output kept
+    # Record and verdict, emptied; never the output (a process may still write to it).
+    assert len(spares) == 2 and all(p.stat().st_size == 0 for p in spares)
 
     inodes = {p.stat().st_ino for p in spares}
     _run(records, "run-2")
     used = {
-        records.output_path("run-2").stat().st_ino,
         records.record_path("run-2").stat().st_ino,
         records.verdict_path("run-2").stat().st_ino,
     }
-    assert used == inodes and first in used
+    assert used == inodes
+    assert records.output_path("run-2").stat().st_ino not in inodes
     assert len(records.spares) == 0
     assert records.read("run-2") == RunRecord(
         run_id="run-2", run_name="n", process=ProcessIdentity(1, 2, "b")
     )
     assert records.output_path("run-2").read_bytes() == b"secret output\n"
+
+
+def test_adopting_twice_counts_each_spare_once(tmp_path: Path) -> None:
+    records = RunRecords(tmp_path / "state")
+    records.ensure()
+    _run(records, "run-1")
+    records.remove("run-1")
+    records.ensure()  # as after the state directory's files were found missing
+    assert len(records.spares) == 2
 
 
 def test_the_pool_is_bounded_and_the_rest_deleted(tmp_path: Path) -> None:
@@ -65,7 +74,7 @@ def test_a_restarted_agent_reuses_the_spares_left_behind(tmp_path: Path) -> None
     records.remove("run-1")
     again = RunRecords(tmp_path / "state")
     again.ensure()
-    assert len(again.spares) == 3
+    assert len(again.spares) == 2
     target = tmp_path / "state" / "new"
     assert again.spares.take(target) and target.exists()
 
