@@ -25,6 +25,7 @@ from prefect_agent.domain.states import FAILED, SUBMITTED
 from prefect_agent.server.testing import RunningServer
 from prefect_agent.services.agent import AgentService
 from prefect_agent.testing import FakePlatform
+from tests.polling import poll
 
 SECRET = "pa-reliability-secret-4f1c9e0b7d"
 """The API key every agent of the suite is given; it must never show anywhere."""
@@ -32,14 +33,7 @@ SECRET = "pa-reliability-secret-4f1c9e0b7d"
 
 def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
     """Poll ``check`` until it holds or ``timeout`` real seconds pass; True if it held."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        pause.wait(step)
+    return bool(poll(check, timeout, step))
 
 
 def seed_runs(
@@ -142,27 +136,28 @@ def wait_for_fates(
     """Wait until every run is launched or Failed (True), or until the only runs left are
     Submitted without a launch and stay so for ``settle`` seconds (False: they are stuck),
     or ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
     stuck_since: float | None = None
     previous: set[str] = set()
-    while time.monotonic() < deadline:
+
+    def settled() -> str | None:
+        nonlocal stuck_since, previous
         done = set(launched())
         rows = api.store.rows_by("flow_run", "id", run_ids)
         remaining = {r["id"] for r in rows if r["id"] not in done and r["state"] != FAILED}
         if not remaining:
-            return True
+            return "all"
         if remaining == previous and all(
             r["state"] == SUBMITTED for r in rows if r["id"] in remaining
         ):
             stuck_since = stuck_since or time.monotonic()
             if time.monotonic() - stuck_since >= settle:
-                return False
+                return "stuck"
         else:
             stuck_since = None
         previous = remaining
-        pause.wait(0.1)
-    return False
+        return None
+
+    return poll(settled, timeout, 0.1) == "all"
 
 
 def expect_nothing_lost(api: RunningServer, figures: Figures) -> None:

@@ -22,6 +22,7 @@ from prefect_agent.adapters.kubernetes.job_templates import (
 )
 from prefect_agent.adapters.kubernetes.template_fetch import FetchLimits
 from prefect_agent.domain.kubernetes_settings import DEFAULT_RUN_TEMPLATE_URLS
+from tests.network import free_port
 
 JOB = b"apiVersion: batch/v1\nkind: Job\nspec: {template: {spec: {containers: [{name: flow}]}}}\n"
 
@@ -213,9 +214,7 @@ def test_missing_extras_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     pytest.importorskip("boto3", reason="the s3 extra (boto3) is not installed")
     pytest.importorskip("moto", reason="moto (the AWS emulator) is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
