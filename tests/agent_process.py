@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from tests.polling import eventually
 
@@ -39,10 +39,16 @@ class AgentProcess:
         env: Mapping[str, str] | None = None,
         home: Path | None = None,
         drop: tuple[str, ...] = (),
+        output: IO[bytes] | None = None,
     ) -> None:
         """``env`` is added to the agent's environment; variables starting with one of
-        ``drop`` are removed from it, as the ``PREFECT__`` ones always are."""
-        self.log = workdir / f"agent-{kind}-{name or 'cli'}-{time.monotonic_ns()}.log"
+        ``drop`` are removed from it, as the ``PREFECT__`` ones always are. The output goes
+        to a new file, or to the open file ``output`` (several agents may share one)."""
+        self.log = (
+            Path(output.name)
+            if output is not None
+            else workdir / f"agent-{kind}-{name or 'cli'}-{time.monotonic_ns()}.log"
+        )
         environ = {
             key: value
             for key, value in os.environ.items()
@@ -60,10 +66,19 @@ class AgentProcess:
             *(arg for label in labels for arg in ("--label", label)),
             *flags,
         ]  # fmt: skip
-        with self.log.open("wb") as output:  # the child keeps its own copy of the file
-            self.process = subprocess.Popen(
-                command, stdout=output, stderr=subprocess.STDOUT, env=environ, cwd=workdir
-            )
+        if output is not None:
+            self.process = self._start(command, output, environ, workdir)
+        else:
+            with self.log.open("wb") as log:  # the child keeps its own copy of the file
+                self.process = self._start(command, log, environ, workdir)
+
+    @staticmethod
+    def _start(
+        command: list[str], output: IO[bytes], environ: dict[str, str], workdir: Path
+    ) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env=environ, cwd=workdir
+        )
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")

@@ -22,19 +22,12 @@ from prefect_agent.domain.run_config import KubernetesRun
 from prefect_agent.services.monitoring import InfrastructureMonitor
 from prefect_agent.services.null_health import NullHealthReporter
 from prefect_agent.testing import InMemoryRunSource
-from tests import polling
 from tests.kubernetes.emulator import NAMESPACE, Emulator, JobController, running_emulator
+from tests.polling import eventually
 
 pytestmark = pytest.mark.kubernetes
 
 from prefect_agent.adapters.kubernetes.platform import KubernetesPlatform  # noqa: E402
-
-DEADLINE = 20.0
-
-
-def eventually(condition: Callable[[], Any], what: str) -> Any:
-    """Poll ``condition`` until it returns something truthy, or fail after DEADLINE seconds."""
-    return polling.eventually(condition, what, DEADLINE)
 
 
 class Clock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,22 +18,10 @@ from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.outcomes import ReadyRuns
 from prefect_agent.services.agent import AgentService
 from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
+from tests.polling import eventually
 from tests.unit.adapters.health.http_get import Reply, request
 
 KEY = "sk-health-test-0123456789"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``check`` until it holds (bounded real time; the waiting is on an Event)."""
-    done = threading.Event()
-    timer = threading.Timer(timeout, done.set)
-    timer.start()
-    try:
-        while not check():
-            if done.wait(0.01):
-                raise AssertionError("condition not reached in time")
-    finally:
-        timer.cancel()
 
 
 def config(**kwargs: object) -> AgentConfig:
@@ -253,7 +241,7 @@ def test_health_follows_a_wedged_and_recovered_poll_loop(clock: FakeClock) -> No
     thread = threading.Thread(target=agent.run, daemon=True)
     with reporter:
         thread.start()
-        eventually(lambda: reporter.state.polls >= 1)
+        eventually(lambda: reporter.state.polls >= 1, "a poll", 5)
         clock.wait_for_waiters(2)  # the poll loop and the scheduler both wait on the clock
         assert get(reporter, "/api/health").status == 200
         source.wedged.set()
@@ -265,7 +253,7 @@ def test_health_follows_a_wedged_and_recovered_poll_loop(clock: FakeClock) -> No
         assert body(reply)["status"] == "unhealthy"
         source.wedged.clear()
         source.release.set()
-        eventually(lambda: get(reporter, "/api/health").status == 200)
+        eventually(lambda: get(reporter, "/api/health").status == 200, "a healthy answer", 5)
         agent.stop()
         thread.join(5)
     assert not thread.is_alive()
