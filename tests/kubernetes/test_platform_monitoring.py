@@ -508,7 +508,6 @@ def test_the_agent_fails_a_run_whose_image_cannot_be_pulled(
         agent_name="agent-a",
         clock=SystemClock(),
     )
-    monitor.watch(run_id)
     eventually(monitor.check, "the monitor to handle the failure")
     assert source.state_of(run_id) == "Failed"
     messages = [log.message for log in source.logs(run_id)]

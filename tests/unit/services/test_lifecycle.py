@@ -60,7 +60,7 @@ def test_a_cancelled_running_run_is_stopped_and_ends_cancelled(world: World) -> 
     world.step()
     world.step()
     assert world.source.history(run_id)[-2:] == [CANCELLING, CANCELLED]
-    assert run_id not in world.agent.monitor.watched
+    assert world.platform.stopped == [run_id]
     assert run_id in world.platform.acknowledged
 
 
@@ -128,7 +128,7 @@ def test_one_cancellation_query_per_poll_for_all_running_runs() -> None:
     ids = [world.source.add_run(labels=["dev"]) for _ in range(50)]
     world.step()
     world.step()  # the fake API lists 25 runs per poll
-    assert len(world.agent.monitor.watched) == 50
+    assert sorted(world.platform.launched_ids()) == sorted(ids)
     before = counting.calls["cancelled_among"]
     polls_before = world.agent.poll_loop.polls
     for _ in range(5):
@@ -151,7 +151,7 @@ def test_a_cancellation_the_api_cannot_take_is_settled_later(world: World) -> No
     world.step()
     assert world.platform.stopped == [run_id]
     assert world.source.state_of(run_id) == CANCELLING
-    assert run_id not in world.agent.monitor.watched  # its infrastructure is gone already
+    assert run_id in world.platform.acknowledged  # its infrastructure is gone already
     world.step()
     world.step()
     assert world.source.state_of(run_id) == CANCELLED

@@ -39,13 +39,23 @@ def test_a_run_that_moved_on_is_failed_at_its_current_version(world):
     assert world.source.run(run_id).serialized_state["message"] == "OOMKilled (exit code 137)"
 
 
+def cancellation_queries(world, steps=3):
+    """How many times the agent asks the API about cancelled runs over ``steps`` steps (it
+    asks only while it watches some run)."""
+    before = world.source.faults.calls["cancelled_among"]
+    for _ in range(steps):
+        world.step()
+    return world.source.faults.calls["cancelled_among"] - before
+
+
 def test_a_clean_exit_stops_watching(world):
     run_id = launched(world)
-    assert run_id in world.agent.monitor.watched
+    assert cancellation_queries(world) == 3  # one per poll while the run is watched
     world.platform.report_exit(run_id, 0)
     world.step()
-    assert run_id not in world.agent.monitor.watched
-    assert world.source.state_of(run_id) == "Submitted"
+    assert world.platform.acknowledged == [run_id]
+    assert cancellation_queries(world) == 0  # nothing watched is left to ask about
+    assert world.source.state_of(run_id) == "Submitted"  # the run reports its own end
 
 
 def test_runs_launched_before_a_restart_are_adopted_and_watched():
