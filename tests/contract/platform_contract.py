@@ -148,9 +148,11 @@ class PlatformContract:
     def test_stop_is_idempotent(self, platform: Platform) -> None:
         run = self.new_run()
         platform.launch(run, self.spec(run, self.blocking_command(run.id)))
-        platform.stop(run.id)
-        platform.stop(run.id)
-        platform.stop("never-launched")
+        assert platform.stop(run.id)
+        platform.stop(run.id)  # again while it ends: harmless
+        assert platform.stop("never-launched") == ""
+        assert not self.wait_for_outcome(platform, run.id).succeeded
+        assert [o for o in platform.outcomes() if o.run_id == run.id] == []  # reported once
 
     def test_stop_ends_a_running_run_and_its_end_is_reported(self, platform: Platform) -> None:
         run = self.new_run()
