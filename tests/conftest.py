@@ -11,6 +11,7 @@ from tests.prefect1.venv import Prefect1, find
 
 if TYPE_CHECKING:
     from prefect_agent.server.testing import RunningServer
+    from tests.kubernetes.emulator import Emulator
 
 
 @pytest.fixture(scope="session")
@@ -32,4 +33,13 @@ def api(api_options: dict[str, Any]) -> Iterator[RunningServer]:
     without the ``server`` extra, which suites of the agent alone need not install)."""
     testing = pytest.importorskip("prefect_agent.server.testing")
     with testing.running_server(**api_options) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """A Kubernetes API server (kmock) for one test."""
+    from tests.kubernetes.emulator import running_emulator
+
+    with running_emulator() as server:
         yield server

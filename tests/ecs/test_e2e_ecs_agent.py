@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -48,25 +47,13 @@ def ecs_agent(api: RunningServer, moto: MotoEcs, workdir: Path) -> AgentProcess:
     )  # fmt: skip
 
 
-def ecs_run_config(prefect1: Prefect1, expression: str) -> dict[str, Any]:
-    code = (
-        "import json\n"
-        "from prefect.run_configs import ECSRun\n"
-        "from prefect.serialization.run_config import RunConfigSchema\n"
-        f"print(json.dumps(RunConfigSchema().dump({expression})))"
-    )
-    config: dict[str, Any] = prefect1.json_of(code)
-    return config
-
-
 def test_runs_become_tasks_and_a_task_that_exits_1_fails_its_run(
     prefect1: Prefect1, api: RunningServer, moto: MotoEcs, tmp_path: Path
 ) -> None:
-    default = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
+    default = api.create_run(labels=["ecs"], run_config=prefect1.run_config("ECSRun()"))
     custom = api.create_run(
         labels=["ecs"],
-        run_config=ecs_run_config(
-            prefect1,
+        run_config=prefect1.run_config(
             'ECSRun(image="registry.local/flows:7", cpu=512, memory=1024, '
             'env={"FROM_RUN": "2"}, run_task_kwargs={"overrides": {"containerOverrides": '
             '[{"name": "flow", "environment": [{"name": "FROM_KWARGS", "value": "3"}]}]}})',
@@ -123,8 +110,8 @@ def test_cancel_stops_the_task(
         "import json; import prefect.engine.state as s\n"
         "print(json.dumps(s.Cancelling('Cancelled by its user').serialize()))"
     )
-    victim = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
-    other = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
+    victim = api.create_run(labels=["ecs"], run_config=prefect1.run_config("ECSRun()"))
+    other = api.create_run(labels=["ecs"], run_config=prefect1.run_config("ECSRun()"))
     agent = ecs_agent(api, moto, tmp_path)
     try:
         agent.eventually(

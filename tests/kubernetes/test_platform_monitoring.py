@@ -22,7 +22,7 @@ from prefect_agent.domain.run_config import KubernetesRun
 from prefect_agent.services.monitoring import InfrastructureMonitor
 from prefect_agent.services.null_health import NullHealthReporter
 from prefect_agent.testing import InMemoryRunSource
-from tests.kubernetes.emulator import NAMESPACE, Emulator, JobController, running_emulator
+from tests.kubernetes.emulator import NAMESPACE, Emulator, JobController
 from tests.polling import eventually
 
 pytestmark = pytest.mark.kubernetes
@@ -38,12 +38,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture

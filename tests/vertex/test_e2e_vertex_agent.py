@@ -69,12 +69,8 @@ def vertex() -> Iterator[VertexApi]:
 def test_a_run_becomes_a_custom_job_and_a_failed_job_fails_it(
     prefect1: Prefect1, api: RunningServer, vertex: VertexApi, tmp_path: Path
 ) -> None:
-    code = (
-        "import json\nfrom prefect.run_configs import VertexRun\n"
-        "from prefect.serialization.run_config import RunConfigSchema\n"
-        'print(json.dumps(RunConfigSchema().dump(VertexRun(env={"FROM_RUN": "2"}))))'
-    )
-    run_id = api.create_run(labels=["gcp"], run_config=prefect1.json_of(code))
+    run_config = prefect1.run_config('VertexRun(env={"FROM_RUN": "2"})')
+    run_id = api.create_run(labels=["gcp"], run_config=run_config)
     adc = tmp_path / "adc.json"
     adc.write_text(json.dumps(service_account_file(f"{vertex.url}/token")))
     agent = AgentProcess(
