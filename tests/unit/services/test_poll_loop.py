@@ -34,7 +34,8 @@ def loop_for(world, max_polls):
         clock=clock,
         health=world.agent.health,
         in_flight=world.agent.in_flight,
-        schedule=world.agent.schedule,
+        failer=world.agent.failer,
+        on_found=world.agent.scheduler.enqueue,
     )
     return loop, clock
 
@@ -51,7 +52,7 @@ def test_finding_runs_resets_the_interval():
     world = World()
     loop, clock = loop_for(world, 4)
     loop.poll_once()
-    loop.schedule = loop.schedule.after_poll(False).after_poll(False)
+    loop.interval = loop.interval.after_poll(False).after_poll(False)
     world.source.add_run(labels=["dev"])
     loop.run()
     assert clock.timeouts[0] == 0.25
@@ -100,8 +101,8 @@ def test_two_polls_never_deploy_one_run_twice():
     loop, _ = loop_for(world, 5)
     for _ in range(5):
         loop.poll_once()  # the run is listed every time until it is claimed
-    assert len(world.agent.timers) == 1
-    world.agent.deployer.deploy(world.agent.timers.pop_due(world.clock.now()))
+    assert len(world.agent.scheduler) == 1
+    world.agent.scheduler.deploy_due()
     loop.poll_once()
     assert world.platform.starts[run_id] == 1
     assert world.source.submissions(run_id) == 1

@@ -7,8 +7,8 @@ from typing import Any
 
 import attrs
 
+from prefect_agent.domain.backoff_ladder import PollInterval
 from prefect_agent.domain.operations_settings import OperationsSettings
-from prefect_agent.domain.poll_schedule import PollSchedule
 
 
 @attrs.frozen
@@ -36,7 +36,7 @@ class HealthState:
         self._request_timeout = request_timeout
         self._lock = threading.Lock()
         self._started_at = started_at
-        self._schedule = PollSchedule()
+        self._interval = PollInterval()
         self._last_completed: float | None = None
         self._last_poll_ok: bool | None = None
         self._last_error_kind = ""
@@ -52,7 +52,7 @@ class HealthState:
         with self._lock:
             self.polls += 1
             self._last_completed = now
-            self._schedule = self._schedule.after_poll(runs_found > 0)
+            self._interval = self._interval.after_poll(runs_found > 0)
             if error_kind is None:
                 self._last_poll_ok = True
                 self._failing_since = None
@@ -71,7 +71,7 @@ class HealthState:
     def liveness(self, now: float) -> Probe:
         with self._lock:
             reference = self._last_completed or self._started_at
-            interval = self._schedule.interval
+            interval = self._interval.seconds
             polls = self.polls
         allowed = self._operations.liveness_allowance(interval, self._request_timeout)
         silent = max(0.0, now - reference)
