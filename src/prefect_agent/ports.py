@@ -44,8 +44,9 @@ class RunSource(Protocol):
     - ``mark_failed(run_id, message, version)`` sets Failed, version-locked when ``version``
       is given; a stale version raises ``VersionConflict``.
     - ``write_logs(logs)`` stores log records (batched).
-    - ``run_status(run_id)`` returns the run's current state and version, and in ``extra`` its
-      ``run_config`` (or why it cannot be read) and, while scheduled, its ``start_time``.
+    - ``run_status(run_id)`` returns the run's current state, version and labels, and in
+      ``details`` its run config (or why it cannot be read), its flow's storage type and,
+      while scheduled, its start time.
     - ``cancelled_among(run_ids)`` returns, in one request however many ids it is given, the
       status of those runs a user cancelled (``Cancelling`` or ``Cancelled``).
     - ``mark_cancelled(run_id, message, version)`` sets Cancelled, version-locked like

@@ -18,6 +18,7 @@ from prefect_agent.domain.outcomes import (
     ClaimLost,
     ClaimResult,
     ReadyRuns,
+    RunDetails,
     RunLog,
     RunStatus,
     UnreadableRun,
@@ -372,17 +373,17 @@ class InMemoryRunSource:
         self.faults.enter("run_status")
         with self._lock:
             run = self._get(run_id)
-            extra: dict[str, object] = {
-                "run_config": run.unreadable_reason or run.run_config,
-            }
-            if is_scheduled(run.state) and run.start_time is not None:
-                extra["start_time"] = run.start_time
             return RunStatus(
                 run_id=run.id,
                 state=run.state,
                 version=run.version,
                 labels=run.labels,
-                extra=extra,
+                details=RunDetails(
+                    run_config=None if run.unreadable_reason else run.run_config,
+                    run_config_error=run.unreadable_reason,
+                    storage_type=run.storage_type,
+                    start_time=run.start_time if is_scheduled(run.state) else None,
+                ),
             )
 
     # -- internals ---------------------------------------------------------------------------

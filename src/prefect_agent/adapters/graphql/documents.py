@@ -72,7 +72,8 @@ FLOW_RUN_METADATA = Operation(
 RUN_STATUS = Operation(
     "flow_run_by_pk",
     "query($id: uuid!) {"
-    " flow_run_by_pk(id: $id) { id state version labels serialized_state run_config } }",
+    " flow_run_by_pk(id: $id) { id state version labels serialized_state run_config"
+    " flow { storage } } }",
     retry_safe=True,
 )
 
