@@ -21,7 +21,6 @@ from prefect_agent.domain.outcomes import (
     RunLog,
     RunStatus,
 )
-from prefect_agent.domain.platform_kind import PlatformKind
 
 
 @runtime_checkable
@@ -91,8 +90,8 @@ class Platform(Protocol):
     """Where runs are started: subprocesses, containers or Kubernetes Jobs.
 
     Contract:
-    - ``kind`` says which run configs it accepts; ``default_command_prefix`` goes before
-      ``prefect execute flow-run`` when the agent has no command of its own.
+    - ``default_command_prefix`` goes before ``prefect execute flow-run`` when the agent has
+      no command of its own.
     - ``check()`` raises ``PlatformUnavailable`` when nothing could be launched now (engine or
       API server down); the agent then claims nothing until it passes again.
     - ``launch(run, spec)`` starts the run under a name derived from ``spec.run_id`` and
@@ -118,9 +117,6 @@ class Platform(Protocol):
       the same for two agents whose launches cannot see each other.
     - ``close()`` releases resources; launched runs keep running.
     """
-
-    @property
-    def kind(self) -> PlatformKind: ...
 
     @property
     def default_command_prefix(self) -> Sequence[str]: ...

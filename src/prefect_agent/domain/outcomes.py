@@ -36,7 +36,6 @@ class Launched:
 
     run_id: str
     info: str
-    handle: str = ""
 
 
 @attrs.frozen(kw_only=True)
