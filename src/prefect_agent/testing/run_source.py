@@ -23,6 +23,7 @@ from prefect_agent.domain.outcomes import (
     RunStatus,
     UnreadableRun,
 )
+from prefect_agent.domain.queue_limits import PREFECT_SERVER_RETURN_LIMIT, PREFECT_SERVER_SCAN_LIMIT
 from prefect_agent.domain.run_config import RunConfig
 from prefect_agent.domain.states import (
     CANCELLED,
@@ -95,8 +96,8 @@ class InMemoryRunSource:
         *,
         clock: Clock | None = None,
         tenant_id: str | None = None,
-        scan_limit: int | None = 75,
-        return_limit: int | None = 25,
+        scan_limit: int | None = PREFECT_SERVER_SCAN_LIMIT,
+        return_limit: int | None = PREFECT_SERVER_RETURN_LIMIT,
         claimant: str = "in-memory",
     ) -> None:
         self.clock: Clock = clock or FakeClock()
