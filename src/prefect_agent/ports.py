@@ -166,13 +166,14 @@ class HealthReporter(Protocol):
     """Receives the agent's health facts and exposes them (HTTP health, readiness, metrics).
 
     Contract: every method returns quickly and never raises into the agent; calls come from
-    several threads. ``poll_succeeded``/``poll_failed`` after every poll; the rest as events
-    happen.
+    several threads. ``poll_succeeded``/``poll_failed`` after every poll (and every failed
+    registration), with ``next_poll_in``: the seconds the agent waits before trying again, so
+    a liveness verdict follows the loop's own interval; the rest as events happen.
     """
 
-    def poll_succeeded(self, at: datetime, runs_found: int) -> None: ...
+    def poll_succeeded(self, at: datetime, runs_found: int, next_poll_in: float) -> None: ...
 
-    def poll_failed(self, at: datetime, error: BaseException) -> None: ...
+    def poll_failed(self, at: datetime, error: BaseException, next_poll_in: float) -> None: ...
 
     def platform_checked(self, ok: bool, reason: str = "") -> None: ...
 

@@ -132,13 +132,13 @@ class AgentService:
                 logger.info("Registration successful!")
                 break
             except TransientError as exc:
-                self.health.poll_failed(self.clock.now(), exc)
+                delay = backoff_delay(step)
+                self.health.poll_failed(self.clock.now(), exc, delay)
                 step += 1
                 if self.config.max_polls is not None and step >= max(1, self.config.max_polls):
                     # Each attempt counts as a poll: `--max-polls N` ends after N attempts
                     # whether or not the API answered.
                     raise
-                delay = backoff_delay(step - 1)
                 # The error names the API's address already.
                 logger.warning("Could not register the agent: %s; retrying in %ss", exc, delay)
                 if self.clock.wait(self._stopping, delay):

@@ -95,7 +95,7 @@ class PollLoop:
         by_id = {run.id: run for run in ready.runs}
         fresh = [by_id[i] for i in self._in_flight.reserve(by_id)]
         self.interval = self.interval.after_poll(bool(fresh))
-        self._health.poll_succeeded(now, len(ready.runs))
+        self._health.poll_succeeded(now, len(ready.runs), self.interval.seconds)
         if fresh:
             logger.info("Found %d flow run(s) to submit", len(fresh))
             self._health.in_flight(len(self._in_flight))
@@ -104,4 +104,4 @@ class PollLoop:
 
     def _failed(self, now: datetime, error: BaseException) -> None:
         self.interval = self.interval.after_poll(False)
-        self._health.poll_failed(now, error)
+        self._health.poll_failed(now, error, self.interval.seconds)
