@@ -157,7 +157,7 @@ def test_containers_are_named_and_labelled_from_the_run(harness: Harness) -> Non
     assert outcome_of(platform, run).succeeded
     container = harness.container(run)
     assert container.name == f"prefect-{run.id}"
-    assert launched.handle == container.id
+    assert launched.info == f"Container ID: {container.id[:12]} ({container.name})"
     assert container.labels["io.prefect.flow-run-id"] == run.id
     assert container.labels["io.prefect.flow-id"] == run.flow_id
     assert container.labels["io.prefect.flow-name"] == run.flow_name
@@ -379,7 +379,7 @@ def test_concurrent_launches_of_one_run_start_one_container(harness: Harness) ->
         t.join()
     assert not errors, [repr(e) for e in errors]
     assert len(results) == 4
-    assert len({r.handle for r in results}) == 1
+    assert len({r.info.split()[2] for r in results}) == 1  # one container ID
     harness.container(run)  # exactly one
     (harness.tmp / "gate" / "open").touch()
     assert outcome_of(platforms[0], run).succeeded

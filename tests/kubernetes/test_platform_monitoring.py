@@ -21,6 +21,7 @@ from prefect_agent.domain.outcomes import InfrastructureOutcome, RunLog
 from prefect_agent.domain.run_config import KubernetesRun
 from prefect_agent.services.monitoring import InfrastructureMonitor
 from prefect_agent.services.null_health import NullHealthReporter
+from prefect_agent.services.run_failure import RunFailer
 from prefect_agent.testing import InMemoryRunSource
 from tests.kubernetes.emulator import NAMESPACE, Emulator, JobController
 from tests.polling import eventually
@@ -499,6 +500,7 @@ def test_the_agent_fails_a_run_whose_image_cannot_be_pulled(
         source=source,
         platform=platform,
         health=NullHealthReporter(),
+        failer=RunFailer(source, "agent-a"),
         agent_name="agent-a",
         clock=SystemClock(),
     )

@@ -236,12 +236,13 @@ def test_platform_for_uses_the_adapter_from_config(
     monkeypatch: pytest.MonkeyPatch, kind: PlatformKind, module: str, cls: str
 ) -> None:
     built: list[AgentConfig] = []
+    made = FakePlatform()
 
     class Adapter:
         @classmethod
         def from_config(cls, config: AgentConfig) -> Any:
             built.append(config)
-            return FakePlatform(kind)
+            return made
 
     monkeypatch.setitem(sys.modules, module, types.SimpleNamespace(**{cls: Adapter}))
     settings = {
@@ -250,7 +251,7 @@ def test_platform_for_uses_the_adapter_from_config(
         PlatformKind.KUBERNETES: KubernetesSettings(),
     }[kind]
     config = AgentConfig() if settings is None else AgentConfig(platform=settings)
-    assert bootstrap.platform_for(config).kind is kind
+    assert bootstrap.platform_for(config) is made
     assert built == [config]
 
 

@@ -76,7 +76,7 @@ def test_the_scheduler_launches_on_time_without_a_thread_per_run():
     threads_before = threading.active_count()
     thread = threading.Thread(target=agent.run, daemon=True)  # a failure must not hang pytest
     thread.start()
-    eventually(lambda: len(agent.timers) == 50, "50 timers", 10)
+    eventually(lambda: len(agent.scheduler) == 50, "50 timers", 10)
     # poll loop and scheduler both wait on the clock; no extra thread per waiting run
     clock.wait_for_waiters(2)
     assert threading.active_count() <= threads_before + 3
@@ -99,7 +99,7 @@ def test_stop_leaves_not_yet_due_runs_unclaimed():
     later = source.add_run(labels=["dev"], start_time=clock.now() + timedelta(seconds=8))
     thread = threading.Thread(target=agent.run)
     thread.start()
-    eventually(lambda: len(agent.timers) == 1, "one timer", 10)
+    eventually(lambda: len(agent.scheduler) == 1, "one timer", 10)
     agent.stop()
     thread.join(timeout=10)
     assert not thread.is_alive()
@@ -153,12 +153,13 @@ def test_registration_gives_up_when_stopped():
     assert source.faults.calls["ready_runs"] == 0
 
 
-def test_agent_config_settings_are_read_when_an_id_is_given():
+def test_agent_config_settings_are_read_when_an_id_is_given(caplog):
     clock = FakeClock(auto_advance=True)
     agent, source, _ = make(clock, max_polls=0, agent_config_id="cfg-1")
     source.agent_configs["cfg-1"] = {"foo": "bar"}
-    agent.run()
-    assert agent.agent_config_settings == {"foo": "bar"}
+    with caplog.at_level("DEBUG", logger="prefect_agent.services.agent"):
+        agent.run()
+    assert "Loaded agent config cfg-1: {'foo': 'bar'}" in caplog.text
 
 
 def test_the_scheduler_survives_a_bug_in_a_platform():

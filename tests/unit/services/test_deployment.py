@@ -122,10 +122,10 @@ def test_a_run_is_not_launched_before_its_start_time():
     world.step(4.9)  # prefetched into the timer queue, not yet due
     assert run_id in world.agent.in_flight
     assert world.source.state_of(run_id) == "Scheduled"
-    world.agent.deployer.deploy(world.agent.timers.pop_due(world.clock.now()))
+    world.agent.scheduler.deploy_due()
     assert world.platform.launches == []
     world.clock.advance(0.1)
-    world.agent.deployer.deploy(world.agent.timers.pop_due(world.clock.now()))
+    world.agent.scheduler.deploy_due()
     assert world.platform.launched_ids() == [run_id]
 
 

@@ -252,5 +252,17 @@ def test_a_status_says_why_a_run_config_cannot_be_read(api: RunningServer) -> No
     source = source_for(api)
     register(source, ["k"])
     run_id = api.create_run(labels=["k"], run_config={"type": "NopeRun"})
-    reason = source.run_status(run_id).extra["run_config"]
+    details = source.run_status(run_id).details
+    assert details is not None and details.run_config is None
+    reason = details.run_config_error
     assert isinstance(reason, str) and "NopeRun" in reason and "cannot run" in reason
+
+
+def test_a_status_names_the_flow_storage_type(api: RunningServer) -> None:
+    source = source_for(api)
+    register(source, ["k"])
+    run_id = api.create_run(
+        labels=["k"], storage={"type": "Docker", "image_name": "flows", "image_tag": "1"}
+    )
+    details = source.run_status(run_id).details
+    assert details is not None and details.storage_type == "Docker"

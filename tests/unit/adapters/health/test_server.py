@@ -114,26 +114,26 @@ def test_from_config_without_an_address_is_a_config_error() -> None:
 def test_liveness_turns_503_after_the_allowance_and_back(
     reporter: HttpHealthReporter, clock: FakeClock
 ) -> None:
-    reporter.poll_succeeded(clock.now(), 0)  # interval 0.5 s: allowance 2 * 1.5 = 3 s
+    reporter.poll_succeeded(clock.now(), 0, 0.5)  # interval 0.5 s: allowance 2 * 1.5 = 3 s
     assert get(reporter, "/api/health").status == 200
     clock.advance(3.5)
     reply = get(reporter, "/api/health")
     assert reply.status == 503
     assert "the poll loop is stuck" in body(reply)["reason"]  # type: ignore[operator]
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     assert body(get(reporter, "/api/health"))["status"] == "ok"
 
 
 def test_readiness_follows_api_and_platform(reporter: HttpHealthReporter, clock: FakeClock) -> None:
     assert get(reporter, "/api/ready").status == 503
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     assert get(reporter, "/api/ready").status == 200
-    reporter.poll_failed(clock.now(), ApiUnavailable(f"cannot reach http://x with {KEY}"))
+    reporter.poll_failed(clock.now(), ApiUnavailable(f"cannot reach http://x with {KEY}"), 1.0)
     reply = get(reporter, "/api/ready")
     assert reply.status == 503
     assert body(reply)["api"] == "failing (unavailable) for 0.0s"
     assert KEY not in reply.body
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     reporter.platform_checked(False, f"engine refused token {KEY}")
     reply = get(reporter, "/api/ready")
     assert reply.status == 503
@@ -186,11 +186,11 @@ def test_a_silent_connection_is_closed_and_does_not_block_probes(
 def test_liveness_survives_a_wall_clock_stepped_back(
     reporter: HttpHealthReporter, clock: FakeClock
 ) -> None:
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     clock.jump(-3600)  # with wall time, "silent for -1 h" hid a wedged loop for an hour
     clock.advance(3.5)
     assert get(reporter, "/api/health").status == 503
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     clock.jump(+3600)  # and a step forward must not kill a healthy agent
     assert get(reporter, "/api/health").status == 200
 
@@ -206,7 +206,7 @@ def test_unknown_paths_and_methods(reporter: HttpHealthReporter, pokes: list[int
 
 def test_reporting_never_raises_into_the_agent(reporter: HttpHealthReporter) -> None:
     reporter.launched("run", float("nan"))  # prometheus refuses nothing, but the guard holds
-    reporter.poll_succeeded(None, "not a number")  # type: ignore[arg-type]
+    reporter.poll_succeeded(None, "not a number", None)  # type: ignore[arg-type]
     assert get(reporter, "/api/health").status == 200  # and it still answers
 
 
