@@ -206,7 +206,7 @@ def test_unknown_paths_and_methods(reporter: HttpHealthReporter, pokes: list[int
 
 def test_reporting_never_raises_into_the_agent(reporter: HttpHealthReporter) -> None:
     reporter.launched("run", float("nan"))  # prometheus refuses nothing, but the guard holds
-    reporter.poll_succeeded(None, "not a number", None)  # type: ignore[arg-type]
+    reporter.poll_succeeded(None, "not a number", 1.0)  # type: ignore[arg-type]
     assert get(reporter, "/api/health").status == 200  # and it still answers
 
 
