@@ -26,7 +26,7 @@ def test_every_per_run_structure_is_empty_after_runs_succeed_fail_and_are_cancel
         world.step()
 
         assert len(agent.in_flight) == 0
-        assert len(agent.timers) == 0
+        assert len(agent.scheduler) == 0
         assert agent.monitor.watched == frozenset()
         assert agent.monitor.pending == frozenset()
         assert world.platform.unacknowledged() == []
