@@ -309,7 +309,9 @@ def markers(tmp: Path) -> list[dict[str, Any]]:
     path = markers_file(tmp)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    # Children append concurrently: a line still being written has no newline yet.
+    complete = path.read_text().rpartition("\n")[0]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 SET_STATES = (
