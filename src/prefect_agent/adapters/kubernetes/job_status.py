@@ -35,6 +35,70 @@ def _get(node: Any, *path: str) -> Any:
     return node
 
 
+def _pick(node: Any, keys: Sequence[str]) -> dict[str, Any]:
+    return {k: node[k] for k in keys if isinstance(node, Mapping) and node.get(k) is not None}
+
+
+def judged_job(job: Mapping[str, Any], annotations: Sequence[str]) -> dict[str, Any]:
+    """The fields of a Job that judging, reporting and cleanup read (a listed Job carries its
+    whole pod template: thousands of them must not be kept whole)."""
+    metadata = job.get("metadata") or {}
+    spec = job.get("spec") or {}
+    status = job.get("status") or {}
+    kept_annotations = {
+        k: v for k, v in (metadata.get("annotations") or {}).items() if k in annotations
+    }
+    return {
+        "metadata": {**_pick(metadata, ("name", "labels")), "annotations": kept_annotations},
+        "spec": _pick(spec, ("backoffLimit", "ttlSecondsAfterFinished")),
+        "status": {
+            **_pick(status, ("succeeded", "failed", "active")),
+            "conditions": [
+                _pick(c, ("type", "status", "reason", "message"))
+                for c in status.get("conditions") or ()
+            ],
+        },
+    }
+
+
+def judged_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a Pod that judging and the run's log lines read."""
+    metadata = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    labels = metadata.get("labels") or {}
+    statuses = {
+        key: [_pick(c, ("name", "image", "state")) for c in status.get(key) or ()]
+        for key in ("initContainerStatuses", "containerStatuses")
+        if status.get(key)
+    }
+    return {
+        "metadata": {
+            "name": metadata.get("name"),
+            "labels": {k: labels[k] for k in JOB_NAME_LABELS if k in labels},
+            "ownerReferences": [
+                _pick(o, ("kind", "name")) for o in metadata.get("ownerReferences") or ()
+            ],
+        },
+        "status": {
+            **_pick(status, ("phase", "reason", "message")),
+            "conditions": [_pick(c, ("status", "message")) for c in status.get("conditions") or ()],
+            **statuses,
+        },
+    }
+
+
+def job_of_pod(pod: Mapping[str, Any]) -> str | None:
+    """The name of the Job that made ``pod`` (its job-name label or owner reference)."""
+    labels = _get(pod, "metadata", "labels") or {}
+    for key in JOB_NAME_LABELS:
+        if labels.get(key):
+            return str(labels[key])
+    for owner in _get(pod, "metadata", "ownerReferences") or ():
+        if owner.get("kind") == "Job" and owner.get("name"):
+            return str(owner["name"])
+    return None
+
+
 def job_name_of(job: Mapping[str, Any]) -> str:
     return str(_get(job, "metadata", "name") or "")
 
