@@ -25,6 +25,7 @@ kmock = pytest.importorskip("kmock", reason="kmock needs Python >= 3.11 (dev ext
 from kubernetes import client  # noqa: E402
 
 NAMESPACE = "default"
+CONTROLLER_AGENT = "job-controller"
 HISTORY = 20_000
 """Watch events kept for resuming watches; an older resource version answers 410 Gone."""
 
@@ -82,7 +83,9 @@ class VersionedEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         self.bookmark_interval = 60.0
         self.refuse_watches = False
         self.requests: collections.Counter[str] = collections.Counter()
-        self.actions: collections.Counter[str] = collections.Counter()
+        self.actions: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        self.bytes_out: collections.Counter[str] = collections.Counter()
+        self.bookmarks_sent = 0
 
     def record(self, resource: Any, event: dict[str, Any]) -> None:
         self.version += 1
@@ -109,7 +112,9 @@ class VersionedEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
     async def _handle(self, request: Any) -> Any:
         agent = request.headers.get("User-Agent", "?")
         self.requests[agent] += 1
-        self.actions[f"{agent} {request.action}"] += 1
+        action = getattr(request.action, "value", str(request.action))
+        plural = getattr(request.resource, "plural", None) or "?"
+        self.actions[(agent, action.lower(), plural)] += 1
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.refuse_watches and request.action == kmock.action.WATCH:
@@ -185,6 +190,7 @@ class VersionedEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
                     item = await asyncio.wait_for(queue.get(), wait)
                 except asyncio.TimeoutError:
                     if bookmarks and (deadline is None or time.monotonic() < deadline):
+                        self.bookmarks_sent += 1
                         yield {"type": "BOOKMARK", "object": {
                             "kind": "Job" if "job" in str(request.resource) else "Pod",
                             "apiVersion": "v1",
@@ -281,6 +287,16 @@ class Emulator:
         )
         self.in_loop(lambda: self.handler[resource] << error)
 
+    def count(self, action: str, plural: str) -> int:
+        """Requests of ``action`` (list, watch, create, ...) on ``plural`` so far, but for
+        those of the test's ``JobController``."""
+        counts = self.in_loop(lambda: dict(self.handler.actions))
+        return sum(
+            n
+            for (agent, act, kind), n in counts.items()
+            if (act, kind) == (action, plural) and agent != CONTROLLER_AGENT
+        )
+
     def requests_to(self, plural: str, group_version: str = "v1") -> int:
         resource = kmock.resource(f"{group_version}/{plural}")
         return int(self.in_loop(lambda: len(self.handler[resource])))
@@ -304,6 +320,7 @@ class JobController:
     """Plays the Job controller and kubelet: makes pods, sets their phases, emits events."""
 
     def __init__(self, api: client.ApiClient, namespace: str = NAMESPACE) -> None:
+        api.user_agent = CONTROLLER_AGENT  # its requests are not the agent's (counts)
         self.batch = client.BatchV1Api(api)
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
