@@ -120,7 +120,10 @@ class VersionedEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         if self.refuse_watches and request.action == kmock.action.WATCH:
             status = {"kind": "Status", "code": 503, "reason": "ServiceUnavailable"}
             return aiohttp.web.json_response(status, status=503)
-        return await super()._handle(request)
+        response = await super()._handle(request)
+        if request.action != kmock.action.WATCH:  # a watch counts its events as it sends them
+            self.bytes_out[agent] += getattr(response, "body_length", 0) or 0
+        return response
 
     def _matching(self, request: Any) -> list[dict[str, Any]]:
         selector = request.params.get("labelSelector") or ""
@@ -157,6 +160,19 @@ class VersionedEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         since = params.get("resourceVersion") or ""
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self.watchers.add(queue)
+        async for event in self._watch_events(request, queue, selector, bookmarks, timeout, since):
+            self.bytes_out[request.headers.get("User-Agent", "?")] += len(json.dumps(event)) + 1
+            yield event
+
+    async def _watch_events(
+        self,
+        request: Any,
+        queue: asyncio.Queue[Any],
+        selector: str,
+        bookmarks: bool,
+        timeout: float | None,
+        since: str,
+    ) -> AsyncIterator[Any]:
         try:
             if since.isdigit() and int(since) > 0:
                 if int(since) + 1 < self.oldest:

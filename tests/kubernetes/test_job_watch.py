@@ -55,6 +55,21 @@ def outcome(platform: KubernetesPlatform, run_id: str) -> InfrastructureOutcome:
     return result
 
 
+def foreign_job(controller: JobController) -> None:
+    """Create a job of another agent, which this agent's label-selected streams never see."""
+    foreign = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": f"other-{uuid.uuid4().hex[:8]}",
+            "namespace": NAMESPACE,
+            "labels": {"prefect-agent.io/owner": "agent-b"},
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}},
+    }
+    controller.batch.create_namespaced_job(NAMESPACE, foreign, _preload_content=False)
+
+
 def watching(emulator: Emulator, count: int = 2) -> Callable[[], bool]:
     """True once ``count`` watch streams (jobs and pods) are open."""
     return lambda: bool(emulator.in_loop(lambda: len(emulator.handler.watchers) >= count))
@@ -83,6 +98,8 @@ def test_a_watch_resumed_after_410_gone_lists_again_and_reports_the_failure(
     run, job = launched(platform, controller)
     polling.eventually(watching(emulator), "the watch streams", DEADLINE)
     lists = emulator.count("list", "jobs")
+    # Another agent's job moves the version past the last one this agent's streams saw.
+    foreign_job(controller)
     emulator.in_loop(emulator.handler.expire_history)
     emulator.in_loop(emulator.handler.close_watches)
     polling.eventually(
@@ -118,17 +135,7 @@ def test_bookmarks_keep_the_resume_point_fresh_so_no_listing_is_needed(
     # Another agent's jobs move the API server's version on; this agent's streams see none
     # of them, only the bookmarks that carry the new version.
     for _ in range(3):
-        foreign = {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {
-                "name": f"other-{uuid.uuid4().hex[:8]}",
-                "namespace": NAMESPACE,
-                "labels": {"prefect-agent.io/owner": "agent-b"},
-            },
-            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}},
-        }
-        controller.batch.create_namespaced_job(NAMESPACE, foreign, _preload_content=False)
+        foreign_job(controller)
     sent = int(emulator.in_loop(lambda: emulator.handler.bookmarks_sent))
     polling.eventually(
         lambda: emulator.in_loop(lambda: emulator.handler.bookmarks_sent) >= sent + 4,
