@@ -14,7 +14,7 @@ from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.outcomes import InfrastructureOutcome
 from tests import polling
 from tests.kubernetes.emulator import NAMESPACE, Emulator, JobController, running_emulator
-from tests.kubernetes.test_platform_monitoring import launched, new_run
+from tests.kubernetes.test_platform_monitoring import launched
 
 pytestmark = pytest.mark.kubernetes
 
