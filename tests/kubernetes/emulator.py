@@ -165,7 +165,7 @@ class VersionedEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
             request.namespace or metadata.get("namespace"),
             request.name or metadata.get("name"),
         )
-        return self._objects[key] if key in self._objects else None
+        return self._objects[key] if key in self._objects else None  # noqa: SIM401 (no .get)
 
     async def _serve_create(self, request: Any) -> Any:
         return self._stored(request).raw
