@@ -33,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 ROOT = Path(__file__).resolve().parent.parent
 OURS_AGENT = "prefect-agent-bench"
 THEIRS_AGENT = "prefect1-model-bench"
@@ -134,7 +136,7 @@ class Ours:
     """prefect-agent's KubernetesPlatform, launched from a pool of ``deploy_concurrency``
     threads as the agent's launch pool does."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, concurrency: int | None = None) -> None:
         from prefect_agent.adapters.kubernetes.platform import KubernetesPlatform
         from prefect_agent.domain.agent_config import AgentConfig
         from prefect_agent.domain.kubernetes_settings import KubernetesSettings
@@ -142,6 +144,8 @@ class Ours:
         self.config = AgentConfig(
             name="bench", api="http://prefect-api:4200", platform=KubernetesSettings()
         )
+        if concurrency:
+            self.config = attrs.evolve(self.config, deploy_concurrency=concurrency)
         self.workers = self.config.deploy_concurrency
         api = _client(url, OURS_AGENT, pool=self.workers + 4)
         self.platform = KubernetesPlatform(self.config, api)
@@ -259,7 +263,10 @@ def _agent(which: str, url: str, phase: str, count: int) -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks.process_stats import cpu_seconds, memory_mib
 
-    agent = Ours(url) if which == "ours" else Prefect1Model(url)
+    if which.startswith("ours"):
+        agent: Ours | Prefect1Model = Ours(url, int(which[4:] or 0) or None)
+    else:
+        agent = Prefect1Model(url)
     cpu = cpu_seconds(os.getpid())
     seconds = agent.launch_all(count)
     result: dict[str, Any] = {
@@ -374,7 +381,7 @@ def burst(which: str, count: int, latency: float) -> dict[str, Any]:
     try:
         agent = AgentProcess(which, emulator.url, "burst", count)
         result = agent.finish()
-        agent_name = OURS_AGENT if which == "ours" else THEIRS_AGENT
+        agent_name = OURS_AGENT if which.startswith("ours") else THEIRS_AGENT
         requests, _ = emulator.stats(agent_name)
         result["requests_per_job"] = requests / count
         return result
@@ -425,11 +432,14 @@ def measure(*, quick: bool, latency: float = 0.05) -> dict[str, dict[str, Any]]:
     burst_count = 1000
     jobs, seconds = (5000, 120.0) if quick else (5000, 600.0)
     results: dict[str, dict[str, Any]] = {"ours": {}, "theirs": {}}
-    for label, run in (
-        ("k8s_burst_1000", lambda which: burst(which, burst_count, latency)),
-        ("k8s_running_5000", lambda which: running(which, jobs, seconds, latency)),
-    ):
-        for which in ("ours", "theirs"):
+    for label, run, who in (
+        ("k8s_burst_1000", lambda which: burst(which, burst_count, latency), ("ours", "theirs")),
+        # The same burst with 64 launches in progress (deploy_concurrency = 64), ours only.
+        ("k8s_burst_1000_c64", lambda which: burst("ours64", burst_count, latency), ("ours",)),
+        ("k8s_running_5000", lambda which: running(which, jobs, seconds, latency),
+         ("ours", "theirs")),
+    ):  # fmt: skip
+        for which in who:
             print(f"  kubernetes {label}: {which} ...", file=sys.stderr, flush=True)
             before = _busy()
             try:

@@ -92,7 +92,8 @@ class _Tracked:
     run_id: str
     pending_since: float | None = None
     events_read_at: float | None = None
-    seen_events: set[str] = attrs.field(factory=set)
+    seen_events: set[str] | None = None
+    """Keys of the events already logged; made at the first (most jobs never have one)."""
 
 
 def _wall_clock() -> datetime:
@@ -514,7 +515,7 @@ class KubernetesPlatform:
             self._dirty.add(job)
 
     def _sync_job(
-        self, job: dict[str, Any], pods: list[Mapping[str, Any]], *, changed: bool
+        self, job: dict[str, Any], pods: Sequence[Mapping[str, Any]], *, changed: bool
     ) -> None:
         name = job_name_of(job)
         annotations = job["metadata"].get("annotations") or {}
@@ -561,7 +562,7 @@ class KubernetesPlatform:
         job: dict[str, Any],
         tracked: _Tracked,
         verdict: Verdict,
-        pods: list[Mapping[str, Any]],
+        pods: Sequence[Mapping[str, Any]],
     ) -> None:
         name = job_name_of(job)
         # Pod events already went to the run's logs as they happened (infrastructure_logs).
@@ -618,6 +619,8 @@ class KubernetesPlatform:
             with self._lock:
                 for event in events:
                     key = event_key(event)
+                    if tracked.seen_events is None:
+                        tracked.seen_events = set()
                     if key not in tracked.seen_events:
                         tracked.seen_events.add(key)
                         self._event_logs.append(
