@@ -21,7 +21,6 @@ from prefect_agent.domain.outcomes import (
     RunLog,
     RunStatus,
 )
-from prefect_agent.domain.platform_kind import PlatformKind
 
 
 @runtime_checkable
@@ -44,8 +43,9 @@ class RunSource(Protocol):
     - ``mark_failed(run_id, message, version)`` sets Failed, version-locked when ``version``
       is given; a stale version raises ``VersionConflict``.
     - ``write_logs(logs)`` stores log records (batched).
-    - ``run_status(run_id)`` returns the run's current state and version, and in ``extra`` its
-      ``run_config`` (or why it cannot be read) and, while scheduled, its ``start_time``.
+    - ``run_status(run_id)`` returns the run's current state, version and labels, and in
+      ``details`` its run config (or why it cannot be read), its flow's storage type and,
+      while scheduled, its start time.
     - ``cancelled_among(run_ids)`` returns, in one request however many ids it is given, the
       status of those runs a user cancelled (``Cancelling`` or ``Cancelled``).
     - ``mark_cancelled(run_id, message, version)`` sets Cancelled, version-locked like
@@ -90,8 +90,8 @@ class Platform(Protocol):
     """Where runs are started: subprocesses, containers or Kubernetes Jobs.
 
     Contract:
-    - ``kind`` says which run configs it accepts; ``default_command_prefix`` goes before
-      ``prefect execute flow-run`` when the agent has no command of its own.
+    - ``default_command_prefix`` goes before ``prefect execute flow-run`` when the agent has
+      no command of its own.
     - ``check()`` raises ``PlatformUnavailable`` when nothing could be launched now (engine or
       API server down); the agent then claims nothing until it passes again.
     - ``launch(run, spec)`` starts the run under a name derived from ``spec.run_id`` and
@@ -117,9 +117,6 @@ class Platform(Protocol):
       the same for two agents whose launches cannot see each other.
     - ``close()`` releases resources; launched runs keep running.
     """
-
-    @property
-    def kind(self) -> PlatformKind: ...
 
     @property
     def default_command_prefix(self) -> Sequence[str]: ...
@@ -169,13 +166,14 @@ class HealthReporter(Protocol):
     """Receives the agent's health facts and exposes them (HTTP health, readiness, metrics).
 
     Contract: every method returns quickly and never raises into the agent; calls come from
-    several threads. ``poll_succeeded``/``poll_failed`` after every poll; the rest as events
-    happen.
+    several threads. ``poll_succeeded``/``poll_failed`` after every poll (and every failed
+    registration), with ``next_poll_in``: the seconds the agent waits before trying again, so
+    a liveness verdict follows the loop's own interval; the rest as events happen.
     """
 
-    def poll_succeeded(self, at: datetime, runs_found: int) -> None: ...
+    def poll_succeeded(self, at: datetime, runs_found: int, next_poll_in: float) -> None: ...
 
-    def poll_failed(self, at: datetime, error: BaseException) -> None: ...
+    def poll_failed(self, at: datetime, error: BaseException, next_poll_in: float) -> None: ...
 
     def platform_checked(self, ok: bool, reason: str = "") -> None: ...
 

@@ -6,7 +6,6 @@ commands (a subprocess, a container, a Job) that exit with the code the test ask
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -18,6 +17,7 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec, build_launch_spec
 from prefect_agent.domain.outcomes import InfrastructureOutcome
 from prefect_agent.ports import Platform
+from tests.polling import eventually, poll
 
 OUTCOME_DEADLINE = 60.0
 
@@ -80,13 +80,10 @@ class PlatformContract:
         return build_launch_spec(run, config, tenant_id=None)
 
     def wait_for_outcome(self, platform: Platform, run_id: str) -> InfrastructureOutcome:
-        deadline = time.monotonic() + OUTCOME_DEADLINE
-        while time.monotonic() < deadline:
-            for outcome in platform.outcomes():
-                if outcome.run_id == run_id:
-                    return outcome
-            time.sleep(0.02)  # polling a condition with a deadline, not waiting for time
-        raise AssertionError(f"no outcome for run {run_id} within {OUTCOME_DEADLINE}s")
+        def found() -> InfrastructureOutcome | None:
+            return next((o for o in platform.outcomes() if o.run_id == run_id), None)
+
+        return eventually(found, f"the outcome of run {run_id}", OUTCOME_DEADLINE, step=0.02)
 
     # -- the contract ------------------------------------------------------------------------
 
@@ -151,9 +148,11 @@ class PlatformContract:
     def test_stop_is_idempotent(self, platform: Platform) -> None:
         run = self.new_run()
         platform.launch(run, self.spec(run, self.blocking_command(run.id)))
-        platform.stop(run.id)
-        platform.stop(run.id)
-        platform.stop("never-launched")
+        assert platform.stop(run.id)
+        platform.stop(run.id)  # again while it ends: harmless
+        assert platform.stop("never-launched") == ""
+        assert not self.wait_for_outcome(platform, run.id).succeeded
+        assert [o for o in platform.outcomes() if o.run_id == run.id] == []  # reported once
 
     def test_stop_ends_a_running_run_and_its_end_is_reported(self, platform: Platform) -> None:
         run = self.new_run()
@@ -164,9 +163,7 @@ class PlatformContract:
         assert not outcome.succeeded
         assert platform.stop(run.id) == ""
         platform.acknowledge(run.id)
-        deadline = time.monotonic() + OUTCOME_DEADLINE
-        while self.leftovers(platform, run.id) and time.monotonic() < deadline:
-            time.sleep(0.02)  # polling a condition with a deadline
+        poll(lambda: self.leftovers(platform, run.id) == 0, OUTCOME_DEADLINE, step=0.02)
         assert self.leftovers(platform, run.id) == 0
 
     def test_a_verdict_is_reported_again_after_a_restart_until_acknowledged(

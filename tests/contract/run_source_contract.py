@@ -99,8 +99,10 @@ class RunSourceContract:
         )
         status = source.run_status(run_id)
         assert (status.state, status.labels) == ("Scheduled", ("e",))
-        assert status.extra["run_config"] == LocalRun(env={"K": "V"})
-        when = status.extra["start_time"]
+        assert status.details is not None
+        assert status.details.run_config == LocalRun(env={"K": "V"})
+        assert status.details.run_config_error is None
+        when = status.details.start_time
         assert isinstance(when, datetime) and abs((when - start).total_seconds()) < 0.01
 
     def test_a_ready_run_carries_what_the_agent_needs(self, source: RunSource) -> None:

@@ -5,7 +5,6 @@ deploys, against the embedded API and the kmock Kubernetes emulator."""
 from __future__ import annotations
 
 import re
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.distribution.agent_image import BuiltImage, local_base_image
 from tests.distribution.venvs import PREFECT_CORE, ROOT
 from tests.docker.conftest import docker_engine  # noqa: F401 - the shared engine fixture
 from tests.kubernetes.emulator import JobController, running_emulator
+from tests.network import free_port
 from tests.polling import eventually
 
 pytestmark = [pytest.mark.distribution, pytest.mark.docker, pytest.mark.slow]
@@ -43,12 +43,6 @@ def agent_image(docker_engine: Any) -> Iterator[BuiltImage]:  # noqa: F811
         yield built
     finally:
         built.remove()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def shell(agent_image: BuiltImage, script: str) -> str:

@@ -4,7 +4,6 @@ the reason, an unreachable engine makes the agent claim nothing until it comes b
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from prefect_agent.testing import FakeClock, InMemoryRunSource
 from prefect_agent.testing.executor import InlineExecutor
 from tests.docker.conftest import BUSYBOX, remove_agent_containers
 from tests.docker.socket_proxy import SocketProxy
-from tests.polling import eventually
+from tests.polling import eventually, poll
 
 pytestmark = pytest.mark.docker
 
@@ -50,16 +49,17 @@ def make_agent(
 
 
 def step_until(agent: AgentService, source: InMemoryRunSource, run_id: str, state: str) -> None:
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
+    def stepped() -> bool:
         agent.step()
         if source.state_of(run_id) == state:
-            return
+            return True
         # Runs held back while the engine was down wait on the backoff ladder (fake time).
         assert isinstance(agent.clock, FakeClock)
         agent.clock.advance(0.5)
-        time.sleep(0.05)  # the container runs in real time; poll with a deadline
-    raise AssertionError(f"run {run_id} is {source.state_of(run_id)}, not {state}")
+        return False
+
+    if not poll(stepped, DEADLINE, step=0.05):  # the container runs in real time
+        raise AssertionError(f"run {run_id} is {source.state_of(run_id)}, not {state}")
 
 
 @pytest.mark.parametrize(
@@ -183,12 +183,13 @@ def test_adoption_waits_for_an_engine_that_was_down_at_start(
         restarted.outcomes()
     proxy.start()
     try:
-        end = time.monotonic() + DEADLINE
-        outcomes: list[Any] = []
-        while not outcomes and time.monotonic() < end:
-            outcomes = [o for o in restarted.outcomes() if o.run_id == run_id]
-            time.sleep(0.05)  # polling with a deadline
-        assert outcomes and outcomes[0].exit_code == 3
+        outcomes = eventually(
+            lambda: [o for o in restarted.outcomes() if o.run_id == run_id],
+            "the outcome, once the engine is back",
+            DEADLINE,
+            step=0.05,
+        )
+        assert outcomes[0].exit_code == 3
     finally:
         restarted.close()
         proxy.stop()

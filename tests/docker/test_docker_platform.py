@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +90,6 @@ def harness(docker_engine: Any, tmp_path: Path) -> Iterator[Harness]:
     remove_agent_containers(docker_engine, h.agent)
 
 
-def wait_for(condition: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    return eventually(condition, what, deadline)
-
-
 _SEEN: weakref.WeakKeyDictionary[DockerPlatform, list[InfrastructureOutcome]] = (
     weakref.WeakKeyDictionary()
 )
@@ -110,7 +106,7 @@ def outcome_of(
         seen.extend(platform.outcomes())
         return next((o for o in seen if o.run_id == run.id), None)
 
-    outcome = wait_for(ready, f"the outcome of run {run.id}")
+    outcome = eventually(ready, f"the outcome of run {run.id}", DEADLINE)
     if acknowledge:
         platform.acknowledge(run.id)
     return outcome
@@ -161,7 +157,7 @@ def test_containers_are_named_and_labelled_from_the_run(harness: Harness) -> Non
     assert outcome_of(platform, run).succeeded
     container = harness.container(run)
     assert container.name == f"prefect-{run.id}"
-    assert launched.handle == container.id
+    assert launched.info == f"Container ID: {container.id[:12]} ({container.name})"
     assert container.labels["io.prefect.flow-run-id"] == run.id
     assert container.labels["io.prefect.flow-id"] == run.flow_id
     assert container.labels["io.prefect.flow-name"] == run.flow_name
@@ -298,11 +294,11 @@ def test_show_flow_logs_prefixes_lines_with_the_run_name(harness: Harness) -> No
     run = harness.run()
     harness.launch(platform, run, "echo first; echo second")
     assert outcome_of(platform, run).succeeded
-    wait_for(lambda: f"[{run.name}] second" in harness.flow_log, "the streamed lines")
+    eventually(lambda: f"[{run.name}] second" in harness.flow_log, "the streamed lines", DEADLINE)
     assert harness.flow_log.index(f"[{run.name}] first") < harness.flow_log.index(
         f"[{run.name}] second"
     )
-    wait_for(lambda: not platform._logs.active(), "the streaming thread to end")
+    eventually(lambda: not platform._logs.active(), "the streaming thread to end", DEADLINE)
 
 
 def test_a_vanished_container_is_a_failure(harness: Harness) -> None:
@@ -321,7 +317,7 @@ def test_a_restarted_platform_reports_containers_that_ended_while_it_was_down(
     first = harness.platform()
     run = harness.run()
     harness.launch(first, run, "exit 3")
-    wait_for(lambda: harness.container(run).wait(timeout=30) is not None, "the exit")
+    eventually(lambda: harness.container(run).wait(timeout=30) is not None, "the exit", DEADLINE)
     first.close()
     successor = harness.platform()
     assert run.id in successor.adopt()
@@ -383,7 +379,7 @@ def test_concurrent_launches_of_one_run_start_one_container(harness: Harness) ->
         t.join()
     assert not errors, [repr(e) for e in errors]
     assert len(results) == 4
-    assert len({r.handle for r in results}) == 1
+    assert len({r.info.split()[2] for r in results}) == 1  # one container ID
     harness.container(run)  # exactly one
     (harness.tmp / "gate" / "open").touch()
     assert outcome_of(platforms[0], run).succeeded

@@ -8,10 +8,6 @@ a log line, and then either sets Success or crashes with the exit code it was gi
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,11 +16,10 @@ from typing import Any
 
 import pytest
 
+from tests.agent_process import AgentProcess
 from tests.docker.conftest import HOST_USR, HOSTPYTHON, remove_agent_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
-
-DEADLINE = 90.0
 
 FLOW_SCRIPT = r"""
 import json, os, sys, time, urllib.request
@@ -83,51 +78,10 @@ set_state("Success")
 
 
 @pytest.fixture
-def api() -> Iterator[Any]:
-    server_testing = pytest.importorskip("prefect_agent.server.testing")
-    with server_testing.running_server() as running:
-        yield running
-
-
-@pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "flow.py").write_text(FLOW_SCRIPT)
     (tmp_path / "home").mkdir()
     return tmp_path
-
-
-class AgentProcess:
-    """``prefect agent docker start`` in a subprocess, its output kept in a file."""
-
-    def __init__(self, argv: list[str], workdir: Path, index: int, api_key: str) -> None:
-        self.log_path = workdir / f"agent-{index}.log"
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("PREFECT__") and key != "PREFECT_AGENT_DOCKER_REQUIRED"
-        }
-        env["HOME"] = str(workdir / "home")  # no ~/.prefect/config.toml of the user's
-        env["PREFECT__CLOUD__API_KEY"] = api_key  # the agent sends it and hands it to runs
-        with self.log_path.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "prefect_agent", *argv],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=workdir,
-            )
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                return self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
 
 
 @pytest.fixture
@@ -137,19 +91,16 @@ def agents(docker_engine: Any, api: Any, workdir: Path) -> Iterator[Callable[[],
     started: list[AgentProcess] = []
 
     def start() -> AgentProcess:
-        argv = [
-            "agent", "docker", "start",
-            "--api", api.url,
-            "--name", name,
-            "--label", label,
+        agent = AgentProcess(
+            "docker", api.url, workdir,
             "--network", "host",
             "--volume", HOST_USR,
             "--volume", f"{workdir}:/e2e:ro",
             "--flow-run-command", "python3 /e2e/flow.py",
             "--monitor-interval", "0.3",
             "--show-flow-logs",
-        ]  # fmt: skip
-        agent = AgentProcess(argv, workdir, len(started), api.api_key)
+            labels=[label], name=name, api_key=api.api_key,
+        )  # fmt: skip
         started.append(agent)
         return agent
 
@@ -159,20 +110,6 @@ def agents(docker_engine: Any, api: Any, workdir: Path) -> Iterator[Callable[[],
     for agent in started:
         agent.stop()
     remove_agent_containers(docker_engine, name)
-
-
-def wait_for(condition: Callable[[], Any], what: str, agents: list[AgentProcess]) -> Any:
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        for agent in agents:
-            if agent.process.poll() is not None:
-                raise AssertionError(f"the agent exited early:\n{agent.output()}")
-        time.sleep(0.1)  # polling a condition with a deadline
-    outputs = "\n".join(agent.output() for agent in agents)
-    raise AssertionError(f"timed out waiting for {what}; agent output:\n{outputs}")
 
 
 def docker_run(env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -189,8 +126,8 @@ def test_runs_execute_in_containers_and_report_back(agents: Any, api: Any) -> No
         labels=[agents.label], run_config=docker_run({"EXIT_CODE": "3"}), name="e2e-crash"
     )
     agent = agents()
-    wait_for(lambda: api.state_of(ok) == "Success", "run e2e-ok to succeed", [agent])
-    wait_for(lambda: api.state_of(crash) == "Failed", "run e2e-crash to fail", [agent])
+    agent.eventually(lambda: api.state_of(ok) == "Success", "run e2e-ok to succeed")
+    agent.eventually(lambda: api.state_of(crash) == "Failed", "run e2e-crash to fail")
 
     assert api.history(ok)[:4] == ["Scheduled", "Submitted", "Running", "Success"]
     ok_logs = messages(api, ok)
@@ -202,7 +139,7 @@ def test_runs_execute_in_containers_and_report_back(agents: Any, api: Any) -> No
     assert any(f"Container prefect-{crash} exited with code 3" in m for m in crash_logs)
     assert any("the flow crashed before reporting" in m for m in crash_logs)
     assert api.run(crash)["serialized_state"]["message"].endswith("exited with code 3")
-    wait_for(lambda: "[e2e-crash] the flow crashed" in agent.output(), "streamed logs", [agent])
+    agent.eventually(lambda: "[e2e-crash] the flow crashed" in agent.text(), "streamed logs")
 
 
 def test_a_restarted_agent_adopts_the_container_and_never_starts_it_twice(
@@ -215,13 +152,13 @@ def test_a_restarted_agent_adopts_the_container_and_never_starts_it_twice(
         name="e2e-restart",
     )
     first = agents()
-    wait_for(lambda: api.state_of(run_id) == "Running", "the run to start", [first])
+    first.eventually(lambda: api.state_of(run_id) == "Running", "the run to start")
     assert first.stop() == 0
 
     second = agents()
-    wait_for(lambda: "Watching 1 flow run(s)" in second.output(), "the adoption", [second])
+    second.eventually(lambda: "Watching 1 flow run(s)" in second.text(), "the adoption")
     (workdir / "release").touch()
-    wait_for(lambda: api.state_of(run_id) == "Failed", "the adopted run to fail", [second])
+    second.eventually(lambda: api.state_of(run_id) == "Failed", "the adopted run to fail")
     assert any("exited with code 3" in m for m in messages(api, run_id))
 
     starts = docker_engine.events(

@@ -13,7 +13,7 @@ from prefect_agent.server.testing import running_server
 
 # The Docker suites' engine fixture (skips, or fails when the engine is required, as there).
 from tests.docker.conftest import docker_engine  # noqa: F401
-from tests.e2e.prefect1_harness import Agent, Prefect1Client, World, flow_run_command
+from tests.e2e.prefect1_harness import Prefect1Client, World, flow_run_command, start_agent
 from tests.prefect1.venv import ROOT, Prefect1
 
 LOCAL_LABEL = "p1-local"
@@ -26,7 +26,7 @@ def local_world(prefect1: Prefect1, tmp_path_factory: pytest.TempPathFactory) ->
     workdir: Path = tmp_path_factory.mktemp("prefect1-local")
     with running_server() as api:
         client = Prefect1Client(prefect1, api, workdir / "client-home")
-        agent = Agent(
+        agent = start_agent(
             "local", api, [LOCAL_LABEL], workdir,
             "--no-hostname-label",
             "--flow-run-command", flow_run_command(prefect1),

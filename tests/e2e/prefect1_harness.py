@@ -9,22 +9,16 @@ embedded API is decided in one place: ``api_key_of`` below.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from prefect_agent.examples import HERE as EXAMPLES
 from prefect_agent.examples import REGISTER_SCRIPT
 from prefect_agent.server.testing import RunningServer
-from tests.polling import eventually
+from tests.agent_process import AgentProcess
+from tests.polling import poll
 from tests.prefect1.venv import Prefect1
-
-T = TypeVar("T")
 
 FLOWS = Path(__file__).resolve().parent / "prefect1_flows"
 """Test flows (Prefect 1.4.1 scripts); the examples of ``prefect demo`` are in ``EXAMPLES``."""
@@ -168,58 +162,28 @@ def describe(api: RunningServer, run_id: str) -> str:
 # -- our agents, as the CLI runs them --------------------------------------------------------
 
 
-class Agent:
-    """``prefect agent <kind> start`` in a subprocess against the embedded API."""
-
-    def __init__(
-        self,
-        kind: str,
-        api: RunningServer,
-        labels: Sequence[str],
-        workdir: Path,
-        *extra: str,
-        name: str = "prefect1-e2e",
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        self.log = workdir / f"agent-{kind}-{name}-{time.monotonic_ns()}.log"
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
-        environ["HOME"] = str(workdir / "agent-home")
-        key = api_key_of(api)
-        if key:
-            environ["PREFECT__CLOUD__API_KEY"] = key
-        environ.update(env or {})
-        command = [
-            sys.executable, "-m", "prefect_agent", "agent", kind, "start",
-            "--api", api.url, "--name", name,
-            *(arg for label in labels for arg in ("--label", label)),
-            *extra,
-        ]  # fmt: skip
-        self._output = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command, stdout=self._output, stderr=subprocess.STDOUT, env=environ, cwd=workdir
-        )
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM, then the exit status; killed if it does not stop in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(10)
-        finally:
-            self._output.close()
+def start_agent(
+    kind: str,
+    api: RunningServer,
+    labels: Sequence[str],
+    workdir: Path,
+    *extra: str,
+    name: str = "prefect1-e2e",
+    env: Mapping[str, str] | None = None,
+) -> AgentProcess:
+    """``prefect agent <kind> start`` in a subprocess against the embedded API, with the
+    key ``api_key_of`` says."""
+    return AgentProcess(
+        kind, api.url, workdir, *extra,
+        labels=labels, name=name, api_key=api_key_of(api), env=env, home=workdir / "agent-home",
+    )  # fmt: skip
 
 
 class World:
     """One embedded API, Prefect 1.4.1's client of it, and one of our agents running its flows."""
 
     def __init__(
-        self, api: RunningServer, client: Prefect1Client, agent: Agent, workdir: Path
+        self, api: RunningServer, client: Prefect1Client, agent: AgentProcess, workdir: Path
     ) -> None:
         self.api = api
         self.client = client
@@ -229,24 +193,11 @@ class World:
     def wait(self, run_ids: Sequence[str], deadline: float = 120.0) -> None:
         """Until every run has finished; on timeout, fail with each run's story and the
         agent's output."""
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            if finished(self.api, run_ids):
-                return
-            if self.agent.process.poll() is not None:
-                break
-            time.sleep(0.1)  # polling the API with a deadline
-        stories = "\n\n".join(describe(self.api, run_id) for run_id in run_ids)
-        raise AssertionError(
-            f"runs did not finish:\n{stories}\n\nagent output:\n{self.agent.text()[-8000:]}"
-        )
-
-    def eventually(self, probe: Callable[[], T | None], what: str, deadline: float = 60.0) -> T:
-        """``tests.polling.eventually`` that shows the agent's output when it times out."""
         try:
-            return eventually(probe, what, deadline)
+            self.agent.eventually(lambda: finished(self.api, run_ids), "the runs", deadline)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}\n\nagent output:\n{self.agent.text()[-8000:]}") from None
+            stories = "\n\n".join(describe(self.api, run_id) for run_id in run_ids)
+            raise AssertionError(f"runs did not finish:\n{stories}\n\n{exc}") from None
 
     def logs_with(self, run_id: str, *texts: str, deadline: float = 30.0) -> str:
         """The run's logs once they contain every text (Prefect 1.4.1 sends its log records
@@ -258,11 +209,8 @@ class World:
             found = log_text(self.api, run_id)
             return all(text in found for text in texts)
 
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            if complete():
-                return found
-            time.sleep(0.1)  # polling the API with a deadline
+        if poll(complete, deadline, step=0.1):
+            return found
         missing = [text for text in texts if text not in found]
         raise AssertionError(f"logs of {run_id} lack {missing}:\n{describe(self.api, run_id)}")
 

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from prefect_agent.server.testing import RunningServer, running_server
-from tests.e2e.agent_process import AgentProcess, wait_for
+from prefect_agent.server.testing import RunningServer
+from tests.agent_process import local_agent
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 AGENT_LABELS = ["e2e", "team-a"]
 FINISHED = {"Success", "Failed", "Cancelled"}
 EXECUTION_LOG = "Example executor running flow run"
-
-
-@pytest.fixture
-def api() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
 
 
 def executions(api: RunningServer, run_id: str) -> int:
@@ -78,10 +72,10 @@ def test_fifty_mixed_runs_each_matching_one_executed_once(
     not_yet = api.create_run(labels=["e2e"], parameters=fast, name="later", start_time=due)
     assert len(succeed) + len(untouched) + 5 == 50
 
-    agent = AgentProcess(api.url, AGENT_LABELS, tmp_path, api_key=api.api_key)
+    agent = local_agent(api.url, AGENT_LABELS, tmp_path, api_key=api.api_key)
     try:
         ended = [*succeed, crashing, failing, bad_dir, docker, not_yet]
-        wait_for(
+        agent.eventually(
             lambda: all(api.state_of(run_id) in FINISHED for run_id in ended),
             "every matching run to finish",
         )
@@ -121,15 +115,15 @@ def test_a_restarted_agent_adopts_a_running_run_without_starting_it_again(
     api: RunningServer, tmp_path: Path
 ) -> None:
     slow = api.create_run(labels=["e2e"], parameters={"seconds": 3}, name="slow")
-    first = AgentProcess(api.url, ["e2e"], tmp_path, api_key=api.api_key)
+    first = local_agent(api.url, ["e2e"], tmp_path, api_key=api.api_key)
     try:
-        wait_for(lambda: api.state_of(slow) == "Running", "the slow run to start")
+        first.eventually(lambda: api.state_of(slow) == "Running", "the slow run to start")
     finally:
         assert first.terminate() == 0
     assert api.state_of(slow) == "Running"  # the child outlived its agent
-    second = AgentProcess(api.url, ["e2e"], tmp_path, api_key=api.api_key)
+    second = local_agent(api.url, ["e2e"], tmp_path, api_key=api.api_key)
     try:
-        wait_for(lambda: api.state_of(slow) in FINISHED, "the slow run to finish")
+        second.eventually(lambda: api.state_of(slow) in FINISHED, "the slow run to finish")
     finally:
         assert second.terminate() == 0
     assert api.history(slow) == ["Scheduled", "Submitted", "Running", "Success"]
@@ -141,18 +135,18 @@ def test_a_run_that_crashed_while_no_agent_ran_is_failed_by_the_next_one(
     api: RunningServer, tmp_path: Path
 ) -> None:
     crash = api.create_run(labels=["e2e"], parameters={"seconds": 1, "exit_code": 5})
-    first = AgentProcess(api.url, ["e2e"], tmp_path, api_key=api.api_key)
+    first = local_agent(api.url, ["e2e"], tmp_path, api_key=api.api_key)
     try:
-        wait_for(lambda: api.state_of(crash) == "Running", "the run to start")
+        first.eventually(lambda: api.state_of(crash) == "Running", "the run to start")
     finally:
         assert first.terminate() == 0
     state_dir = tmp_path / "state-e2e"
     record = next(state_dir.glob("*.json"))
     pid = int(__import__("json").loads(record.read_text())["pid"])
-    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), "the run to crash")
-    second = AgentProcess(api.url, ["e2e"], tmp_path, api_key=api.api_key)
+    eventually(lambda: not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), "the run to crash")
+    second = local_agent(api.url, ["e2e"], tmp_path, api_key=api.api_key)
     try:
-        wait_for(lambda: api.state_of(crash) == "Failed", "the next agent to fail the run")
+        second.eventually(lambda: api.state_of(crash) == "Failed", "the next agent to fail the run")
     finally:
         assert second.terminate() == 0
     assert "exit code is unknown" in error_text(api, crash)

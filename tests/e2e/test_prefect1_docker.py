@@ -22,9 +22,9 @@ from tests.e2e.prefect1_harness import (
     FLOWS,
     MAPPED_FLOW,
     RETRY_FLOW,
-    Agent,
     Prefect1Client,
     World,
+    start_agent,
 )
 from tests.prefect1.venv import Prefect1
 
@@ -40,7 +40,7 @@ def docker_world(
     name = f"p1-docker-{uuid.uuid4().hex[:8]}"
     with running_server() as api:
         client = Prefect1Client(prefect1, api, tmp_path / "client-home")
-        agent = Agent(
+        agent = start_agent(
             "docker", api, [LABEL], tmp_path,
             "--no-pull", "--network", "host",
             "--volume", f"{FLOWS}:{FLOWS}:ro", "--volume", f"{EXAMPLES}:{EXAMPLES}:ro",

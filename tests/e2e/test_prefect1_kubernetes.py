@@ -21,10 +21,10 @@ from prefect_agent.server.testing import running_server
 from tests.e2e.prefect1_harness import (
     EXAMPLES,
     MAPPED_FLOW,
-    Agent,
     Prefect1Client,
     World,
     api_key_of,
+    start_agent,
 )
 from tests.prefect1.venv import Prefect1
 
@@ -86,7 +86,7 @@ def test_the_job_of_a_default_kubernetes_run_runs_a_prefect1_flow_to_success(
             MAPPED_FLOW, labels=[LABEL], run_config={"type": "KubernetesRun"},
             runs=[{"parameters": {"count": 3}}],
         )  # fmt: skip
-        agent = Agent(
+        agent = start_agent(
             "kubernetes", api, [LABEL], tmp_path, "--namespace", NAMESPACE,
             name=f"p1-k8s-{uuid.uuid4().hex[:8]}",
             env={"KUBECONFIG": str(kubeconfig(tmp_path / "kubeconfig", emulator.url))},
@@ -94,7 +94,7 @@ def test_the_job_of_a_default_kubernetes_run_runs_a_prefect1_flow_to_success(
         world = World(api, client, agent, tmp_path)
         try:
             controller = JobController(emulator.api_client())
-            job = world.eventually(lambda: controller.jobs_of(run_id), "the run's Job", 90)[0]
+            job = world.agent.eventually(lambda: controller.jobs_of(run_id), "the run's Job", 90)[0]
             controller.run(job)
             code, output = run_as_kubelet(docker_engine, job, prefect1_image, api_key_of(api))
             controller.finish(job, code)

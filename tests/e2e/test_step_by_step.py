@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,17 +12,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.agent_process import AgentProcess, wait_for
+from tests.agent_process import local_agent
+from tests.network import free_port
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CLI = [sys.executable, "-m", "prefect_agent"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 KEY = "step-by-step-key-5e1f2a"
@@ -55,13 +50,13 @@ def test_server_start_run_create_and_agent_start_work_together(tmp_path: Path) -
         env=KEYED,
     )
     try:
-        wait_for(lambda: answers(url), "the embedded API to answer")
+        eventually(lambda: answers(url), "the embedded API to answer", 90, step=0.1)
         ids = cli(
             "run", "create", "--api", url, "--label", "demo", "--count", "3",
             "--parameters", '{"seconds": 0}',
         ).split()  # fmt: skip
         assert len(ids) == 3
-        agent = AgentProcess(url, ["demo"], tmp_path, api_key=KEY)
+        agent = local_agent(url, ["demo"], tmp_path, api_key=KEY)
         try:
 
             def all_succeeded() -> bool:
@@ -69,7 +64,7 @@ def test_server_start_run_create_and_agent_start_work_together(tmp_path: Path) -
                 states = {row["id"]: row["state"] for row in listed}
                 return all(states.get(run_id) == "Success" for run_id in ids)
 
-            wait_for(all_succeeded, "the runs to succeed")
+            agent.eventually(all_succeeded, "the runs to succeed")
             shown = cli("run", "show", "--api", url, ids[0])
             assert "State: Success" in shown and "Submitted for execution" in shown
         finally:

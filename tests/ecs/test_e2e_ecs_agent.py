@@ -7,13 +7,8 @@ code and reasons ECS would report (``MotoEcs.finish``).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,8 +16,8 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto")
 pytest.importorskip("graphql")
 
-from prefect_agent.server.testing import RunningServer, running_server
-from tests.e2e.agent_process import wait_for
+from prefect_agent.server.testing import RunningServer
+from tests.agent_process import AgentProcess
 from tests.ecs.moto_ecs import MotoEcs, running_moto
 from tests.prefect1.venv import Prefect1
 from tests.reliability.harness import set_states
@@ -40,69 +35,35 @@ def moto() -> Iterator[MotoEcs]:
         yield moto
 
 
-@pytest.fixture
-def api() -> Iterator[RunningServer]:
-    with running_server() as api:
-        yield api
-
-
-class EcsAgent:
-    def __init__(self, api: RunningServer, moto: MotoEcs, workdir: Path) -> None:
-        self.log = workdir / "agent.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT__", "AWS_"))}
-        env.update(moto.environ, HOME=str(workdir / "home"))
-        if api.api_key:  # the embedded API requires its key; never on the command line
-            env["PREFECT__CLOUD__API_KEY"] = api.api_key
-        command = [
-            sys.executable, "-m", "prefect_agent", "agent", "ecs", "start",
-            "--api", api.url, "--name", AGENT_NAME, "--label", "ecs", "--env", "FROM_AGENT=1",
-            "--task-definition", str(moto.task_definition_file(workdir)),
-            "--task-role-arn", "arn:aws:iam::123456789012:role/agent-task",
-            "--task-sync-interval-seconds", "0.2", "--monitor-interval", "0.2",
-        ]  # fmt: skip
-        self._output = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(command, stdout=self._output, stderr=subprocess.STDOUT,
-                                        env=env, cwd=workdir)  # fmt: skip
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(30)
-        finally:
-            self._output.close()
-
-
-def ecs_run_config(prefect1: Prefect1, expression: str) -> dict[str, Any]:
-    code = (
-        "import json\n"
-        "from prefect.run_configs import ECSRun\n"
-        "from prefect.serialization.run_config import RunConfigSchema\n"
-        f"print(json.dumps(RunConfigSchema().dump({expression})))"
-    )
-    config: dict[str, Any] = prefect1.json_of(code)
-    return config
+def ecs_agent(api: RunningServer, moto: MotoEcs, workdir: Path) -> AgentProcess:
+    """The agent with moto's AWS settings (none of the machine's ``AWS_`` variables)."""
+    return AgentProcess(
+        "ecs", api.url, workdir,
+        "--env", "FROM_AGENT=1",
+        "--task-definition", str(moto.task_definition_file(workdir)),
+        "--task-role-arn", "arn:aws:iam::123456789012:role/agent-task",
+        "--task-sync-interval-seconds", "0.2", "--monitor-interval", "0.2",
+        labels=["ecs"], name=AGENT_NAME, api_key=api.api_key, env=moto.environ, drop=("AWS_",),
+    )  # fmt: skip
 
 
 def test_runs_become_tasks_and_a_task_that_exits_1_fails_its_run(
     prefect1: Prefect1, api: RunningServer, moto: MotoEcs, tmp_path: Path
 ) -> None:
-    default = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
+    default = api.create_run(labels=["ecs"], run_config=prefect1.run_config("ECSRun()"))
     custom = api.create_run(
         labels=["ecs"],
-        run_config=ecs_run_config(
-            prefect1,
+        run_config=prefect1.run_config(
             'ECSRun(image="registry.local/flows:7", cpu=512, memory=1024, '
             'env={"FROM_RUN": "2"}, run_task_kwargs={"overrides": {"containerOverrides": '
             '[{"name": "flow", "environment": [{"name": "FROM_KWARGS", "value": "3"}]}]}})',
         ),
     )
-    agent = EcsAgent(api, moto, tmp_path)
+    agent = ecs_agent(api, moto, tmp_path)
     try:
-        wait_for(lambda: bool(moto.tasks_of(default)) and bool(moto.tasks_of(custom)),
-                 "both runs' tasks")  # fmt: skip
+        agent.eventually(
+            lambda: moto.tasks_of(default) and moto.tasks_of(custom), "both runs' tasks"
+        )
         assert api.state_of(default) == "Submitted" and api.state_of(custom) == "Submitted"
 
         task = moto.task_of(custom)
@@ -128,17 +89,14 @@ def test_runs_become_tasks_and_a_task_that_exits_1_fails_its_run(
         assert moto.task_of(default)["containers"][0]["image"] == "prefecthq/prefect:1.4.1"
 
         moto.finish(task["taskArn"], 1, container_reason=OOM)
-        wait_for(
-            lambda: api.state_of(custom) == "Failed",
-            f"the failed task's run to fail; agent output:\n{agent.text()[-3000:]}",
-        )
+        agent.eventually(lambda: api.state_of(custom) == "Failed", "the failed task's run to fail")
         messages = "\n".join(log["message"] for log in api.logs(custom))
         assert "exited with code 1" in messages and OOM in messages
         assert "Essential container in task exited" in messages
         assert api.state_of(default) == "Submitted"  # its task is still running
         assert len(moto.tasks_of(default)) == 1 and len(moto.tasks_of(custom)) == 1
     finally:
-        status = agent.stop()
+        status = agent.terminate()
     assert status == 0, agent.text()[-3000:]
     assert "FROM_RUN" not in agent.text()  # the environment is never logged
 
@@ -152,12 +110,13 @@ def test_cancel_stops_the_task(
         "import json; import prefect.engine.state as s\n"
         "print(json.dumps(s.Cancelling('Cancelled by its user').serialize()))"
     )
-    victim = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
-    other = api.create_run(labels=["ecs"], run_config=ecs_run_config(prefect1, "ECSRun()"))
-    agent = EcsAgent(api, moto, tmp_path)
+    victim = api.create_run(labels=["ecs"], run_config=prefect1.run_config("ECSRun()"))
+    other = api.create_run(labels=["ecs"], run_config=prefect1.run_config("ECSRun()"))
+    agent = ecs_agent(api, moto, tmp_path)
     try:
-        wait_for(lambda: bool(moto.tasks_of(victim)) and bool(moto.tasks_of(other)),
-                 "both runs' tasks")  # fmt: skip
+        agent.eventually(
+            lambda: moto.tasks_of(victim) and moto.tasks_of(other), "both runs' tasks"
+        )
         set_states(api, [victim], made)
 
         def stopped_and_acknowledged() -> bool:
@@ -165,9 +124,9 @@ def test_cancel_stops_the_task(
             tags = {t["key"] for t in task.get("tags") or ()}
             return task["lastStatus"] == "STOPPED" and "prefect:reported" in tags
 
-        wait_for(
+        agent.eventually(
             lambda: api.state_of(victim) == "Cancelled" and stopped_and_acknowledged(),
-            f"the cancelled run's task to stop; agent output:\n{agent.text()[-3000:]}",
+            "the cancelled run's task to stop",
         )
         task = moto.task_of(victim)
         assert task["stoppedReason"] == f"Stopped by prefect-agent {AGENT_NAME}"
@@ -178,5 +137,5 @@ def test_cancel_stops_the_task(
         assert moto.task_of(other)["lastStatus"] == "RUNNING"
         assert api.state_of(other) == "Submitted"
     finally:
-        status = agent.stop()
+        status = agent.terminate()
     assert status == 0, agent.text()[-3000:]

@@ -9,7 +9,6 @@ controller would. The image's ``prefect`` is a stand-in script that prints what 
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.run_config import KubernetesRun
 from tests.kubernetes.emulator import JobController, running_emulator
+from tests.polling import poll
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.docker]
 
@@ -136,11 +136,11 @@ def test_a_generated_job_runs_the_flow_run_command_with_its_environment(
             job = controller.job_of(run.id)
             code, output = run_like_kubelet(engine, job, script)
             controller.finish(job, code)
-            outcome = None
-            deadline = time.monotonic() + 20
-            while outcome is None and time.monotonic() < deadline:
-                outcome = next((o for o in platform.outcomes() if o.run_id == run.id), None)
-                time.sleep(0.02)  # polling a condition with a deadline
+            outcome = poll(
+                lambda: next((o for o in platform.outcomes() if o.run_id == run.id), None),
+                20,
+                step=0.02,
+            )
         finally:
             platform.close()
     lines = output.splitlines()

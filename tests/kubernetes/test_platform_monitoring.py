@@ -21,20 +21,14 @@ from prefect_agent.domain.outcomes import InfrastructureOutcome, RunLog
 from prefect_agent.domain.run_config import KubernetesRun
 from prefect_agent.services.monitoring import InfrastructureMonitor
 from prefect_agent.services.null_health import NullHealthReporter
+from prefect_agent.services.run_failure import RunFailer
 from prefect_agent.testing import InMemoryRunSource
-from tests import polling
-from tests.kubernetes.emulator import NAMESPACE, Emulator, JobController, running_emulator
+from tests.kubernetes.emulator import NAMESPACE, Emulator, JobController
+from tests.polling import eventually
 
 pytestmark = pytest.mark.kubernetes
 
 from prefect_agent.adapters.kubernetes.platform import KubernetesPlatform  # noqa: E402
-
-DEADLINE = 20.0
-
-
-def eventually(condition: Callable[[], Any], what: str) -> Any:
-    """Poll ``condition`` until it returns something truthy, or fail after DEADLINE seconds."""
-    return polling.eventually(condition, what, DEADLINE)
 
 
 class Clock:
@@ -45,12 +39,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -512,10 +500,10 @@ def test_the_agent_fails_a_run_whose_image_cannot_be_pulled(
         source=source,
         platform=platform,
         health=NullHealthReporter(),
+        failer=RunFailer(source, "agent-a"),
         agent_name="agent-a",
         clock=SystemClock(),
     )
-    monitor.watch(run_id)
     eventually(monitor.check, "the monitor to handle the failure")
     assert source.state_of(run_id) == "Failed"
     messages = [log.message for log in source.logs(run_id)]

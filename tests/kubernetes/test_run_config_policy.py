@@ -18,7 +18,7 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.run_config import KubernetesRun
-from tests.kubernetes.emulator import Emulator, JobController, running_emulator
+from tests.kubernetes.emulator import Emulator, JobController
 
 pytestmark = pytest.mark.kubernetes
 
@@ -38,12 +38,6 @@ HOST_PATH_JOB = {
         }
     },
 }
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ reported."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.outcomes import InfrastructureOutcome
-from tests.kubernetes.emulator import Emulator, JobController, running_emulator
+from tests.kubernetes.emulator import Emulator, JobController
 from tests.polling import eventually
 from tests.prefect1 import cases
 from tests.prefect1.ours import read_row
@@ -28,12 +27,6 @@ from prefect_agent.adapters.kubernetes.platform import KubernetesPlatform  # noq
 @pytest.fixture(scope="module")
 def rows(prefect1: Prefect1) -> list[tuple[str, dict[str, Any]]]:
     return cases.e2e_rows(prefect1, "kubernetes")
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emulator:
-        yield emulator
 
 
 def test_every_default_and_full_run_config_runs_on_the_kubernetes_agent(

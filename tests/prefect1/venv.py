@@ -60,6 +60,18 @@ class Prefect1:
             raise AssertionError(f"Prefect 1.4.1 snippet failed:\n{done.stderr[-4000:]}")
         return json.loads(done.stdout)
 
+    def run_config(self, expression: str) -> dict[str, Any]:
+        """The run config ``expression`` builds (Python; the classes of
+        ``prefect.run_configs`` in scope), as Prefect 1.4.1 serializes it for the API."""
+        code = (
+            "import json\n"
+            "from prefect.run_configs import *\n"
+            "from prefect.serialization.run_config import RunConfigSchema\n"
+            f"print(json.dumps(RunConfigSchema().dump({expression})))"
+        )
+        serialized: dict[str, Any] = self.json_of(code)
+        return serialized
+
 
 INSIDE = Path(__file__).with_name("inside.py")
 

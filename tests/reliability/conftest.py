@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from prefect_agent.server.testing import RunningServer, running_server
+from prefect_agent.server.testing import RunningServer
 from tests.reliability.fault_proxy import FaultProxy
 from tests.reliability.harness import SECRET, CapturedLogs
 
@@ -19,10 +20,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def api() -> Iterator[RunningServer]:
+def api_options() -> dict[str, Any]:
     # The agents of this suite send SECRET as their key: make it the API's.
-    with running_server(api_key=SECRET) as server:
-        yield server
+    return {"api_key": SECRET}
 
 
 @pytest.fixture

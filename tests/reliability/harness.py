@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -25,6 +24,8 @@ from prefect_agent.domain.states import FAILED, SUBMITTED
 from prefect_agent.server.testing import RunningServer
 from prefect_agent.services.agent import AgentService
 from prefect_agent.testing import FakePlatform
+from tests.agent_process import AgentProcess
+from tests.polling import poll
 
 SECRET = "pa-reliability-secret-4f1c9e0b7d"
 """The API key every agent of the suite is given; it must never show anywhere."""
@@ -32,14 +33,7 @@ SECRET = "pa-reliability-secret-4f1c9e0b7d"
 
 def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
     """Poll ``check`` until it holds or ``timeout`` real seconds pass; True if it held."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        pause.wait(step)
+    return bool(poll(check, timeout, step))
 
 
 def seed_runs(
@@ -142,27 +136,28 @@ def wait_for_fates(
     """Wait until every run is launched or Failed (True), or until the only runs left are
     Submitted without a launch and stay so for ``settle`` seconds (False: they are stuck),
     or ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
     stuck_since: float | None = None
     previous: set[str] = set()
-    while time.monotonic() < deadline:
+
+    def settled() -> str | None:
+        nonlocal stuck_since, previous
         done = set(launched())
         rows = api.store.rows_by("flow_run", "id", run_ids)
         remaining = {r["id"] for r in rows if r["id"] not in done and r["state"] != FAILED}
         if not remaining:
-            return True
+            return "all"
         if remaining == previous and all(
             r["state"] == SUBMITTED for r in rows if r["id"] in remaining
         ):
             stuck_since = stuck_since or time.monotonic()
             if time.monotonic() - stuck_since >= settle:
-                return False
+                return "stuck"
         else:
             stuck_since = None
         previous = remaining
-        pause.wait(0.1)
-    return False
+        return None
+
+    return poll(settled, timeout, 0.1) == "all"
 
 
 def expect_nothing_lost(api: RunningServer, figures: Figures) -> None:
@@ -287,32 +282,22 @@ def start_cli_agent(
     child_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``prefect agent local start`` in a subprocess whose runs execute ``child_flow.py``
-    (``child_env`` reaches them through the agent's environment).
-
-    The key travels in the environment only, never on a command line; no user config file
-    or ``PREFECT__`` variable of the machine running the tests gets in.
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT__")}
-    env.update(
-        {
-            "PREFECT__CLOUD__API_KEY": SECRET,
-            "PREFECT__USER_CONFIG_PATH": str(tmp / "no-config.toml"),
-            "RELIABILITY_MARKERS": str(markers_file(tmp)),
-            "RELIABILITY_CHILD_SECONDS": str(child_seconds),
-            **(child_env or {}),
-        }
-    )
-    command = [
-        sys.executable, "-m", "prefect_agent", "agent", "local", "start",
-        "--api", api_url,
-        "--label", "reliability",
+    (``child_env`` reaches them through the agent's environment), its output in ``log``."""
+    env = {
+        "PREFECT__USER_CONFIG_PATH": str(tmp / "no-config.toml"),
+        "RELIABILITY_MARKERS": str(markers_file(tmp)),
+        "RELIABILITY_CHILD_SECONDS": str(child_seconds),
+        **(child_env or {}),
+    }
+    return AgentProcess(
+        "local", api_url, tmp,
         "--no-hostname-label",
         "--state-dir", str(tmp / "state"),
         "--flow-run-command", f"{sys.executable} {CHILD}",
         "--log-level", "DEBUG",
         *flags,
-    ]  # fmt: skip
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        labels=["reliability"], api_key=SECRET, env=env, output=log,
+    ).process  # fmt: skip
 
 
 def markers_file(tmp: Path) -> Path:

@@ -12,12 +12,12 @@ import json
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from prefect_agent.server.testing import RunningServer, running_server
+from prefect_agent.server.testing import RunningServer
 from tests.reliability.harness import (
     SECRET,
     expect_nothing_lost,
@@ -46,11 +46,10 @@ LAZARUS_AFTER = 8.0
 
 
 @pytest.fixture
-def api() -> Iterator[RunningServer]:
+def api_options() -> dict[str, Any]:
     # Like Prefect Server, the API reschedules runs stuck in Submitted (Lazarus): runs the
     # first agent claimed but had not started when it was killed come back to the second.
-    with running_server(lazarus_after=LAZARUS_AFTER, api_key=SECRET) as server:
-        yield server
+    return {"lazarus_after": LAZARUS_AFTER, "api_key": SECRET}
 
 
 def test_sigkill_mid_burst_then_restart(api: RunningServer, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from prefect_agent.domain.poll_schedule import BACKOFF_LADDER
+from prefect_agent.domain.backoff_ladder import BACKOFF_LADDER
 from prefect_agent.server.testing import RunningServer
 from tests.reliability.fault_proxy import FaultProxy
 from tests.reliability.harness import (

@@ -9,23 +9,16 @@ cancelled (docs/operations.md).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from prefect_agent.server.testing import RunningServer
-from tests.kubernetes.emulator import Emulator, JobController, running_emulator
+from tests.kubernetes.emulator import Emulator, JobController
 from tests.reliability.harness import InProcessAgent, run_logs, seed_runs, set_states, states_of
 from tests.reliability.harness import wait_until as until
 
 RUNS = 8
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with running_emulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture(scope="module")

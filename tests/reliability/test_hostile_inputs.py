@@ -31,6 +31,7 @@ from prefect_agent.domain.kubernetes_settings import DEFAULT_RUN_TEMPLATE_URLS, 
 from prefect_agent.server.testing import RunningServer
 from tests.kubernetes.emulator import NAMESPACE, JobController, running_emulator
 from tests.prefect1.venv import Prefect1
+from tests.raw_server import RawServer
 from tests.reliability.harness import (
     SECRET,
     CapturedLogs,
@@ -53,53 +54,22 @@ JOB = "apiVersion: batch/v1\nkind: Job\nspec: {template: {spec: {containers: [{n
 BOMB = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n" + JOB
 
 
-class TemplateServer:
-    """Serves /drip (one byte every 50 ms, forever), /bomb (YAML aliases), /huge (4 MB)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            path = conn.recv(65536).split(b" ", 2)[1].decode()
-            if path == "/drip":
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
-                while not self.stopped.wait(0.05):
-                    conn.sendall(b"#")
-                return
-            body = BOMB.encode() if path == "/bomb" else JOB.encode() + b"#" * 4_000_000
-            conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode())
-            conn.sendall(body)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join()
-        self.sock.close()
+def serve_templates(conn: socket.socket, request: bytes, stopped: threading.Event) -> None:
+    """/drip: one byte every 50 ms, forever; /bomb: YAML aliases; anything else: 4 MB."""
+    path = request.split(b" ", 2)[1].decode()
+    if path == "/drip":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+        while not stopped.wait(0.05):
+            conn.sendall(b"#")
+        return
+    body = BOMB.encode() if path == "/bomb" else JOB.encode() + b"#" * 4_000_000
+    conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    conn.sendall(body)
 
 
 @pytest.fixture
-def templates() -> Iterator[TemplateServer]:
-    server = TemplateServer()
+def templates() -> Iterator[RawServer]:
+    server = RawServer(serve_templates)
     yield server
     server.close()
 
@@ -152,7 +122,7 @@ def test_hostile_run_configs_templates_and_pokes(
     api: RunningServer,
     agent_logs: CapturedLogs,
     prefect1: Prefect1,
-    templates: TemplateServer,
+    templates: RawServer,
 ) -> None:
     configs = run_configs(prefect1, templates.url)
     good = seed_runs(api, GOOD, run_config=configs["good"], spread_seconds=3.0)

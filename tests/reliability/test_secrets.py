@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 from pathlib import Path
 
 from prefect_agent.server.testing import RunningServer
+from tests.network import free_port
 from tests.reliability.fault_proxy import BEFORE_API, FaultPlan, FaultProxy
 from tests.reliability.harness import SECRET, markers, seed_runs, start_cli_agent, wait_until
 from tests.unit.adapters.health.http_get import request
 
 RUNS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_the_key_never_shows(api: RunningServer, proxy: FaultProxy, tmp_path: Path) -> None:

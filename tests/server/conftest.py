@@ -1,24 +1,23 @@
-"""Fixtures for tests that need a Prefect API: the embedded server in a thread.
-
-Other suites may import ``running_server`` from ``prefect_agent.server.testing`` directly or
-use the ``api`` fixture below (a fresh in-memory server per test, on a free port).
-"""
+"""What the embedded API's tests share (the ``api`` fixture itself is the root
+conftest's): raw requests to it, and Prefect 1.4.1's client of it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from prefect_agent.server.testing import RunningServer, running_server
+from prefect_agent.server.testing import RunningServer
+from tests.prefect1.venv import Prefect1
+from tests.server.prefect1_client import Prefect1Client
 
 
 @pytest.fixture
-def api() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
+def client(prefect1: Prefect1, api: RunningServer, tmp_path: Path) -> Prefect1Client:
+    """Prefect 1.4.1's client and CLI, configured for the test's API."""
+    return Prefect1Client(prefect1, api, tmp_path)
 
 
 def post(api: RunningServer, body: Any, **kwargs: Any) -> requests.Response:

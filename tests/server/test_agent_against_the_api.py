@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 
 import pytest
@@ -14,6 +13,7 @@ from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.server.testing import RunningServer, running_server
 from prefect_agent.services.agent import AgentService
 from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor
+from tests.network import free_port
 
 
 def agent_for(api: RunningServer, platform: FakePlatform, labels: list[str]) -> AgentService:
@@ -50,9 +50,7 @@ def test_runs_are_claimed_launched_logged_and_failed_with_a_reason(api: RunningS
 
 
 def test_start_up_waits_for_an_unreachable_api(caplog: pytest.LogCaptureFixture) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     config = AgentConfig(api=url, api_key="late-api-key", labels=["x"])
     clock = FakeClock()

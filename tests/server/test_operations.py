@@ -137,7 +137,7 @@ def test_queue_takes_the_scheduled_family_and_running_runs_with_due_task_runs(
 
 
 def test_queue_limits_are_configurable(api: RunningServer) -> None:
-    from prefect_agent.server.queue_limits import QueueLimits
+    from prefect_agent.domain.queue_limits import QueueLimits
 
     early_other = [
         api.create_run(labels=["other"], start_time=now() - timedelta(minutes=10)) for _ in range(4)
@@ -152,7 +152,7 @@ def test_queue_limits_are_configurable(api: RunningServer) -> None:
 
 
 def test_default_limits_take_a_burst_of_a_thousand_in_one_poll() -> None:
-    from prefect_agent.server.queue_limits import QueueLimits
+    from prefect_agent.domain.queue_limits import QueueLimits
 
     limits = QueueLimits()
     assert limits.returned >= 1000

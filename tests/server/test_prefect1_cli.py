@@ -4,27 +4,10 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from prefect_agent.server.testing import RunningServer, running_server
+from prefect_agent.server.testing import RunningServer
 from tests.polling import eventually
-from tests.prefect1.venv import Prefect1
 from tests.server.prefect1_client import Prefect1Client
-
-
-@pytest.fixture
-def api() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def client(prefect1: Prefect1, api: RunningServer, tmp_path: Path) -> Prefect1Client:
-    return Prefect1Client(prefect1, api, tmp_path)
-
 
 HELLO = """
     import prefect

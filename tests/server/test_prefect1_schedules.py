@@ -4,9 +4,7 @@ as Prefect's own ``Schedule.next``, and the scheduler creates a registered flow'
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +12,7 @@ from prefect_agent.server import timestamps
 from prefect_agent.server.lazarus import RESCHEDULED, Lazarus
 from prefect_agent.server.scheduler import Scheduler
 from prefect_agent.server.schedules import ScheduleError, next_events
-from prefect_agent.server.testing import RunningServer, running_server
+from prefect_agent.server.testing import RunningServer
 from prefect_agent.server.zombie_killer import ZombieKiller
 from tests.polling import eventually
 from tests.prefect1.venv import Prefect1
@@ -96,17 +94,6 @@ def test_a_schedule_with_filters_is_refused_with_the_reason(prefect1: Prefect1) 
     )
     with pytest.raises(ScheduleError, match="filters are not supported"):
         next_events(serialized, 3, datetime.now(timezone.utc))
-
-
-@pytest.fixture
-def api() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
-
-
-@pytest.fixture
-def client(prefect1: Prefect1, api: RunningServer, tmp_path: Path) -> Prefect1Client:
-    return Prefect1Client(prefect1, api, tmp_path)
 
 
 SCHEDULED = """

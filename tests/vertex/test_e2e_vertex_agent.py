@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +17,8 @@ import pytest
 pytest.importorskip("google.cloud.aiplatform_v1")
 pytest.importorskip("graphql")
 
-from prefect_agent.server.testing import RunningServer, running_server
-from tests.e2e.agent_process import wait_for
+from prefect_agent.server.testing import RunningServer
+from tests.agent_process import AgentProcess
 from tests.prefect1.venv import Prefect1
 from tests.vertex.vertex_api import VertexApi, running_vertex_api
 
@@ -70,59 +66,43 @@ def vertex() -> Iterator[VertexApi]:
         yield api
 
 
-@pytest.fixture
-def api() -> Iterator[RunningServer]:
-    with running_server() as api:
-        yield api
-
-
 def test_a_run_becomes_a_custom_job_and_a_failed_job_fails_it(
     prefect1: Prefect1, api: RunningServer, vertex: VertexApi, tmp_path: Path
 ) -> None:
-    code = (
-        "import json\nfrom prefect.run_configs import VertexRun\n"
-        "from prefect.serialization.run_config import RunConfigSchema\n"
-        'print(json.dumps(RunConfigSchema().dump(VertexRun(env={"FROM_RUN": "2"}))))'
-    )
-    run_id = api.create_run(labels=["gcp"], run_config=prefect1.json_of(code))
+    run_config = prefect1.run_config('VertexRun(env={"FROM_RUN": "2"})')
+    run_id = api.create_run(labels=["gcp"], run_config=run_config)
     adc = tmp_path / "adc.json"
     adc.write_text(json.dumps(service_account_file(f"{vertex.url}/token")))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT__", "GOOGLE"))}
-    env.update(HOME=str(tmp_path / "home"), GOOGLE_APPLICATION_CREDENTIALS=str(adc))
-    if api.api_key:  # the embedded API requires its key; never on the command line
-        env["PREFECT__CLOUD__API_KEY"] = api.api_key
-    log = tmp_path / "agent.log"
-    with open(log, "wb") as output:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "prefect_agent", "agent", "vertex", "start",
-             "--api", api.url, "--label", "gcp", "--region-name", "eu1",
-             "--api-endpoint", vertex.url, "--service-account", "flows@proj",
-             "--job-sync-interval-seconds", "0.2", "--monitor-interval", "0.2"],
-            stdout=output, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
-        )  # fmt: skip
-        try:
-            wait_for(lambda: bool(vertex.jobs_of(run_id)), f"a job; agent: {log.read_text()}")
-            job = vertex.job_of(run_id)
-            assert job["name"].startswith("projects/proj/locations/eu1/customJobs/")
-            assert job["jobSpec"]["serviceAccount"] == "flows@proj"
-            (pool,) = job["jobSpec"]["workerPoolSpecs"]
-            assert pool["machineSpec"]["machineType"] == "e2-standard-4"
-            container = pool["containerSpec"]
-            assert container["imageUri"] == "prefecthq/prefect:1.4.1"
-            assert container["command"] == ["prefect", "execute", "flow-run"]
-            env_vars = {e["name"]: e.get("value", "") for e in container["env"]}
-            assert env_vars["PREFECT__CONTEXT__FLOW_RUN_ID"] == run_id
-            assert env_vars["FROM_RUN"] == "2"
-            assert signed_by(vertex.authorizations) == {"agent@proj.iam.gserviceaccount.com"}
-            assert api.state_of(run_id) == "Submitted"
+    agent = AgentProcess(
+        "vertex", api.url, tmp_path,
+        "--region-name", "eu1",
+        "--api-endpoint", vertex.url, "--service-account", "flows@proj",
+        "--job-sync-interval-seconds", "0.2", "--monitor-interval", "0.2",
+        labels=["gcp"], api_key=api.api_key,
+        env={"GOOGLE_APPLICATION_CREDENTIALS": str(adc)}, drop=("GOOGLE",),
+    )  # fmt: skip
+    try:
+        agent.eventually(lambda: vertex.jobs_of(run_id), "a job")
+        job = vertex.job_of(run_id)
+        assert job["name"].startswith("projects/proj/locations/eu1/customJobs/")
+        assert job["jobSpec"]["serviceAccount"] == "flows@proj"
+        (pool,) = job["jobSpec"]["workerPoolSpecs"]
+        assert pool["machineSpec"]["machineType"] == "e2-standard-4"
+        container = pool["containerSpec"]
+        assert container["imageUri"] == "prefecthq/prefect:1.4.1"
+        assert container["command"] == ["prefect", "execute", "flow-run"]
+        env_vars = {e["name"]: e.get("value", "") for e in container["env"]}
+        assert env_vars["PREFECT__CONTEXT__FLOW_RUN_ID"] == run_id
+        assert env_vars["FROM_RUN"] == "2"
+        assert signed_by(vertex.authorizations) == {"agent@proj.iam.gserviceaccount.com"}
+        assert api.state_of(run_id) == "Submitted"
 
-            message = "The replica workerpool0-0 exited with a non-zero status of 1."
-            vertex.finish(job["name"], "JOB_STATE_FAILED", message, code=3)
-            wait_for(lambda: api.state_of(run_id) == "Failed", f"Failed; agent: {log.read_text()}")
-            logs = "\n".join(entry["message"] for entry in api.logs(run_id))
-            assert message in logs
-        finally:
-            agent.send_signal(signal.SIGTERM)
-            status = agent.wait(30)
-    assert status == 0, log.read_text()[-3000:]
-    assert "FROM_RUN" not in log.read_text()  # the job's environment is never logged
+        message = "The replica workerpool0-0 exited with a non-zero status of 1."
+        vertex.finish(job["name"], "JOB_STATE_FAILED", message, code=3)
+        agent.eventually(lambda: api.state_of(run_id) == "Failed", "the run to fail")
+        logs = "\n".join(entry["message"] for entry in api.logs(run_id))
+        assert message in logs
+    finally:
+        status = agent.terminate()
+    assert status == 0, agent.text()[-3000:]
+    assert "FROM_RUN" not in agent.text()  # the job's environment is never logged

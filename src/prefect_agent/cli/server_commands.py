@@ -21,7 +21,7 @@ KEY_FILE_ENV = "PREFECT__SERVER__API_KEY_FILE"
 
 
 def _limits(scan: int, returned: int) -> Any:
-    from prefect_agent.server.queue_limits import QueueLimits
+    from prefect_agent.domain.queue_limits import QueueLimits
 
     try:
         return QueueLimits(scan=scan, returned=returned)

@@ -49,7 +49,6 @@ class FlowRun:
     name: str = ""
     serialized_state: Mapping[str, Any] = attrs.field(factory=dict, converter=frozen_map)
     start_time: datetime | None = attrs.field(default=None, converter=_aware)
-    scheduled_start_time: datetime | None = attrs.field(default=None, converter=_aware)
     labels: tuple[str, ...] = attrs.field(default=(), converter=sorted_unique)
     run_config: RunConfig | None = None
     core_version: str | None = None

@@ -26,7 +26,13 @@ from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.frozen import frozen_map
 from prefect_agent.domain.images import flow_image
 from prefect_agent.domain.platform_kind import PlatformKind
-from prefect_agent.domain.run_config import DockerRun, KubernetesRun, LocalRun, select_run_config
+from prefect_agent.domain.run_config import (
+    DockerRun,
+    KubernetesRun,
+    LocalRun,
+    RunConfig,
+    select_run_config,
+)
 from prefect_agent.domain.secret import Secret
 from prefect_agent.domain.vertex_run_config import VertexRun
 
@@ -131,6 +137,24 @@ class LaunchSpec:
         )
 
 
+def platform_run_config(
+    run_config: RunConfig | None, storage_type: str | None, kind: PlatformKind, *, run_id: str
+) -> PlatformRunConfig:
+    """The run config a ``kind`` platform launches the run with, or a ``LaunchError`` saying
+    why it cannot launch it (``IncompatibleRunConfig`` for another platform's run config).
+
+    The one launchability rule: the deployer applies it through ``build_launch_spec`` and
+    ``explain`` applies it to say whether the run would launch or be failed.
+    """
+    selected = select_run_config(run_config, kind.run_config_type, run_id=run_id)
+    if kind is PlatformKind.LOCAL and storage_type == "Docker":
+        raise LaunchError(
+            f"Flow run {run_id} uses Docker storage, which a local agent cannot run; "
+            "use a Docker or Kubernetes agent"
+        )
+    return selected
+
+
 def build_launch_spec(
     run: FlowRun,
     config: AgentConfig,
@@ -144,12 +168,7 @@ def build_launch_spec(
     ``flow_run_command`` of its own (the local platform passes ``<python> -m``).
     """
     kind = config.kind
-    run_config = select_run_config(run.run_config, kind.run_config_type, run_id=run.id)
-    if kind is PlatformKind.LOCAL and run.storage_type == "Docker":
-        raise LaunchError(
-            f"Flow run {run.id} uses Docker storage, which a local agent cannot run; "
-            "use a Docker or Kubernetes agent"
-        )
+    run_config = platform_run_config(run.run_config, run.storage_type, kind, run_id=run.id)
     if config.flow_run_command is not None:
         command = config.flow_run_command
     else:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
 
 from prefect_agent.domain.flow_run import FlowRun
-from prefect_agent.domain.frozen import frozen_map, str_tuple
+from prefect_agent.domain.frozen import str_tuple
+from prefect_agent.domain.run_config import RunConfig
 
 
 @attrs.frozen
@@ -36,7 +36,6 @@ class Launched:
 
     run_id: str
     info: str
-    handle: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -87,11 +86,28 @@ class RunLog:
 
 
 @attrs.frozen(kw_only=True)
+class RunDetails:
+    """What judging whether an agent would launch a run needs besides its state and labels."""
+
+    run_config: RunConfig | None = None
+    """None: the run has none (the platform's defaults), or it cannot be read."""
+    run_config_error: str | None = None
+    """Why the run config cannot be read; the run would be failed with it."""
+    storage_type: str | None = None
+    """The flow's storage (``Docker``, ``Local``, ...), when the flow has one."""
+    start_time: datetime | None = None
+    """The start time of a run in the Scheduled family (None: due now)."""
+
+
+@attrs.frozen(kw_only=True)
 class RunStatus:
-    """A run's current state name and version, as read from the source."""
+    """A run's current state name and version, as read from the source.
+
+    ``details`` come with ``RunSource.run_status`` (None where a source reads no more than
+    the state, as ``cancelled_among`` does)."""
 
     run_id: str
     state: str
     version: int
     labels: tuple[str, ...] = ()
-    extra: Mapping[str, object] = attrs.field(factory=dict, converter=frozen_map)
+    details: RunDetails | None = None

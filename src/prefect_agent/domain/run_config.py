@@ -113,7 +113,3 @@ def select_run_config(run_config: RunConfig | None, accepted: type[R], *, run_id
         f"this agent runs only {accepted.__name__} (or UniversalRun)"
     )
 
-
-def accepts(run_config: RunConfig | None, accepted: type[RunConfig]) -> bool:
-    """Whether a platform running ``accepted`` can run this config (no exception)."""
-    return run_config is None or isinstance(run_config, (accepted, UniversalRun))

@@ -18,6 +18,7 @@ from graphql import (
 )
 from graphql.language import FieldNode, OperationDefinitionNode
 
+from prefect_agent.domain.queue_limits import QueueLimits
 from prefect_agent.server import document_shapes
 from prefect_agent.server.errors import ServerError
 from prefect_agent.server.faults import EXEMPT_HEADER
@@ -28,7 +29,6 @@ from prefect_agent.server.query_limits import (
     check_document,
     meter_resolvers,
 )
-from prefect_agent.server.queue_limits import QueueLimits
 from prefect_agent.server.request_limits import QueryLimits
 from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.resolvers import RequestContext, bind_resolvers

@@ -8,8 +8,8 @@ from typing import Any
 
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
 
+from prefect_agent.domain.queue_limits import QueueLimits
 from prefect_agent.server import bool_exp, registration, sql_select, timestamps
-from prefect_agent.server.queue_limits import QueueLimits
 from prefect_agent.server.store import JSON_COLUMNS, Store
 
 Resolver = Callable[..., Any]

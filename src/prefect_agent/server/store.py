@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from prefect_agent.domain.labels import LabelPolicy
+from prefect_agent.domain.queue_limits import QueueLimits
 from prefect_agent.domain.states import SCHEDULED_FAMILY, is_finished, serialized_state
 from prefect_agent.server import run_names, timestamps
 from prefect_agent.server.errors import NotFound, ServerError
-from prefect_agent.server.queue_limits import QueueLimits
 from prefect_agent.server.registration import Registration
 from prefect_agent.server.rows import (
     RUNNING_FAMILY,

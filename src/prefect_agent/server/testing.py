@@ -31,13 +31,13 @@ from datetime import datetime
 from typing import Any
 
 from prefect_agent.adapters.graphql.transport import HttpTransport
+from prefect_agent.domain.queue_limits import QueueLimits
 from prefect_agent.domain.secret import Secret
 from prefect_agent.server.access import AccessPolicy, generate_api_key
 from prefect_agent.server.api import Api
 from prefect_agent.server.faults import EXEMPT_HEADER, ServerFaults
 from prefect_agent.server.http_server import ApiServer
 from prefect_agent.server.lazarus import Lazarus
-from prefect_agent.server.queue_limits import QueueLimits
 from prefect_agent.server.request_limits import ConnectionLimits, QueryLimits
 from prefect_agent.server.request_stats import RequestStats
 from prefect_agent.server.store import Store

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.backoff_ladder import backoff_delay
 from prefect_agent.domain.errors import PrefectAgentError, StoppedBeforeStart, TransientError
-from prefect_agent.domain.flow_run import FlowRun
-from prefect_agent.domain.poll_schedule import BACKOFF_LADDER
 from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
+from prefect_agent.services.backlog import BacklogPolicy
 from prefect_agent.services.deployment import Deployer
 from prefect_agent.services.in_flight import InFlightRuns
 from prefect_agent.services.monitoring import InfrastructureMonitor
 from prefect_agent.services.null_health import NullHealthReporter
 from prefect_agent.services.poll_loop import PollLoop
-from prefect_agent.services.timer_queue import TimerQueue
+from prefect_agent.services.run_failure import RunFailer
+from prefect_agent.services.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,15 @@ SCHEDULER_JOIN_SECONDS = 60.0
 
 
 class AgentService:
-    """One agent: wires the poll loop, the timer queue, the deployer and the monitor.
+    """One agent: wires one run's path and drives its lifecycle.
 
-    Threads: ``run()`` polls on the caller's thread; one scheduler thread launches runs when
+    The path: ``PollLoop`` (finds runs, reserves them in ``in_flight``) -> ``on_found`` ->
+    ``Scheduler`` (holds them until due) -> ``Deployer`` (claims, builds the launch spec,
+    launches; ``backoff`` hands runs back to the scheduler) -> ``Platform`` -> ``on_launched``
+    -> ``InfrastructureMonitor`` (fails runs whose infrastructure died, stops cancelled ones).
+    Everyone who fails a run does it through the one ``RunFailer``.
+
+    Threads: ``run()`` polls on the caller's thread; the scheduler's thread deploys runs when
     they are due and checks on launched infrastructure every ``monitor_interval``; a pool of
     ``deploy_concurrency`` threads performs the launches. Nothing here sleeps on its own:
     every wait goes through ``Clock``.
@@ -56,14 +62,14 @@ class AgentService:
         self.clock = clock
         self.health: HealthReporter = health or NullHealthReporter()
         self.agent_id: str | None = None
-        self.agent_config_settings: Mapping[str, Any] | None = None
         self._stopping = threading.Event()
         self.in_flight = InFlightRuns()
-        self.timers: TimerQueue[FlowRun] = TimerQueue()
+        self.failer = RunFailer(source, config.name)
         self.monitor = InfrastructureMonitor(
             source=source,
             platform=platform,
             health=self.health,
+            failer=self.failer,
             agent_name=config.name,
             clock=clock,
             give_up_after=timedelta(seconds=config.operations.report_give_up_seconds),
@@ -71,6 +77,13 @@ class AgentService:
         )
         self._executor = executor or ThreadPoolExecutor(
             max_workers=config.deploy_concurrency, thread_name_prefix="launch"
+        )
+        self.scheduler = Scheduler(
+            clock=clock,
+            in_flight=self.in_flight,
+            deploy=lambda runs: self.deployer.deploy(runs),
+            check=self.monitor.check,
+            check_interval=config.monitor_interval,
         )
         self.deployer = Deployer(
             config=config,
@@ -80,8 +93,12 @@ class AgentService:
             health=self.health,
             in_flight=self.in_flight,
             executor=self._executor,
+            failer=self.failer,
+            backlog=BacklogPolicy(
+                settings=config.operations, failer=self.failer, agent_name=config.name
+            ),
             on_launched=lambda run: self.monitor.watch(run.id),
-            requeue=self._requeue,
+            backoff=self.scheduler.enqueue_after,
             stopping=self._stopping.is_set,
         )
         self.poll_loop = PollLoop(
@@ -90,11 +107,9 @@ class AgentService:
             clock=clock,
             health=self.health,
             in_flight=self.in_flight,
-            schedule=self.schedule,
+            failer=self.failer,
+            on_found=self.scheduler.enqueue,
         )
-        self._scheduler_wake = threading.Event()
-        self._draining = threading.Event()
-        self._scheduler: threading.Thread | None = None
 
     # -- start-up -----------------------------------------------------------------------
 
@@ -117,13 +132,13 @@ class AgentService:
                 logger.info("Registration successful!")
                 break
             except TransientError as exc:
-                self.health.poll_failed(self.clock.now(), exc)
+                delay = backoff_delay(step)
+                self.health.poll_failed(self.clock.now(), exc, delay)
                 step += 1
                 if self.config.max_polls is not None and step >= max(1, self.config.max_polls):
                     # Each attempt counts as a poll: `--max-polls N` ends after N attempts
                     # whether or not the API answered.
                     raise
-                delay = BACKOFF_LADDER[min(step - 1, len(BACKOFF_LADDER) - 1)]
                 # The error names the API's address already.
                 logger.warning("Could not register the agent: %s; retrying in %ss", exc, delay)
                 if self.clock.wait(self._stopping, delay):
@@ -131,9 +146,10 @@ class AgentService:
                         f"stopped while waiting for the Prefect API at {self.config.api_display}"
                     ) from None
         if self.config.agent_config_id:
-            self.agent_config_settings = self.source.agent_config_settings(
-                self.config.agent_config_id
-            )
+            # Read as Prefect 1.4.1 reads it (an unknown id fails the start), and shown only
+            # at debug level: no setting in it changes what this agent does.
+            settings = self.source.agent_config_settings(self.config.agent_config_id)
+            logger.debug("Loaded agent config %s: %s", self.config.agent_config_id, settings)
         return self.agent_id
 
     def adopt(self) -> Sequence[str]:
@@ -210,13 +226,12 @@ class AgentService:
             "Starting %s with labels %s", self.config.kind.agent_type, list(self.config.labels)
         )
         logger.info("Waiting for flow runs...")
-        self.start_scheduler()
+        self.scheduler.start()
         try:
             self.poll_loop.run()
             if not self._stopping.is_set():
                 # max_polls reached: deploy what was already accepted, as Prefect 1 does.
-                self._draining.set()
-                self._scheduler_wake.set()
+                self.scheduler.wake()
                 self.wait_until_idle()
         finally:
             self.shutdown()
@@ -228,30 +243,9 @@ class AgentService:
         launches synchronous too). Returns how many new runs the poll found.
         """
         found = self.poll_loop.poll_once()
-        self.deployer.deploy(self.timers.pop_due(self.clock.now()))
+        self.scheduler.deploy_due()
         self.monitor.check()
         return found
-
-    def start_scheduler(self) -> None:
-        if self._scheduler is None:
-            self._scheduler = threading.Thread(
-                target=self._scheduler_loop, name="scheduler", daemon=True
-            )
-            self._scheduler.start()
-
-    def schedule(self, runs: Sequence[FlowRun]) -> None:
-        """Queue runs (already reserved in ``in_flight``) to be deployed at their start time."""
-        now = self.clock.now()
-        for run in runs:
-            self.timers.push(run.due_at(now), run)
-        self._scheduler_wake.set()
-
-    def _requeue(self, runs: Sequence[FlowRun], delay: float) -> None:
-        """Deploy these (still reserved) runs again ``delay`` seconds from now."""
-        due = self.clock.now() + timedelta(seconds=delay)
-        for run in runs:
-            self.timers.push(due, run)
-        self._scheduler_wake.set()
 
     def wake(self) -> None:
         """Poll now (``/api/poke``)."""
@@ -261,7 +255,7 @@ class AgentService:
         """Stop polling and deploying; safe to call from a signal handler."""
         self._stopping.set()
         self.poll_loop.stop()
-        self._scheduler_wake.set()
+        self.scheduler.stop()
 
     @property
     def stopping(self) -> bool:
@@ -276,10 +270,9 @@ class AgentService:
 
     def shutdown(self) -> None:
         self._stopping.set()
-        self._scheduler_wake.set()
-        if self._scheduler is not None:
-            self._scheduler.join(timeout=self.config.shutdown_grace_seconds)
-        dropped = self.timers.drain()
+        self.scheduler.stop()
+        self.scheduler.join(self.config.shutdown_grace_seconds)
+        dropped = self.scheduler.drain()
         for run in dropped:
             self.in_flight.release(run.id)
         if dropped:
@@ -288,14 +281,10 @@ class AgentService:
         # Claimed runs must be started, not stranded in Submitted: the pool finishes its queue
         # (launches are quick) before the platform closes, even past the grace period.
         self._executor.shutdown(wait=True)
-        if self._scheduler is not None:
-            # A claim slower than the grace period is bounded by request timeouts; its runs
-            # are launched (inline, the pool being shut) before the platform closes.
-            self._scheduler.join(
-                timeout=max(SCHEDULER_JOIN_SECONDS, self.config.request_timeout * 4)
-            )
-            if self._scheduler.is_alive():
-                logger.warning("The scheduler is still busy; closing the platform anyway")
+        # A claim slower than the grace period is bounded by request timeouts; its runs are
+        # launched (inline, the pool being shut) before the platform closes.
+        if not self.scheduler.join(max(SCHEDULER_JOIN_SECONDS, self.config.request_timeout * 4)):
+            logger.warning("The scheduler is still busy; closing the platform anyway")
         self.monitor.check()
         try:
             self.platform.close()
@@ -310,34 +299,3 @@ class AgentService:
                 len(self.in_flight),
                 self.config.shutdown_grace_seconds,
             )
-
-    def _scheduler_loop(self) -> None:
-        # Infrastructure checks follow the monotonic clock: a wall clock stepped back an hour
-        # must not stop them for an hour (start times, being wall times, follow the wall).
-        next_check = self.clock.monotonic()
-        while not self._stopping.is_set():
-            self._scheduler_wake.clear()
-            now = self.clock.now()
-            due = self.timers.pop_due(now)
-            try:
-                if due:
-                    self.deployer.deploy(due)
-                if self.clock.monotonic() >= next_check:
-                    next_check = self.clock.monotonic() + self.config.monitor_interval
-                    self.monitor.check()
-            except Exception:
-                # A bug in one deployment or check must not end deployments for good.
-                logger.exception("Unexpected error in the scheduler; carrying on")
-                # Unclaimed runs go back to the poll; claimed ones are no longer Scheduled,
-                # so releasing them cannot make a poll deploy them twice.
-                for run in due:
-                    self.in_flight.release(run.id)
-            timeout = max(0.0, next_check - self.clock.monotonic())
-            next_due = self.timers.next_due()
-            if next_due is not None:
-                timeout = min(timeout, max(0.0, (next_due - self.clock.now()).total_seconds()))
-            if due:
-                continue  # more may have become due while deploying
-            self.clock.wait(self._scheduler_wake, timeout)
-
-

@@ -6,11 +6,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from prefect_agent.domain.errors import PrefectAgentError, VersionConflict
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.operations_settings import OperationsSettings
-from prefect_agent.domain.outcomes import RunLog
-from prefect_agent.ports import RunSource
+from prefect_agent.services.run_failure import RunFailer
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +24,9 @@ class BacklogPolicy:
     With ``"launch"`` (the default) every run is launched; a late batch is logged once.
     """
 
-    def __init__(self, *, settings: OperationsSettings, source: RunSource, agent_name: str) -> None:
+    def __init__(self, *, settings: OperationsSettings, failer: RunFailer, agent_name: str) -> None:
         self._settings = settings
-        self._source = source
+        self._failer = failer
         self._agent_name = agent_name
 
     def admit(self, runs: Sequence[FlowRun], now: datetime) -> tuple[list[FlowRun], list[FlowRun]]:
@@ -59,22 +57,8 @@ class BacklogPolicy:
             f"than the backlog threshold of {self._settings.backlog_threshold_seconds:g}s "
             "(backlog policy 'skip')"
         )
-        try:
-            self._source.mark_failed(run.id, reason, run.version)
-        except VersionConflict:
-            logger.debug("Late flow run %s changed meanwhile; leaving it alone", run.id)
-            return
-        except PrefectAgentError as exc:
-            # Left Scheduled: the next poll finds it again and decides again.
-            logger.warning("Could not mark late flow run %s Failed: %s", run.id, exc)
-            return
-        logger.warning("Flow run %s: %s", run.id, reason)
-        try:
-            self._source.write_logs(
-                [RunLog(run_id=run.id, message=reason, level="ERROR", name=self._agent_name)]
-            )
-        except PrefectAgentError as exc:
-            logger.warning("Could not write the skip reason to flow run %s: %s", run.id, exc)
+        # Left Scheduled when the API cannot take it: the next poll finds it and decides again.
+        self._failer.fail_unless_changed(run.id, reason, run.version)
 
 
 def _lateness(run: FlowRun, now: datetime) -> float:

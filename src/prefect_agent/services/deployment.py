@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 
 from prefect_agent.domain.agent_config import AgentConfig
+from prefect_agent.domain.backoff_ladder import backoff_delay
 from prefect_agent.domain.errors import LaunchError, PlatformUnavailable, PrefectAgentError
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import build_launch_spec
 from prefect_agent.domain.outcomes import Claimed, ClaimLost, RunLog
-from prefect_agent.domain.poll_schedule import BACKOFF_LADDER
 from prefect_agent.ports import Clock, HealthReporter, Platform, RunSource
 from prefect_agent.services.backlog import BacklogPolicy
 from prefect_agent.services.in_flight import InFlightRuns
@@ -60,7 +60,9 @@ class Deployer:
     ``deploy(runs)`` runs on the scheduler thread: it checks the platform, claims the whole
     batch in one call, then hands each won claim to the launch executor (bounded
     concurrency). Every run leaves ``in_flight`` once its deployment is over, whatever the
-    outcome. ``on_launched`` tells the monitor what to watch.
+    outcome. ``on_launched`` tells the monitor what to watch; ``backoff`` hands runs that could
+    not be claimed now (platform unavailable, claim request failed) back to the scheduler for a
+    later attempt; ``failer`` fails what cannot be launched.
     """
 
     def __init__(
@@ -73,9 +75,11 @@ class Deployer:
         health: HealthReporter,
         in_flight: InFlightRuns,
         executor: Executor,
+        failer: RunFailer,
+        backlog: BacklogPolicy,
         on_launched: Callable[[FlowRun], None],
-        requeue: Callable[[Sequence[FlowRun], float], None] | None = None,
-        stopping: Callable[[], bool] = lambda: False,
+        backoff: Callable[[Sequence[FlowRun], float], None],
+        stopping: Callable[[], bool],
     ) -> None:
         self._config = config
         self._source = source
@@ -85,13 +89,11 @@ class Deployer:
         self._in_flight = in_flight
         self._executor = executor
         self._on_launched = on_launched
-        self._requeue = requeue
+        self._backoff = backoff
         self._stopping = stopping
         self._claim_attempts: dict[str, int] = {}
-        self._failer = RunFailer(source, config.name)
-        self._backlog = BacklogPolicy(
-            settings=config.operations, source=source, agent_name=config.name
-        )
+        self._failer = failer
+        self._backlog = backlog
 
     def deploy(self, runs: Sequence[FlowRun]) -> None:
         runs, skipped = self._backlog.admit(runs, self._clock.now())
@@ -167,18 +169,18 @@ class Deployer:
         claims its earlier attempt wrote. The runs stay in flight meanwhile, so no poll
         deploys them twice, and polls back off instead of finding them again and again.
         """
-        if self._requeue is None or self._stopping():
+        if self._stopping():
             logger.error("Not deploying %d flow run(s): %s", len(runs), problem)
             self._release(runs)
             return
         attempt = 1 + max(self._claim_attempts.get(run.id, 0) for run in runs)
         for run in runs:
             self._claim_attempts[run.id] = attempt
-        delay = BACKOFF_LADDER[min(attempt, len(BACKOFF_LADDER) - 1)]
+        delay = backoff_delay(attempt)
         logger.error(
             "Not deploying %d flow run(s) yet, %s; trying again in %ss", len(runs), problem, delay
         )
-        self._requeue(runs, delay)
+        self._backoff(runs, delay)
 
     def _launch(self, run: FlowRun, version: int, batch: _LogBatch) -> None:
         log: RunLog | None = None

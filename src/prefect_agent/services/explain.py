@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
 
 import attrs
 
 from prefect_agent.domain.agent_config import AgentConfig
-from prefect_agent.domain.flow_run import FlowRun
+from prefect_agent.domain.errors import IncompatibleRunConfig, LaunchError
 from prefect_agent.domain.labels import LabelPolicy
-from prefect_agent.domain.outcomes import RunStatus
-from prefect_agent.domain.run_config import RUN_CONFIG_TYPES, RunConfig, accepts
+from prefect_agent.domain.launch_spec import platform_run_config
+from prefect_agent.domain.outcomes import RunDetails, RunStatus
 from prefect_agent.domain.states import RUNNING, is_finished, is_scheduled
 from prefect_agent.ports import Clock, RunSource
 
@@ -52,62 +51,25 @@ class Explanation:
         return "\n".join(lines)
 
 
-_UNKNOWN = object()
+def explain(status: RunStatus, config: AgentConfig, now: datetime) -> Explanation:
+    """Judge a run against this agent's configuration, as its poll and deploy would.
 
-
-@attrs.frozen(kw_only=True)
-class RunFacts:
-    """What explaining needs to know about a run.
-
-    ``run_config`` is ``_UNKNOWN`` when the source did not report it; ``None`` means the run
-    has none (all defaults), which every platform accepts.
+    Without ``status.details`` the run config and start time are unknown and left unjudged.
     """
-
-    run_id: str
-    state: str
-    labels: tuple[str, ...]
-    run_config: object = _UNKNOWN
-    start_time: datetime | None = None
-
-    @classmethod
-    def from_flow_run(cls, run: FlowRun) -> RunFacts:
-        return cls(
-            run_id=run.id,
-            state=run.state,
-            labels=run.labels,
-            run_config=run.run_config,
-            start_time=run.start_time,
-        )
-
-    @classmethod
-    def from_status(cls, status: RunStatus) -> RunFacts:
-        """From ``RunSource.run_status``; ``extra`` may carry ``run_config`` and ``start_time``."""
-        extra: Mapping[str, object] = status.extra
-        start = extra.get("start_time")
-        return cls(
-            run_id=status.run_id,
-            state=status.state,
-            labels=tuple(status.labels),
-            run_config=extra.get("run_config", _UNKNOWN),
-            start_time=start if isinstance(start, datetime) else None,
-        )
-
-
-def explain(facts: RunFacts, config: AgentConfig, now: datetime) -> Explanation:
-    """Judge ``facts`` against this agent's configuration, as its poll and deploy would."""
-    state = _state_check(facts.state)
-    labels = LabelPolicy.explain(facts.labels, config.labels)
+    state = _state_check(status.state)
+    labels = LabelPolicy.explain(status.labels, config.labels)
     label_check = Check("labels", labels.matches, labels.reason)
-    config_check = _run_config_check(facts.run_config, config)
+    config_check = _run_config_check(status.run_id, status.details, config)
     checks = [state, label_check, config_check]
-    time_check, late_by = _time_check(facts.start_time, config, now)
+    start = status.details.start_time if status.details is not None else None
+    time_check, late_by = _time_check(start, config, now)
     if time_check is not None:
         checks.append(time_check)
     if state.passed is False or not labels.matches:
         verdict = Verdict.IGNORE
     elif config_check.passed is False:
         verdict = Verdict.FAIL
-    elif facts.state == RUNNING:
+    elif status.state == RUNNING:
         verdict = Verdict.RETRY_ONLY
     elif late_by is not None and config.operations.skips_backlog(late_by):
         verdict = Verdict.SKIP
@@ -115,7 +77,7 @@ def explain(facts: RunFacts, config: AgentConfig, now: datetime) -> Explanation:
         verdict = Verdict.LAUNCH_LATER
     else:
         verdict = Verdict.LAUNCH
-    return Explanation(facts.run_id, verdict, tuple(checks))
+    return Explanation(status.run_id, verdict, tuple(checks))
 
 
 def _state_check(state: str) -> Check:
@@ -130,22 +92,32 @@ def _state_check(state: str) -> Check:
     return Check("state", False, f"{state}: another agent or the run itself already has it")
 
 
-def _run_config_check(run_config: object, config: AgentConfig) -> Check:
+def _run_config_check(run_id: str, details: RunDetails | None, config: AgentConfig) -> Check:
     accepted = config.kind.run_config_type
     agent = f"a {config.kind.value} agent runs {accepted.__name__} or UniversalRun"
-    if run_config is _UNKNOWN:
+    if details is None:
         return Check("run config", None, f"not reported by the API adapter; {agent}")
-    if run_config is None:
+    if details.run_config_error is not None:
+        return Check(
+            "run config", False, f"unreadable ({details.run_config_error!r}); the run would fail"
+        )
+    name = type(details.run_config).__name__ if details.run_config is not None else None
+    try:
+        # The deployer's own rule, so this verdict and the deployer's cannot drift apart.
+        platform_run_config(details.run_config, details.storage_type, config.kind, run_id=run_id)
+    except IncompatibleRunConfig:
+        return Check(
+            "run config",
+            False,
+            f"{name}: {agent}, so the run would be marked Failed with the reason",
+        )
+    except LaunchError as exc:
+        return Check(
+            "run config", False, f"{exc.reason}; the run would be marked Failed with this reason"
+        )
+    if name is None:
         return Check("run config", True, "none: the platform's defaults apply")
-    if not isinstance(run_config, tuple(RUN_CONFIG_TYPES.values())):
-        return Check("run config", False, f"unreadable ({run_config!r}); the run would fail")
-    typed: RunConfig = run_config  # type: ignore[assignment]
-    name = type(typed).__name__
-    if accepts(typed, accepted):
-        return Check("run config", True, f"{name}: {agent}")
-    return Check(
-        "run config", False, f"{name}: {agent}, so the run would be marked Failed with the reason"
-    )
+    return Check("run config", True, f"{name}: {agent}")
 
 
 def _time_check(
@@ -189,5 +161,4 @@ class RunExplainer:
 
     def explain(self, run_id: str) -> Explanation:
         """Raises the source's errors (``ApiError`` for an unknown id) to the caller."""
-        status = self._source.run_status(run_id)
-        return explain(RunFacts.from_status(status), self._config, self._clock.now())
+        return explain(self._source.run_status(run_id), self._config, self._clock.now())

@@ -56,6 +56,7 @@ class InfrastructureMonitor:
         source: RunSource,
         platform: Platform,
         health: HealthReporter,
+        failer: RunFailer,
         agent_name: str,
         clock: Clock,
         give_up_after: timedelta = DEFAULT_GIVE_UP,
@@ -66,7 +67,7 @@ class InfrastructureMonitor:
         self._health = health
         self._clock = clock
         self._give_up_after = give_up_after
-        self._failer = RunFailer(source, agent_name)
+        self._failer = failer
         self._canceller = Canceller(source, platform, agent_name)
         self._polls = polls
         self._polls_seen: int | None = None

@@ -6,10 +6,10 @@ from datetime import datetime
 
 
 class NullHealthReporter:
-    def poll_succeeded(self, at: datetime, runs_found: int) -> None:
+    def poll_succeeded(self, at: datetime, runs_found: int, next_poll_in: float) -> None:
         pass
 
-    def poll_failed(self, at: datetime, error: BaseException) -> None:
+    def poll_failed(self, at: datetime, error: BaseException, next_poll_in: float) -> None:
         pass
 
     def platform_checked(self, ok: bool, reason: str = "") -> None:

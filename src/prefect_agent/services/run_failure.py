@@ -24,12 +24,17 @@ class FailResult(enum.Enum):
 
 
 class RunFailer:
-    """Writes the reason to the run's logs and sets Failed at the version the agent knows.
+    """The one way the agent fails runs: the reason in the run's logs, and a version-locked
+    Failed state. One instance is shared by the poll loop (unreadable rows), the backlog
+    policy (runs too late), the deployer (runs that cannot launch) and the monitor (dead
+    infrastructure).
 
-    When the version is stale (the flow process moved the run on meanwhile) it reads the
-    run again: a run that already finished is left alone; otherwise Failed is retried once at
-    the current version. Errors are logged, never raised: failing one run must not stop
-    the agent from serving the others.
+    ``fail`` is for a run this agent holds: when the version is stale (the flow process moved
+    the run on meanwhile) it reads the run again; a run that already finished is left alone,
+    otherwise Failed is retried once at the current version. ``fail_unless_changed`` is for a
+    run the agent has not claimed: a run that changed since it was read belongs to whoever
+    changed it. Errors are logged, never raised: failing one run must not stop the agent from
+    serving the others.
     """
 
     def __init__(self, source: RunSource, agent_name: str) -> None:
@@ -46,6 +51,21 @@ class RunFailer:
         """Log the reason (and details) to the run, then set it Failed."""
         self.write_reason(run_id, reason, details)
         return self.set_failed(run_id, reason, version)
+
+    def fail_unless_changed(self, run_id: str, reason: str, version: int) -> FailResult:
+        """Set Failed only if the run is still at ``version``, then log the reason to it (a run
+        left as it was gets no log line: it is decided again when it is read again)."""
+        try:
+            self._source.mark_failed(run_id, reason, version)
+        except VersionConflict:
+            logger.debug("Flow run %s changed meanwhile; leaving it alone", run_id)
+            return FailResult.NOT_NEEDED
+        except PrefectAgentError as exc:
+            logger.warning("Could not mark flow run %s Failed (%s): %s", run_id, reason, exc)
+            return FailResult.UNREACHABLE
+        logger.warning("Flow run %s: %s", run_id, reason)
+        self.write_reason(run_id, reason)
+        return FailResult.WRITTEN
 
     def write_reason(self, run_id: str, reason: str, details: Sequence[str] = ()) -> bool:
         """The reason, and the details as one record, in the run's logs; False if not written."""

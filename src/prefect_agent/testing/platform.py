@@ -12,7 +12,6 @@ from prefect_agent.domain.errors import LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
-from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.testing.faults import Faults
 
 
@@ -38,14 +37,12 @@ class FakePlatform:
 
     def __init__(
         self,
-        kind: PlatformKind = PlatformKind.LOCAL,
         *,
         default_command_prefix: Sequence[str] = (),
         previously_launched: Iterable[str] = (),
         claimant: str = "fake-platform",
         kept_outcomes: Iterable[InfrastructureOutcome] = (),
     ) -> None:
-        self._kind = kind
         self._prefix = tuple(default_command_prefix)
         self.available = True
         self.unavailable_reason = "the fake platform is switched off"
@@ -65,10 +62,6 @@ class FakePlatform:
         self._lock = threading.Lock()
         self.launched_event = threading.Event()
         """Set after every launch, for tests that wait for the next one."""
-
-    @property
-    def kind(self) -> PlatformKind:
-        return self._kind
 
     @property
     def default_command_prefix(self) -> Sequence[str]:
@@ -120,12 +113,12 @@ class FakePlatform:
             if run.id in self._launch_failures:
                 raise LaunchError(self._launch_failures[run.id])
             if run.id in self.running:
-                return Launched(run.id, f"Fake {run.id} (already running)", run.id)
+                return Launched(run.id, f"Fake {run.id} (already running)")
             self.running.add(run.id)
             self.starts[run.id] += 1
             self.launches.append(Launch(run, spec, spec.environment()))
         self.launched_event.set()
-        return Launched(run.id, f"Fake {run.id}", run.id)
+        return Launched(run.id, f"Fake {run.id}")
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
         self.faults.enter("outcomes")

@@ -18,10 +18,12 @@ from prefect_agent.domain.outcomes import (
     ClaimLost,
     ClaimResult,
     ReadyRuns,
+    RunDetails,
     RunLog,
     RunStatus,
     UnreadableRun,
 )
+from prefect_agent.domain.queue_limits import PREFECT_SERVER_RETURN_LIMIT, PREFECT_SERVER_SCAN_LIMIT
 from prefect_agent.domain.run_config import RunConfig
 from prefect_agent.domain.states import (
     CANCELLED,
@@ -94,8 +96,8 @@ class InMemoryRunSource:
         *,
         clock: Clock | None = None,
         tenant_id: str | None = None,
-        scan_limit: int | None = 75,
-        return_limit: int | None = 25,
+        scan_limit: int | None = PREFECT_SERVER_SCAN_LIMIT,
+        return_limit: int | None = PREFECT_SERVER_RETURN_LIMIT,
         claimant: str = "in-memory",
     ) -> None:
         self.clock: Clock = clock or FakeClock()
@@ -372,17 +374,17 @@ class InMemoryRunSource:
         self.faults.enter("run_status")
         with self._lock:
             run = self._get(run_id)
-            extra: dict[str, object] = {
-                "run_config": run.unreadable_reason or run.run_config,
-            }
-            if is_scheduled(run.state) and run.start_time is not None:
-                extra["start_time"] = run.start_time
             return RunStatus(
                 run_id=run.id,
                 state=run.state,
                 version=run.version,
                 labels=run.labels,
-                extra=extra,
+                details=RunDetails(
+                    run_config=None if run.unreadable_reason else run.run_config,
+                    run_config_error=run.unreadable_reason,
+                    storage_type=run.storage_type,
+                    start_time=run.start_time if is_scheduled(run.state) else None,
+                ),
             )
 
     # -- internals ---------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from prefect_agent.domain.run_config import (
     KubernetesRun,
     LocalRun,
     UniversalRun,
-    accepts,
     select_run_config,
 )
 
@@ -36,11 +35,6 @@ def test_an_incompatible_type_is_a_typed_launch_error_with_a_clear_reason():
     assert isinstance(caught.value, LaunchError)
     assert "run-7" in caught.value.reason
     assert "DockerRun" in caught.value.reason and "LocalRun" in caught.value.reason
-
-
-def test_accepts_mirrors_select():
-    assert accepts(None, LocalRun) and accepts(UniversalRun(), LocalRun)
-    assert not accepts(KubernetesRun(), DockerRun)
 
 
 def test_kubernetes_run_rejects_both_template_forms_and_bad_pull_policies():

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from prefect_agent.executor.__main__ import EXIT_UNUSABLE, main
-from prefect_agent.server.testing import RunningServer, running_server
-
-
-@pytest.fixture
-def api() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
+from prefect_agent.server.testing import RunningServer
 
 
 def environ(api: RunningServer, run_id: str) -> dict[str, str]:

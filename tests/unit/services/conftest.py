@@ -28,6 +28,13 @@ class World:
         self.clock.advance(seconds)
         return found
 
+    def launched(self, **run: object) -> str:
+        """A new run with the agent's label, launched by one step; its id."""
+        run_id = self.source.add_run(labels=["dev"], **run)
+        self.step()
+        assert self.platform.starts[run_id] == 1
+        return run_id
+
 
 @pytest.fixture
 def world():

@@ -10,11 +10,7 @@ from prefect_agent.domain.errors import ApiUnavailable, StoppedBeforeStart
 from prefect_agent.services.agent import AgentService
 from prefect_agent.services.deployment import claim_slices
 from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
-from tests import polling
-
-
-def eventually(condition, timeout=10.0):
-    polling.eventually(condition, "the condition", timeout)
+from tests.polling import eventually
 
 
 def make(clock, **config):
@@ -63,7 +59,7 @@ def test_threaded_agent_launches_a_burst_and_stops_cleanly():
     ids = [source.add_run(labels=["dev"]) for _ in range(300)]
     thread = threading.Thread(target=agent.run)
     thread.start()
-    eventually(lambda: len(platform.launches) == 300)
+    eventually(lambda: len(platform.launches) == 300, "300 launches", 10)
     agent.stop()
     thread.join(timeout=10)
     assert not thread.is_alive()
@@ -80,7 +76,7 @@ def test_the_scheduler_launches_on_time_without_a_thread_per_run():
     threads_before = threading.active_count()
     thread = threading.Thread(target=agent.run, daemon=True)  # a failure must not hang pytest
     thread.start()
-    eventually(lambda: len(agent.timers) == 50)
+    eventually(lambda: len(agent.scheduler) == 50, "50 timers", 10)
     # poll loop and scheduler both wait on the clock; no extra thread per waiting run
     clock.wait_for_waiters(2)
     assert threading.active_count() <= threads_before + 3
@@ -89,7 +85,7 @@ def test_the_scheduler_launches_on_time_without_a_thread_per_run():
     clock.wait_for_waiters(2)
     assert platform.launches == []
     clock.advance(0.1)
-    eventually(lambda: len(platform.launches) == 50)
+    eventually(lambda: len(platform.launches) == 50, "50 launches", 10)
     # All due at one instant: deployed as one batch (in its claim slices), not run by run.
     assert source.faults.calls["claim"] == len(claim_slices(50))
     agent.stop()
@@ -103,7 +99,7 @@ def test_stop_leaves_not_yet_due_runs_unclaimed():
     later = source.add_run(labels=["dev"], start_time=clock.now() + timedelta(seconds=8))
     thread = threading.Thread(target=agent.run)
     thread.start()
-    eventually(lambda: len(agent.timers) == 1)
+    eventually(lambda: len(agent.scheduler) == 1, "one timer", 10)
     agent.stop()
     thread.join(timeout=10)
     assert not thread.is_alive()
@@ -157,12 +153,13 @@ def test_registration_gives_up_when_stopped():
     assert source.faults.calls["ready_runs"] == 0
 
 
-def test_agent_config_settings_are_read_when_an_id_is_given():
+def test_agent_config_settings_are_read_when_an_id_is_given(caplog):
     clock = FakeClock(auto_advance=True)
     agent, source, _ = make(clock, max_polls=0, agent_config_id="cfg-1")
     source.agent_configs["cfg-1"] = {"foo": "bar"}
-    agent.run()
-    assert agent.agent_config_settings == {"foo": "bar"}
+    with caplog.at_level("DEBUG", logger="prefect_agent.services.agent"):
+        agent.run()
+    assert "Loaded agent config cfg-1: {'foo': 'bar'}" in caplog.text
 
 
 def test_the_scheduler_survives_a_bug_in_a_platform():
@@ -173,7 +170,7 @@ def test_the_scheduler_survives_a_bug_in_a_platform():
     run_id = source.add_run(labels=["dev"])
     thread = threading.Thread(target=agent.run)
     thread.start()
-    eventually(lambda: platform.starts[run_id] == 1)
+    eventually(lambda: platform.starts[run_id] == 1, "the launch", 10)
     agent.stop()
     thread.join(timeout=10)
     assert source.submissions(run_id) == 1
@@ -186,7 +183,7 @@ def test_stop_during_a_slow_claim_launches_what_was_claimed_and_claims_nothing_m
     ids = [source.add_run(labels=["dev"]) for _ in range(250)]  # three claim slices
     thread = threading.Thread(target=agent.run)
     thread.start()
-    eventually(lambda: source.faults.calls["claim"] >= 1)
+    eventually(lambda: source.faults.calls["claim"] >= 1, "a claim", 10)
     agent.stop()
     thread.join(timeout=30)
     assert not thread.is_alive()

@@ -14,6 +14,7 @@ from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.states import FAILED, SCHEDULED, SUBMITTED
 from prefect_agent.services.agent import AgentService
 from prefect_agent.services.backlog import BacklogPolicy
+from prefect_agent.services.run_failure import RunFailer
 from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
 
 
@@ -83,7 +84,7 @@ def test_a_run_claimed_meanwhile_by_another_agent_is_left_alone() -> None:
     assert source.claim([run])  # another agent wins the run first
     policy = BacklogPolicy(
         settings=OperationsSettings(backlog_policy="skip", backlog_threshold_seconds=10),
-        source=source,
+        failer=RunFailer(source, "late-agent"),
         agent_name="late-agent",
     )
     admitted, skipped = policy.admit([run], clock.now())
@@ -110,7 +111,7 @@ def test_task_run_retries_have_no_start_time_and_are_never_skipped() -> None:
     clock = FakeClock()
     policy = BacklogPolicy(
         settings=OperationsSettings(backlog_policy="skip", backlog_threshold_seconds=0),
-        source=InMemoryRunSource(clock=clock),
+        failer=RunFailer(InMemoryRunSource(clock=clock), "a"),
         agent_name="a",
     )
     retry = FlowRun(id="r", version=3, state="Running", start_time=None)

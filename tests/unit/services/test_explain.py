@@ -9,21 +9,29 @@ import pytest
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.errors import ApiError
-from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.operations_settings import OperationsSettings
-from prefect_agent.domain.outcomes import RunStatus
+from prefect_agent.domain.outcomes import RunDetails, RunStatus
 from prefect_agent.domain.run_config import DockerRun, LocalRun, UniversalRun
-from prefect_agent.services.explain import RunExplainer, RunFacts, Verdict, explain
-from prefect_agent.testing import FakeClock, InMemoryRunSource
+from prefect_agent.domain.states import FAILED
+from prefect_agent.services.agent import AgentService
+from prefect_agent.services.explain import RunExplainer, Verdict, explain
+from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
 
 CLOCK = FakeClock()
 NOW = CLOCK.now()
 
 
-def facts(**kwargs: object) -> RunFacts:
-    base: dict[str, object] = {"run_id": "r1", "state": "Scheduled", "labels": ("dev",)}
-    base.update(kwargs)
-    return RunFacts(**base)  # type: ignore[arg-type]
+def facts(
+    *, state: str = "Scheduled", labels: tuple[str, ...] = ("dev",), **details: object
+) -> RunStatus:
+    """A status as ``run_status`` reports it; without details, one that reports none."""
+    return RunStatus(
+        run_id="r1",
+        state=state,
+        version=1,
+        labels=labels,
+        details=RunDetails(**details) if details else None,  # type: ignore[arg-type]
+    )
 
 
 def local(**kwargs: object) -> AgentConfig:
@@ -108,19 +116,36 @@ def test_backlog_policy_is_explained() -> None:
     )
 
 
-def test_facts_from_a_flow_run_and_from_a_status() -> None:
-    run = FlowRun(id="a", version=1, state="Scheduled", labels=("x",), run_config=LocalRun())
-    assert RunFacts.from_flow_run(run).run_config == LocalRun()
-    status = RunStatus(
-        run_id="b",
-        state="Scheduled",
-        version=2,
-        labels=("x",),
-        extra={"run_config": None, "start_time": NOW},
+def test_an_unreadable_run_config_is_picked_up_and_failed() -> None:
+    result = explain(facts(run_config_error="no such type NopeRun"), local(), NOW)
+    assert result.verdict is Verdict.FAIL
+    assert result.checks[2].detail == "unreadable ('no such type NopeRun'); the run would fail"
+
+
+def test_explain_and_the_deployer_agree_on_docker_storage_for_a_local_agent() -> None:
+    """One rule: a run with Docker storage is refused by a local agent's deployer, and
+    ``explain`` says so (it once said the agent would launch it)."""
+    clock = FakeClock()
+    source = InMemoryRunSource(clock=clock)
+    platform = FakePlatform()
+    config = local()
+    agent = AgentService(
+        config=config, source=source, platform=platform, clock=clock, executor=InlineExecutor()
     )
-    from_status = RunFacts.from_status(status)
-    assert from_status.run_config is None
-    assert from_status.start_time == NOW
+    agent.register()
+    run_id = source.add_run(labels=["dev"], run_config=LocalRun(), storage_type="Docker")
+    result = RunExplainer(source=source, config=config, clock=clock).explain(run_id)
+    assert result.verdict is Verdict.FAIL
+    assert "uses Docker storage, which a local agent cannot run" in result.checks[2].detail
+    agent.step()
+    assert platform.launched_ids() == []
+    assert source.state_of(run_id) == FAILED
+    assert any("uses Docker storage" in log.message for log in source.logs(run_id))
+    docker = AgentConfig(platform=DockerSettings(), labels=("dev",))
+    other = source.add_run(labels=["dev"], storage_type="Docker")
+    assert RunExplainer(source=source, config=docker, clock=clock).explain(other).verdict is (
+        Verdict.LAUNCH
+    )
 
 
 def test_the_explainer_reads_the_run_through_the_source() -> None:

@@ -11,13 +11,6 @@ from prefect_agent.testing import FakePlatform, InlineExecutor
 from tests.unit.services.conftest import World
 
 
-def launched(world: World, **kw: object) -> str:
-    run_id = world.source.add_run(labels=["dev"], **kw)
-    world.step()
-    assert world.platform.starts[run_id] == 1
-    return run_id
-
-
 class CountingSource:
     """Counts the calls a source gets (wraps an InMemoryRunSource)."""
 
@@ -41,8 +34,8 @@ class CountingSource:
 
 
 def test_a_cancelled_running_run_is_stopped_and_ends_cancelled(world: World) -> None:
-    run_id = launched(world)
-    other = launched(world)
+    run_id = world.launched()
+    other = world.launched()
     world.source.set_state(run_id, "Running")
     world.source.set_state(other, "Running")
     assert world.source.cancel(run_id) == CANCELLING
@@ -60,12 +53,12 @@ def test_a_cancelled_running_run_is_stopped_and_ends_cancelled(world: World) -> 
     world.step()
     world.step()
     assert world.source.history(run_id)[-2:] == [CANCELLING, CANCELLED]
-    assert run_id not in world.agent.monitor.watched
+    assert world.platform.stopped == [run_id]
     assert run_id in world.platform.acknowledged
 
 
 def test_a_run_cancelled_before_its_flow_started_is_stopped(world: World) -> None:
-    run_id = launched(world)  # Submitted: its container may still be pulling its image
+    run_id = world.launched()  # Submitted: its container may still be pulling its image
     assert world.source.cancel(run_id) == CANCELLED
     world.step()
     assert world.platform.stopped == [run_id]
@@ -88,7 +81,7 @@ def test_a_run_cancelled_while_waiting_for_its_start_time_is_never_launched(
 
 def test_an_adopted_run_is_stopped_when_cancelled() -> None:
     world = World()
-    run_id = launched(world)
+    run_id = world.launched()
     world.source.set_state(run_id, "Running")
     restarted = AgentService(
         config=world.config,
@@ -106,7 +99,7 @@ def test_an_adopted_run_is_stopped_when_cancelled() -> None:
 
 
 def test_the_flow_process_setting_cancelled_first_is_left_alone(world: World) -> None:
-    run_id = launched(world)
+    run_id = world.launched()
     world.source.set_state(run_id, "Running")
     world.source.cancel(run_id)
     world.source.set_state(run_id, CANCELLED)  # the flow runner got there first
@@ -128,7 +121,7 @@ def test_one_cancellation_query_per_poll_for_all_running_runs() -> None:
     ids = [world.source.add_run(labels=["dev"]) for _ in range(50)]
     world.step()
     world.step()  # the fake API lists 25 runs per poll
-    assert len(world.agent.monitor.watched) == 50
+    assert sorted(world.platform.launched_ids()) == sorted(ids)
     before = counting.calls["cancelled_among"]
     polls_before = world.agent.poll_loop.polls
     for _ in range(5):
@@ -144,14 +137,14 @@ def test_one_cancellation_query_per_poll_for_all_running_runs() -> None:
 
 
 def test_a_cancellation_the_api_cannot_take_is_settled_later(world: World) -> None:
-    run_id = launched(world)
+    run_id = world.launched()
     world.source.set_state(run_id, "Running")
     world.source.cancel(run_id)
     world.source.faults.fail_next("mark_cancelled", 2, ApiUnavailable("down"))
     world.step()
     assert world.platform.stopped == [run_id]
     assert world.source.state_of(run_id) == CANCELLING
-    assert run_id not in world.agent.monitor.watched  # its infrastructure is gone already
+    assert run_id in world.platform.acknowledged  # its infrastructure is gone already
     world.step()
     world.step()
     assert world.source.state_of(run_id) == CANCELLED
@@ -162,7 +155,7 @@ def test_a_cancellation_the_api_cannot_take_is_settled_later(world: World) -> No
 
 
 def test_a_failure_is_kept_while_the_api_is_down_for_longer_than_a_minute(world: World) -> None:
-    run_id = launched(world)
+    run_id = world.launched()
     world.source.set_state(run_id, "Running")
     world.platform.report_exit(run_id, 3)
     world.source.faults.fail_next("run_status", 400, ApiUnavailable("down"))
@@ -179,7 +172,7 @@ def test_a_failure_is_kept_while_the_api_is_down_for_longer_than_a_minute(world:
 
 def test_a_failure_is_given_up_after_the_configured_time() -> None:
     world = World(operations=OperationsSettings(report_give_up_seconds=60.0))
-    run_id = launched(world)
+    run_id = world.launched()
     world.platform.report_exit(run_id, 3)
     world.source.faults.fail_next("run_status", 1000, ApiUnavailable("down"))
     world.step(seconds=30.0)
@@ -194,7 +187,7 @@ def test_a_verdict_that_ended_long_ago_counts_from_its_end() -> None:
     from prefect_agent.domain.outcomes import InfrastructureOutcome
 
     world = World(operations=OperationsSettings(report_give_up_seconds=60.0))
-    run_id = launched(world)
+    run_id = world.launched()
     ended = world.clock.now() - timedelta(seconds=3600)
     world.platform._outcomes.append(  # a verdict kept across a restart, an hour old
         InfrastructureOutcome(run_id=run_id, succeeded=False, reason="exit 3", ended_at=ended)
@@ -236,7 +229,7 @@ def test_runs_claimed_but_never_launched_are_launched_once_after_a_restart() -> 
 
 def test_a_claimed_run_with_infrastructure_is_adopted_not_launched_again() -> None:
     world = World()
-    run_id = launched(world)
+    run_id = world.launched()
     restarted = AgentService(
         config=world.config,
         source=world.source,

@@ -22,7 +22,7 @@ class RecordingClock:
         return False
 
 
-def loop_for(world, max_polls):
+def loop_for(world, max_polls, health=None):
     import attrs
 
     from prefect_agent.services.poll_loop import PollLoop
@@ -32,9 +32,10 @@ def loop_for(world, max_polls):
         config=attrs.evolve(world.config, max_polls=max_polls),
         source=world.source,
         clock=clock,
-        health=world.agent.health,
+        health=health or world.agent.health,
         in_flight=world.agent.in_flight,
-        schedule=world.agent.schedule,
+        failer=world.agent.failer,
+        on_found=world.agent.scheduler.enqueue,
     )
     return loop, clock
 
@@ -51,7 +52,7 @@ def test_finding_runs_resets_the_interval():
     world = World()
     loop, clock = loop_for(world, 4)
     loop.poll_once()
-    loop.schedule = loop.schedule.after_poll(False).after_poll(False)
+    loop.interval = loop.interval.after_poll(False).after_poll(False)
     world.source.add_run(labels=["dev"])
     loop.run()
     assert clock.timeouts[0] == 0.25
@@ -100,8 +101,8 @@ def test_two_polls_never_deploy_one_run_twice():
     loop, _ = loop_for(world, 5)
     for _ in range(5):
         loop.poll_once()  # the run is listed every time until it is claimed
-    assert len(world.agent.timers) == 1
-    world.agent.deployer.deploy(world.agent.timers.pop_due(world.clock.now()))
+    assert len(world.agent.scheduler) == 1
+    world.agent.scheduler.deploy_due()
     loop.poll_once()
     assert world.platform.starts[run_id] == 1
     assert world.source.submissions(run_id) == 1
@@ -127,3 +128,28 @@ def test_stop_ends_the_loop_from_another_thread():
     loop.stop()
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def test_health_is_told_the_interval_the_loop_waits():
+    """The liveness allowance follows the loop's own interval, not one derived again."""
+    from prefect_agent.services.null_health import NullHealthReporter
+
+    class Recording(NullHealthReporter):
+        def __init__(self):
+            self.intervals = []
+
+        def poll_succeeded(self, at, runs_found, next_poll_in):
+            self.intervals.append(next_poll_in)
+
+        def poll_failed(self, at, error, next_poll_in):
+            self.intervals.append(next_poll_in)
+
+    world = World()
+    world.source.faults.fail_next("ready_runs", 1, ApiUnavailable("HTTP 502 from http://api"))
+    world.source.add_run(labels=["dev"])
+    health = Recording()
+    loop, clock = loop_for(world, 4, health)
+    loop.run()
+    # failed poll, a poll that found the run, then two empty polls (the run is in flight)
+    assert health.intervals[:-1] == clock.timeouts == [0.5, 0.25, 0.5]
+    assert health.intervals[-1] == 1.0

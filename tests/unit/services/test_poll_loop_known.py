@@ -30,17 +30,3 @@ def test_runs_in_flight_are_passed_as_known() -> None:
     world.step()
     assert world.source.known[-1] == {held}
     assert world.platform.launched_ids() == [fresh]
-
-
-class SourceWithoutKnown(InMemoryRunSource):
-    """A source written against the port before ``known`` existed."""
-
-    def ready_runs(self, labels: Sequence[str], before: datetime) -> ReadyRuns:  # type: ignore[override]
-        return super().ready_runs(labels, before)
-
-
-def test_a_source_without_known_still_deploys() -> None:
-    world = World(source_type=SourceWithoutKnown)
-    run_id = world.source.add_run(labels=["dev"])
-    world.step()
-    assert world.platform.launched_ids() == [run_id]

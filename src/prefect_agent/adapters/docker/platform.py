@@ -39,7 +39,6 @@ from prefect_agent.domain.launch_policy import docker_host_config_refusal
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.output_lines import Masker
-from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.run_config import DockerRun
 
 logger = logging.getLogger(__name__)
@@ -103,10 +102,6 @@ class DockerPlatform:
                 f"a Docker agent needs Docker settings, not {type(config.platform).__name__}"
             )
         return cls(config.platform, agent_name=config.name, secrets=config.secrets)
-
-    @property
-    def kind(self) -> PlatformKind:
-        return PlatformKind.DOCKER
 
     @property
     def default_command_prefix(self) -> Sequence[str]:
@@ -293,7 +288,7 @@ class DockerPlatform:
         if state in LIVE_STATES:
             self._watch(run.id, cid, name, run.display_name)
             logger.info("Flow run %s already has container %s; not starting another", run.id, name)
-            return Launched(run.id, f"Container ID: {cid[:12]} ({name}, already running)", cid)
+            return Launched(run.id, f"Container ID: {cid[:12]} ({name}, already running)")
         # It ended: a redeploy of the run (task runs due for a retry) gets a new container,
         # after the old one's outcome is recorded if it was still being watched.
         self._collect(api, {run.id: _Watched(cid, name)})
@@ -381,7 +376,7 @@ class DockerPlatform:
         for note in host.notes:
             logger.warning("Flow run %s: %s", run.id, note)
         self._watch(run.id, cid, name, run.display_name)
-        return Launched(run.id, f"Container ID: {cid[:12]} ({name})", cid)
+        return Launched(run.id, f"Container ID: {cid[:12]} ({name})")
 
     def _start(self, api: Any, cid: str, run_id: str, name: str) -> None:
         try:

@@ -34,7 +34,6 @@ from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavai
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
-from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import MASK
 
 logger = logging.getLogger(__name__)
@@ -138,10 +137,6 @@ class ECSPlatform:
         return cls(config, session_for(config.platform))
 
     # -- the Platform port -------------------------------------------------------------------
-
-    @property
-    def kind(self) -> PlatformKind:
-        return PlatformKind.ECS
 
     @property
     def default_command_prefix(self) -> Sequence[str]:
@@ -260,7 +255,7 @@ class ECSPlatform:
         if running:
             self._track(run.id, cluster, running[0])
             logger.info("Flow run %s already has task %s", run.id, task_id(running[0]))
-            return Launched(run.id, f"Task {running[0]} (already running)", running[0])
+            return Launched(run.id, f"Task {running[0]} (already running)")
         registered = False
         if run_config.task_definition_arn is None:
             template = self._run_template(run_config)
@@ -298,7 +293,7 @@ class ECSPlatform:
         arn = tasks[0]["taskArn"]
         self._track(run.id, cluster, arn)
         logger.info("Started ECS task %s for flow run %s", task_id(arn), run.id)
-        return Launched(run.id, f"Task {arn}", arn)
+        return Launched(run.id, f"Task {arn}")
 
     def _agent_kwargs(self) -> dict[str, Any]:
         out = dict(self._run_task_kwargs)

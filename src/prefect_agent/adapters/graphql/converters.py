@@ -168,7 +168,6 @@ def flow_run_from_row(row: Any) -> FlowRun | UnreadableRun:
         start_time = None
         if is_scheduled(state) and serialized.get("start_time") is not None:
             start_time = parse_timestamp(serialized["start_time"], "serialized_state.start_time")
-        scheduled = row.get("scheduled_start_time")
         flow = row.get("flow") or {}
         if not isinstance(flow, Mapping):
             raise RowError("flow must be an object")
@@ -187,9 +186,6 @@ def flow_run_from_row(row: Any) -> FlowRun | UnreadableRun:
             name=str(row.get("name") or ""),
             serialized_state=serialized,
             start_time=start_time,
-            scheduled_start_time=(
-                parse_timestamp(scheduled, "scheduled_start_time") if scheduled else None
-            ),
             labels=_labels(row.get("labels")),
             run_config=run_config_from_json(row.get("run_config")),
             core_version=flow.get("core_version"),

@@ -59,7 +59,7 @@ FLOW_RUN_METADATA = Operation(
       {state: {_in: $family}},
       {state: {_eq: "Running"},
        task_runs: {state: {_in: $family}, state_start_time: {_lte: $buffer}}}]}) {
-    id version state serialized_state parameters scheduled_start_time run_config name labels
+    id version state serialized_state parameters run_config name labels
     flow { id name storage version core_version }
     task_runs(where: {state: {_in: $family}, state_start_time: {_lte: $buffer}}) {
       id version task_id state serialized_state
@@ -72,7 +72,8 @@ FLOW_RUN_METADATA = Operation(
 RUN_STATUS = Operation(
     "flow_run_by_pk",
     "query($id: uuid!) {"
-    " flow_run_by_pk(id: $id) { id state version labels serialized_state run_config } }",
+    " flow_run_by_pk(id: $id) { id state version labels serialized_state run_config"
+    " flow { storage } } }",
     retry_safe=True,
 )
 
@@ -102,7 +103,7 @@ CLAIMED_RUNS = Operation(
     "flow_run",
     """query($agent: uuid) {
   flow_run(where: {state: {_eq: "Submitted"}, agent_id: {_eq: $agent}}) {
-    id version state serialized_state parameters scheduled_start_time run_config name labels
+    id version state serialized_state parameters run_config name labels
     flow { id name storage version core_version }
   }
 }""",

@@ -33,10 +33,12 @@ from prefect_agent.domain.outcomes import (
     ClaimLost,
     ClaimResult,
     ReadyRuns,
+    RunDetails,
     RunLog,
     RunStatus,
     UnreadableRun,
 )
+from prefect_agent.domain.run_config import RunConfig
 from prefect_agent.domain.states import (
     CANCELLED_BY_USER,
     SCHEDULED_FAMILY,
@@ -510,23 +512,33 @@ class GraphQLRunSource:
             state=state,
             version=int(row.get("version") or 0),
             labels=tuple(labels) if isinstance(labels, list) else (),
-            extra=_status_extra(run_id, state, row),
+            details=_status_details(run_id, state, row),
         )
 
 
-def _status_extra(run_id: str, state: str, row: Mapping[str, Any]) -> dict[str, object]:
+def _status_details(run_id: str, state: str, row: Mapping[str, Any]) -> RunDetails:
     """What ``explain`` judges besides state and labels: the run config (or why it cannot be
-    read) and, while the run is scheduled, its start time."""
-    extra: dict[str, object] = {}
+    read), the flow's storage type and, while the run is scheduled, its start time."""
+    run_config: RunConfig | None = None
+    error = None
     try:
-        extra["run_config"] = run_config_from_json(row.get("run_config"), run_id)
+        run_config = run_config_from_json(row.get("run_config"), run_id)
     except RowError as exc:
-        extra["run_config"] = str(exc)
+        error = str(exc)
+    flow = row.get("flow")
+    storage = flow.get("storage") if isinstance(flow, Mapping) else None
+    storage_type = storage.get("type") if isinstance(storage, Mapping) else None
+    start_time = None
     serialized = row.get("serialized_state")
     if is_scheduled(state) and isinstance(serialized, Mapping) and serialized.get("start_time"):
         with contextlib.suppress(RowError):
-            extra["start_time"] = parse_timestamp(serialized["start_time"], "start_time")
-    return extra
+            start_time = parse_timestamp(serialized["start_time"], "start_time")
+    return RunDetails(
+        run_config=run_config,
+        run_config_error=error,
+        storage_type=str(storage_type) if storage_type else None,
+        start_time=start_time,
+    )
 
 
 def _reason(errors: Sequence[Mapping[str, Any]]) -> str:

@@ -7,8 +7,8 @@ from typing import Any
 
 import attrs
 
+from prefect_agent.domain.backoff_ladder import PollInterval
 from prefect_agent.domain.operations_settings import OperationsSettings
-from prefect_agent.domain.poll_schedule import PollSchedule
 
 
 @attrs.frozen
@@ -22,10 +22,10 @@ class Probe:
 class HealthState:
     """Thread-safe record of what the agent reported, judged at probe time.
 
-    The poll interval is followed with the same ladder the poll loop climbs (a poll that
-    found runs goes back to the first step), so the liveness allowance tracks the loop.
-    Until the first poll completes, the time the state was created stands in for it, so a
-    starting agent gets one full allowance to finish its first poll. Times are monotonic
+    The liveness allowance follows the interval the poll loop reports with each poll (the
+    wait before its next one). Until the first poll completes, the time the state was created
+    stands in for it and the loop's first interval for the wait, so a starting agent gets one
+    full allowance to finish its first poll. Times are monotonic
     seconds (``Clock.monotonic``): a wall clock stepped back or forward changes no verdict.
     """
 
@@ -36,7 +36,7 @@ class HealthState:
         self._request_timeout = request_timeout
         self._lock = threading.Lock()
         self._started_at = started_at
-        self._schedule = PollSchedule()
+        self._interval = PollInterval().seconds
         self._last_completed: float | None = None
         self._last_poll_ok: bool | None = None
         self._last_error_kind = ""
@@ -46,13 +46,14 @@ class HealthState:
         self.polls = 0
 
     def poll_completed(
-        self, now: float, *, runs_found: int = 0, error_kind: str | None = None
+        self, now: float, *, next_poll_in: float, error_kind: str | None = None
     ) -> None:
-        """A poll ended at ``now``: successfully, or with an error of ``error_kind``."""
+        """A poll ended at ``now``, successfully or with an error of ``error_kind``; the loop
+        waits ``next_poll_in`` seconds before the next one."""
         with self._lock:
             self.polls += 1
             self._last_completed = now
-            self._schedule = self._schedule.after_poll(runs_found > 0)
+            self._interval = next_poll_in
             if error_kind is None:
                 self._last_poll_ok = True
                 self._failing_since = None
@@ -71,7 +72,7 @@ class HealthState:
     def liveness(self, now: float) -> Probe:
         with self._lock:
             reference = self._last_completed or self._started_at
-            interval = self._schedule.interval
+            interval = self._interval
             polls = self.polls
         allowed = self._operations.liveness_allowance(interval, self._request_timeout)
         silent = max(0.0, now - reference)

@@ -198,17 +198,17 @@ class HttpHealthReporter:
     # -- the HealthReporter port ----------------------------------------------------------
 
     @_never_raises
-    def poll_succeeded(self, at: datetime, runs_found: int) -> None:
-        self.state.poll_completed(self._monotonic(), runs_found=runs_found)
+    def poll_succeeded(self, at: datetime, runs_found: int, next_poll_in: float) -> None:
+        self.state.poll_completed(self._monotonic(), next_poll_in=next_poll_in)
         if self.metrics:
             self.metrics.polls.labels(outcome="success").inc()
             self.metrics.runs_found.inc(runs_found)
             self.metrics.last_poll.set(self._now().timestamp())
 
     @_never_raises
-    def poll_failed(self, at: datetime, error: BaseException) -> None:
+    def poll_failed(self, at: datetime, error: BaseException, next_poll_in: float) -> None:
         kind = error_kind(error)
-        self.state.poll_completed(self._monotonic(), error_kind=kind)
+        self.state.poll_completed(self._monotonic(), next_poll_in=next_poll_in, error_kind=kind)
         if self.metrics:
             self.metrics.polls.labels(outcome="failure").inc()
             self.metrics.api_errors.labels(kind=kind).inc()

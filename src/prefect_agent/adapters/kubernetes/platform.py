@@ -66,7 +66,6 @@ from prefect_agent.domain.launch_policy import (
 )
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
-from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.run_config import KubernetesRun
 from prefect_agent.domain.secret import MASK
 
@@ -237,10 +236,6 @@ class KubernetesPlatform:
     # -- the Platform port -------------------------------------------------------------------
 
     @property
-    def kind(self) -> PlatformKind:
-        return PlatformKind.KUBERNETES
-
-    @property
     def default_command_prefix(self) -> Sequence[str]:
         return ()
 
@@ -286,11 +281,11 @@ class KubernetesPlatform:
                     _request_timeout=self._timeout,
                 )
                 logger.info("Created job %s for flow run %s", name, run.id)
-                return Launched(run.id, f"Job {name}", name)
+                return Launched(run.id, f"Job {name}")
             except ApiException as exc:
                 if exc.status == 409:
                     logger.info("Job %s of flow run %s already exists", name, run.id)
-                    return Launched(run.id, f"Job {name} (already created)", name)
+                    return Launched(run.id, f"Job {name} (already created)")
                 if exc.status not in RETRYABLE_STATUSES or attempt == CREATE_ATTEMPTS:
                     self._forget(name)
                     problem = self._api_problem(f"create job {name}", exc)

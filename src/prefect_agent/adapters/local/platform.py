@@ -30,7 +30,6 @@ from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
 from prefect_agent.domain.output_lines import Masker
-from prefect_agent.domain.platform_kind import PlatformKind
 
 logger = logging.getLogger(__name__)
 
@@ -152,10 +151,6 @@ class LocalPlatform:
     # -- the Platform port -------------------------------------------------------------------
 
     @property
-    def kind(self) -> PlatformKind:
-        return PlatformKind.LOCAL
-
-    @property
     def default_command_prefix(self) -> Sequence[str]:
         return self._prefix
 
@@ -252,7 +247,7 @@ class LocalPlatform:
             )  # fmt: skip
         self._start_watching(child)
         logger.debug("Started flow run %s as PID %s: %s", run.id, pid, list(spec.command))
-        return Launched(run.id, f"PID: {pid}", str(pid))
+        return Launched(run.id, f"PID: {pid}")
 
     def infrastructure_logs(self) -> Sequence[RunLog]:
         # The exit code and the last output lines travel with the outcome instead.
@@ -343,7 +338,7 @@ class LocalPlatform:
             if child is None:
                 return None
         pid = child.process.pid
-        return Launched(run_id, f"PID: {pid} (already running)", str(pid))
+        return Launched(run_id, f"PID: {pid} (already running)")
 
     def _adopt(self, record: RunRecord) -> bool:
         if not record.process.is_running():

@@ -38,7 +38,6 @@ from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavai
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
-from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.vertex_settings import VertexSettings
 
 logger = logging.getLogger(__name__)
@@ -123,10 +122,6 @@ class VertexPlatform:
     # -- the Platform port -------------------------------------------------------------------
 
     @property
-    def kind(self) -> PlatformKind:
-        return PlatformKind.VERTEX
-
-    @property
     def default_command_prefix(self) -> Sequence[str]:
         return ()
 
@@ -145,7 +140,7 @@ class VertexPlatform:
                 name = existing[0].name
                 self._track(run.id, name)
                 logger.info("Flow run %s already has Vertex AI job %s", run.id, job_id(name))
-                return Launched(run.id, f"{console_url(name)} (already created)", name)
+                return Launched(run.id, f"{console_url(name)} (already created)")
             job = self._client.create_custom_job(
                 parent=self.parent,
                 custom_job=CustomJob(custom_job_for(run, spec, self._settings, self.owner)),
@@ -165,7 +160,7 @@ class VertexPlatform:
         self._track(run.id, job.name)
         # Only the name: the job's env holds the API key (1.4.1 logged the whole response).
         logger.info("Created Vertex AI custom job %s for flow run %s", job_id(job.name), run.id)
-        return Launched(run.id, console_url(job.name), job.name)
+        return Launched(run.id, console_url(job.name))
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
         self._sync_thread.ensure_started()

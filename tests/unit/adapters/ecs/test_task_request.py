@@ -97,17 +97,6 @@ def flow_run_row(run_config: Any) -> dict[str, Any]:
     }
 
 
-def prefect1_run_config(prefect1: Prefect1, expression: str) -> dict[str, Any]:
-    code = (
-        "import json\n"
-        "from prefect.run_configs import ECSRun\n"
-        "from prefect.serialization.run_config import RunConfigSchema\n"
-        f"print(json.dumps(RunConfigSchema().dump({expression})))"
-    )
-    data: dict[str, Any] = prefect1.json_of(code)
-    return data
-
-
 def prefect1_builds(prefect1: Prefect1, case: dict[str, Any]) -> dict[str, Any]:
     done = prefect1.run(["-c", SCRIPT], input=json.dumps(case), env=PREFECT1_ENV)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -140,7 +129,7 @@ def ours(run: FlowRun, settings: ECSSettings, extra: dict[str, Any]) -> dict[str
 @pytest.mark.parametrize("name", list(CASES))
 def test_requests_match_prefect_1_4_1(prefect1: Prefect1, name: str) -> None:
     expression, extra = CASES[name]
-    serialized = prefect1_run_config(prefect1, expression)
+    serialized = prefect1.run_config(expression)
     run = flow_run_from_row(flow_run_row(serialized))
     assert isinstance(run, FlowRun) and isinstance(run.run_config, ECSRun)
     known = ("cluster", "task_role_arn", "execution_role_arn")
@@ -188,7 +177,7 @@ def environments_as_maps(kwargs: dict[str, Any]) -> dict[str, Any]:
 def test_a_default_ecs_run_gets_the_packaged_definition_and_the_flow_command(
     prefect1: Prefect1,
 ) -> None:
-    run = flow_run_from_row(flow_run_row(prefect1_run_config(prefect1, "ECSRun()")))
+    run = flow_run_from_row(flow_run_row(prefect1.run_config("ECSRun()")))
     assert isinstance(run, FlowRun)
     built = ours(run, ECSSettings(), {})
     taskdef, kwargs = built["taskdef"], built["kwargs"]

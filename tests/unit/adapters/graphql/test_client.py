@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from prefect_agent.domain.errors import (
     VersionConflict,
 )
 from prefect_agent.domain.secret import Secret
+from tests.network import free_port
 from tests.unit.adapters.graphql.scripted_api import Reply, ScriptedApi, scripted_api
 
 KEY = "pa_super-secret-key-123"
@@ -39,12 +39,6 @@ def client_for(url: str, sleeps: list[float], **kwargs: object) -> GraphQLClient
         sleep=sleeps.append,
         **kwargs,  # type: ignore[arg-type]
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_headers_follow_prefect_1(api: ScriptedApi) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -16,12 +14,7 @@ from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.errors import ApiError, ApiUnavailable, ConfigError
 from prefect_agent.domain.outcomes import Claimed, ClaimLost, RunLog
 from prefect_agent.server.testing import RunningServer, running_server
-
-
-@pytest.fixture
-def api() -> Iterator[RunningServer]:
-    with running_server() as server:
-        yield server
+from tests.network import free_port
 
 
 class RequestCounter:
@@ -94,9 +87,7 @@ def test_cloud_needs_a_key_then_uses_auth_info(api: RunningServer) -> None:
 
 
 def test_an_unreachable_api_raises_api_unavailable_with_its_address() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    url = f"http://127.0.0.1:{free_port()}"
     source = GraphQLRunSource(GraphQLClient(url, retry=RetryPolicy.never()))
     with pytest.raises(ApiUnavailable, match=url):
         register(source, [])
@@ -261,5 +252,17 @@ def test_a_status_says_why_a_run_config_cannot_be_read(api: RunningServer) -> No
     source = source_for(api)
     register(source, ["k"])
     run_id = api.create_run(labels=["k"], run_config={"type": "NopeRun"})
-    reason = source.run_status(run_id).extra["run_config"]
+    details = source.run_status(run_id).details
+    assert details is not None and details.run_config is None
+    reason = details.run_config_error
     assert isinstance(reason, str) and "NopeRun" in reason and "cannot run" in reason
+
+
+def test_a_status_names_the_flow_storage_type(api: RunningServer) -> None:
+    source = source_for(api)
+    register(source, ["k"])
+    run_id = api.create_run(
+        labels=["k"], storage={"type": "Docker", "image_name": "flows", "image_tag": "1"}
+    )
+    details = source.run_status(run_id).details
+    assert details is not None and details.storage_type == "Docker"

@@ -20,6 +20,7 @@ import trustme
 
 from prefect_agent.adapters.graphql.transport import HttpTransport, TransportError, proxy_for
 from prefect_agent.domain.errors import ConfigError
+from tests.network import free_port
 from tests.polling import eventually
 from tests.unit.adapters.graphql.proxy_peer import forward_proxy
 from tests.unit.adapters.graphql.scripted_api import Reply, ScriptedApi, scripted_api
@@ -27,12 +28,6 @@ from tests.unit.adapters.graphql.scripted_api import Reply, ScriptedApi, scripte
 BODY = json.dumps({"query": "{ hello }"}).encode()
 HEADERS = {"Content-Type": "application/json"}
 NO_ENV: dict[str, str] = {}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -29,21 +29,20 @@ def test_a_starting_agent_gets_one_allowance_for_its_first_poll() -> None:
     assert "since start" in probe.body["reason"]
 
 
-def test_allowance_follows_the_poll_interval_ladder() -> None:
+def test_allowance_follows_the_interval_the_loop_reports() -> None:
     s = state()
-    for i in range(1, 8):  # empty polls climb to the 10 s step
-        s.poll_completed(at(i))
+    s.poll_completed(at(7), next_poll_in=10.0)  # the loop climbed to the 10 s step
     assert s.liveness(at(7)).body["poll_interval_seconds"] == 10.0
     assert s.liveness(at(7 + 22)).ok  # 2 * (10 + 1) = 22
     assert not s.liveness(at(7 + 22.1)).ok
-    s.poll_completed(at(30), runs_found=3)  # runs found: back to 0.25 s
+    s.poll_completed(at(30), next_poll_in=0.25)  # runs found: back to 0.25 s
     assert s.liveness(at(30)).body["poll_interval_seconds"] == 0.25
     assert not s.liveness(at(33)).ok
 
 
 def test_failed_polls_still_prove_the_loop_is_alive() -> None:
     s = state()
-    s.poll_completed(at(1), error_kind="unavailable")
+    s.poll_completed(at(1), next_poll_in=0.5, error_kind="unavailable")
     assert s.liveness(at(2)).ok
     assert not s.readiness(at(2)).ok
 
@@ -52,7 +51,7 @@ def test_readiness_needs_a_successful_api_call_and_no_failed_platform_check() ->
     s = state()
     probe = s.readiness(at(0))
     assert not probe.ok and probe.body["api"] == "no API call completed yet"
-    s.poll_completed(at(1))
+    s.poll_completed(at(1), next_poll_in=0.5)
     assert s.readiness(at(1)).ok
     assert s.readiness(at(1)).body["platform"] == "not checked yet"
     s.platform_checked(False, "the Docker engine is down")
@@ -65,14 +64,14 @@ def test_readiness_needs_a_successful_api_call_and_no_failed_platform_check() ->
 
 def test_readiness_reports_how_long_the_api_has_been_failing() -> None:
     s = state()
-    s.poll_completed(at(0))
-    s.poll_completed(at(5), error_kind="rate_limited")
-    s.poll_completed(at(9), error_kind="unavailable")
+    s.poll_completed(at(0), next_poll_in=0.5)
+    s.poll_completed(at(5), next_poll_in=0.5, error_kind="rate_limited")
+    s.poll_completed(at(9), next_poll_in=0.5, error_kind="unavailable")
     probe = s.readiness(at(12))
     assert not probe.ok
     assert probe.body["api"] == "failing (unavailable) for 7.0s"
     assert probe.body["reason"] == "the last API call failed (unavailable)"
-    s.poll_completed(at(13))
+    s.poll_completed(at(13), next_poll_in=0.5)
     assert s.readiness(at(13)).body == {
         "status": "ready",
         "api": "ok",

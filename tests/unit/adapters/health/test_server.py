@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,22 +18,10 @@ from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.outcomes import ReadyRuns
 from prefect_agent.services.agent import AgentService
 from prefect_agent.testing import FakeClock, FakePlatform, InlineExecutor, InMemoryRunSource
+from tests.polling import eventually
 from tests.unit.adapters.health.http_get import Reply, request
 
 KEY = "sk-health-test-0123456789"
-
-
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``check`` until it holds (bounded real time; the waiting is on an Event)."""
-    done = threading.Event()
-    timer = threading.Timer(timeout, done.set)
-    timer.start()
-    try:
-        while not check():
-            if done.wait(0.01):
-                raise AssertionError("condition not reached in time")
-    finally:
-        timer.cancel()
 
 
 def config(**kwargs: object) -> AgentConfig:
@@ -126,26 +114,26 @@ def test_from_config_without_an_address_is_a_config_error() -> None:
 def test_liveness_turns_503_after_the_allowance_and_back(
     reporter: HttpHealthReporter, clock: FakeClock
 ) -> None:
-    reporter.poll_succeeded(clock.now(), 0)  # interval 0.5 s: allowance 2 * 1.5 = 3 s
+    reporter.poll_succeeded(clock.now(), 0, 0.5)  # interval 0.5 s: allowance 2 * 1.5 = 3 s
     assert get(reporter, "/api/health").status == 200
     clock.advance(3.5)
     reply = get(reporter, "/api/health")
     assert reply.status == 503
     assert "the poll loop is stuck" in body(reply)["reason"]  # type: ignore[operator]
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     assert body(get(reporter, "/api/health"))["status"] == "ok"
 
 
 def test_readiness_follows_api_and_platform(reporter: HttpHealthReporter, clock: FakeClock) -> None:
     assert get(reporter, "/api/ready").status == 503
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     assert get(reporter, "/api/ready").status == 200
-    reporter.poll_failed(clock.now(), ApiUnavailable(f"cannot reach http://x with {KEY}"))
+    reporter.poll_failed(clock.now(), ApiUnavailable(f"cannot reach http://x with {KEY}"), 1.0)
     reply = get(reporter, "/api/ready")
     assert reply.status == 503
     assert body(reply)["api"] == "failing (unavailable) for 0.0s"
     assert KEY not in reply.body
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     reporter.platform_checked(False, f"engine refused token {KEY}")
     reply = get(reporter, "/api/ready")
     assert reply.status == 503
@@ -198,11 +186,11 @@ def test_a_silent_connection_is_closed_and_does_not_block_probes(
 def test_liveness_survives_a_wall_clock_stepped_back(
     reporter: HttpHealthReporter, clock: FakeClock
 ) -> None:
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     clock.jump(-3600)  # with wall time, "silent for -1 h" hid a wedged loop for an hour
     clock.advance(3.5)
     assert get(reporter, "/api/health").status == 503
-    reporter.poll_succeeded(clock.now(), 0)
+    reporter.poll_succeeded(clock.now(), 0, 0.5)
     clock.jump(+3600)  # and a step forward must not kill a healthy agent
     assert get(reporter, "/api/health").status == 200
 
@@ -218,7 +206,8 @@ def test_unknown_paths_and_methods(reporter: HttpHealthReporter, pokes: list[int
 
 def test_reporting_never_raises_into_the_agent(reporter: HttpHealthReporter) -> None:
     reporter.launched("run", float("nan"))  # prometheus refuses nothing, but the guard holds
-    reporter.poll_succeeded(None, "not a number")  # type: ignore[arg-type]
+    reporter.poll_succeeded(None, "not a number", 1.0)  # type: ignore[arg-type]
+    assert get(reporter, "/api/health").status == 200  # and it still answers
 
 
 def metric_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -253,7 +242,7 @@ def test_health_follows_a_wedged_and_recovered_poll_loop(clock: FakeClock) -> No
     thread = threading.Thread(target=agent.run, daemon=True)
     with reporter:
         thread.start()
-        eventually(lambda: reporter.state.polls >= 1)
+        eventually(lambda: reporter.state.polls >= 1, "a poll", 5)
         clock.wait_for_waiters(2)  # the poll loop and the scheduler both wait on the clock
         assert get(reporter, "/api/health").status == 200
         source.wedged.set()
@@ -265,7 +254,7 @@ def test_health_follows_a_wedged_and_recovered_poll_loop(clock: FakeClock) -> No
         assert body(reply)["status"] == "unhealthy"
         source.wedged.clear()
         source.release.set()
-        eventually(lambda: get(reporter, "/api/health").status == 200)
+        eventually(lambda: get(reporter, "/api/health").status == 200, "a healthy answer", 5)
         agent.stop()
         thread.join(5)
     assert not thread.is_alive()

@@ -22,53 +22,17 @@ from prefect_agent.adapters.kubernetes.job_templates import (
 )
 from prefect_agent.adapters.kubernetes.template_fetch import FetchLimits
 from prefect_agent.domain.kubernetes_settings import DEFAULT_RUN_TEMPLATE_URLS
+from tests.network import free_port
+from tests.raw_server import Handler, RawServer
 
 JOB = b"apiVersion: batch/v1\nkind: Job\nspec: {template: {spec: {containers: [{name: flow}]}}}\n"
-
-
-class RawServer:
-    """A TCP server whose every connection is handled by ``handler(conn)`` in a thread."""
-
-    def __init__(self, handler) -> None:  # type: ignore[no-untyped-def]
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.handler = handler
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.05)
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            self.handler(conn, self.stopped)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join()
-        self.sock.close()
 
 
 @pytest.fixture
 def serve() -> Iterator:  # type: ignore[type-arg]
     servers: list[RawServer] = []
 
-    def start(handler) -> str:  # type: ignore[no-untyped-def]
+    def start(handler: Handler) -> str:
         server = RawServer(handler)
         servers.append(server)
         return server.url
@@ -78,8 +42,8 @@ def serve() -> Iterator:  # type: ignore[type-arg]
         server.close()
 
 
-def answer(body: bytes, status: str = "200 OK", headers: str = "") -> object:
-    def handler(conn: socket.socket, _: threading.Event) -> None:
+def answer(body: bytes, status: str = "200 OK", headers: str = "") -> Handler:
+    def handler(conn: socket.socket, _: bytes, __: threading.Event) -> None:
         head = f"HTTP/1.1 {status}\r\nConnection: close\r\n{headers}"
         if body:
             head += f"Content-Length: {len(body)}\r\n"
@@ -89,7 +53,7 @@ def answer(body: bytes, status: str = "200 OK", headers: str = "") -> object:
 
 
 def test_a_dripping_server_times_out_within_the_limit(serve) -> None:  # type: ignore[no-untyped-def]
-    def drip(conn: socket.socket, stopped: threading.Event) -> None:
+    def drip(conn: socket.socket, _: bytes, stopped: threading.Event) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
         while not stopped.wait(0.05):  # one byte every 50 ms: each read succeeds
             conn.sendall(b"a")
@@ -102,7 +66,7 @@ def test_a_dripping_server_times_out_within_the_limit(serve) -> None:  # type: i
 
 
 def test_dripping_headers_time_out_too(serve) -> None:  # type: ignore[no-untyped-def]
-    def drip(conn: socket.socket, stopped: threading.Event) -> None:
+    def drip(conn: socket.socket, _: bytes, stopped: threading.Event) -> None:
         while not stopped.wait(0.05):
             conn.sendall(b"X")
 
@@ -117,7 +81,7 @@ def test_dripping_headers_time_out_too(serve) -> None:  # type: ignore[no-untype
 def test_answers_above_the_byte_cap_are_refused(serve, declared: bool) -> None:  # type: ignore[no-untyped-def]
     body = b"a: " + b"x" * 5000 + b"\n"
 
-    def big(conn: socket.socket, _: threading.Event) -> None:
+    def big(conn: socket.socket, _: bytes, __: threading.Event) -> None:
         length = f"Content-Length: {len(body)}\r\n" if declared else ""
         conn.sendall(f"HTTP/1.1 200 OK\r\nConnection: close\r\n{length}\r\n".encode() + body)
 
@@ -213,9 +177,7 @@ def test_missing_extras_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 def moto_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     pytest.importorskip("boto3", reason="the s3 extra (boto3) is not installed")
     pytest.importorskip("moto", reason="moto (the AWS emulator) is not installed")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

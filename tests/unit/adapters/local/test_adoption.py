@@ -55,7 +55,7 @@ def test_a_run_started_by_an_earlier_agent_is_adopted_and_its_end_reported(
     )
     assert list(platform.adopt()) == ["run-a"]
     again = platform.launch(new_run(id="run-a"), _unused_spec())
-    assert again.handle == str(pid)  # not started a second time
+    assert again.info == f"PID: {pid} (already running)"  # not started a second time
     with open(gate, "w"):
         pass
     outcome = eventually(lambda: next(iter(platform.outcomes()), None), "the outcome")
@@ -113,8 +113,7 @@ def test_launching_a_run_a_previous_agent_left_running_adopts_it(
     platform = LocalPlatform(state_dir=state)  # adopt() never called
     try:
         launched = platform.launch(new_run(id="run-d"), _unused_spec())
-        assert launched.handle == str(pid)
-        assert "already running" in launched.info
+        assert launched.info == f"PID: {pid} (already running)"
     finally:
         with open(gate, "w"):
             pass

@@ -123,7 +123,7 @@ def test_children_are_reaped_as_soon_as_they_exit(harness: Harness) -> None:
     run = new_run()
     launched = harness.platform.launch(run, harness.spec(run, [PY, "-c", "pass"]))
     harness.outcome(run.id)
-    pid = int(launched.handle)
+    pid = int(launched.info.removeprefix("PID: "))
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie left behind
     assert not Path(f"/proc/{pid}").exists()
@@ -212,7 +212,7 @@ def test_concurrent_launches_of_one_run_start_it_once(harness: Harness, tmp_path
     spec = harness.spec(run, [PY, "-c", f"open({str(gate)!r}).read()"])
     with ThreadPoolExecutor(8) as pool:
         launched = list(pool.map(lambda _: harness.platform.launch(run, spec), range(8)))
-    assert len({item.handle for item in launched}) == 1
+    assert len({item.info.split()[1] for item in launched}) == 1  # one PID
     assert sum("already running" in item.info for item in launched) == 7
     with open(gate, "w"):
         pass

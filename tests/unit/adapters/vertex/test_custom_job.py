@@ -4,7 +4,6 @@ serialized by Prefect 1.4.1, its own ``generate_task_definition`` on the same fl
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -42,21 +41,10 @@ CASES = {
 }
 
 
-def prefect1_run_config(prefect1: Prefect1, expression: str) -> dict[str, Any]:
-    code = (
-        "import json\n"
-        "from prefect.run_configs import VertexRun\n"
-        "from prefect.serialization.run_config import RunConfigSchema\n"
-        f"print(json.dumps(RunConfigSchema().dump({expression})))"
-    )
-    data: dict[str, Any] = prefect1.json_of(code)
-    return data
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_the_custom_job_matches_prefect_1_4_1(prefect1: Prefect1, name: str) -> None:
     expression, service_account = CASES[name]
-    serialized = prefect1_run_config(prefect1, expression)
+    serialized = prefect1.run_config(expression)
     row = flow_run_row(serialized)
     run = flow_run_from_row(row)
     assert isinstance(run, FlowRun) and isinstance(run.run_config, VertexRun)

@@ -1,4 +1,5 @@
-"""How many runs ``get_runs_in_queue`` examines and returns per call."""
+"""How many runs ``get_runs_in_queue`` examines and returns per call: Prefect Server's
+limits, shared by the embedded API and the in-memory fake."""
 
 from __future__ import annotations
 
