@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import workloads
+from benchmarks import kubernetes_scale, workloads
 from benchmarks.agents import AgentUnderTest, ours, prefect1
 from benchmarks.python_child import child_cpu_ms, write_python_child
 from benchmarks.targets import TARGETS
@@ -39,7 +39,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-prefect1", action="store_true", help="Measure prefect-agent only.")
     parser.add_argument(
         "--only", action="append",
-        choices=["cold", "idle", "burst", "pyburst", "due", "memory"],
+        choices=["cold", "idle", "burst", "pyburst", "due", "memory", "kubernetes"],
         help="Run only these workloads (repeatable).",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="Also write the JSON results to this file.")
@@ -182,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
             theirs = {**short[theirs_agent.name], **_measure(theirs_agent, args, workdir)}
         else:
             print(f"Prefect 1.4.1 not measured: {why_not}", file=sys.stderr)
+    if "kubernetes" in set(args.only or ["kubernetes"]):
+        # Against the emulator; Prefect 1.4.1's side is its modelled pattern (no venv needed).
+        print("Measuring Kubernetes at scale", file=sys.stderr)
+        k8s = kubernetes_scale.measure(quick=args.quick)
+        mine.update(k8s["ours"])
+        theirs = {**(theirs or {}), **k8s["theirs"]}
     ours_flat = _flatten(mine)
     theirs_flat = _flatten(theirs) if theirs is not None else None
     report = {

@@ -52,5 +52,12 @@ TARGETS = {
         # Issue 18: resident memory after 100,000 runs (30,000 with --quick) within 10% of
         # that after the first 10,000.
         Target("long_run.rss_growth", 1.1, absolute=True),
+        # Kubernetes at scale (benchmarks/kubernetes_scale.py, 50 ms per API request; Prefect
+        # 1.4.1's figures are its modelled pattern).
+        Target("k8s_burst_1000.jobs_per_s", 5.0, higher_is_better=True),
+        Target("k8s_burst_1000.requests_per_job", 1.0),
+        Target("k8s_running_5000.requests_per_min", 0.1),
+        Target("k8s_running_5000.kib_per_min", 0.5),
+        Target("k8s_running_5000.rss_mib", 100.0, absolute=True),
     )
 }

@@ -93,7 +93,7 @@ class KubernetesSettings:
     job_sync_interval_seconds: float = attrs.field(
         default=10.0,
         validator=positive,
-        metadata={"help": "Seconds between two label-selected listings of this agent's jobs."},
+        metadata={"help": "Seconds between two passes judging the jobs that changed."},
     )
     job_template_max_bytes: int = attrs.field(
         default=1024 * 1024,

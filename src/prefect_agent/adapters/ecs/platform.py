@@ -26,6 +26,7 @@ from prefect_agent.adapters.ecs.task_request import (
     task_definition_for,
 )
 from prefect_agent.adapters.ecs.task_status import AGENT_STOP_REASON, judge, task_id, vanished
+from prefect_agent.adapters.sync_thread import SyncThread
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.ecs_run_config import ECSRun
 from prefect_agent.domain.ecs_settings import ECSSettings
@@ -123,8 +124,12 @@ class ECSPlatform:
         """Stopped tasks whose outcome was reported but not acknowledged yet."""
         self._outcomes: list[InfrastructureOutcome] = []
         self._sync_failing = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sync_thread = SyncThread(
+            "ecs-task-sync",
+            self.sync,
+            lambda: self._settings.task_sync_interval_seconds,
+            "ECS tasks",
+        )
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> ECSPlatform:
@@ -165,7 +170,7 @@ class ECSPlatform:
             ) from None
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
-        self._ensure_sync_thread()
+        self._sync_thread.ensure_started()
         with self._lock:
             ready, self._outcomes = self._outcomes, []
         return ready
@@ -174,7 +179,7 @@ class ECSPlatform:
         return ()
 
     def adopt(self) -> Sequence[str]:
-        self._ensure_sync_thread()
+        self._sync_thread.ensure_started()
         cluster = self.cluster or DEFAULT_CLUSTER
         try:
             tasks = self._describe(cluster, self._list(cluster), tags=True)
@@ -238,10 +243,7 @@ class ECSPlatform:
         return "ecs-" + str(uuid.uuid5(uuid.NAMESPACE_URL, scope))
 
     def close(self) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=self._config.request_timeout + 5)
+        self._sync_thread.close(timeout=self._config.request_timeout + 5)
 
     # -- launching ---------------------------------------------------------------------------
 
@@ -400,7 +402,7 @@ class ECSPlatform:
             logger.warning("Could not tag ECS task %s as reported: %s", task_id(arn), exc)
 
     def _track(self, run_id: str, cluster: str, arn: str) -> None:
-        self._ensure_sync_thread()
+        self._sync_thread.ensure_started()
         with self._lock:
             self._tracked[run_id] = _Tracked(run_id, cluster, arn)
 
@@ -452,20 +454,3 @@ class ECSPlatform:
             logger.info("ECS task %s of flow run %s exited 0", task_id(item.task_arn), item.run_id)
         else:
             logger.warning("Flow run %s: %s", item.run_id, outcome.reason)
-
-    def _ensure_sync_thread(self) -> None:
-        with self._lock:
-            if self._thread is not None or self._stop.is_set():
-                return
-            self._thread = threading.Thread(
-                target=self._sync_forever, name="ecs-task-sync", daemon=True
-            )
-            self._thread.start()
-
-    def _sync_forever(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sync()
-            except Exception:  # a bug here must not end monitoring for good
-                logger.exception("Unexpected error while watching ECS tasks")
-            self._stop.wait(self._settings.task_sync_interval_seconds)

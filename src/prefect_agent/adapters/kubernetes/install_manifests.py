@@ -20,12 +20,16 @@ DEFAULT_SHUTDOWN_GRACE: float = attrs.fields(AgentConfig).shutdown_grace_seconds
 IMAGE_REPOSITORY = "prefect-agent"
 APP_LABELS = {"app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/component": "agent"}
 
-# Exactly what KubernetesPlatform calls: list jobs (check, monitoring, adoption), create them,
-# patch the "reported" annotation, delete finished ones; list pods and their events, delete
-# the pods of a cancelled run (with the stop grace period).
+# Exactly what KubernetesPlatform calls: list and watch jobs (check, monitoring, adoption),
+# create them, patch the "reported" annotation, delete finished ones; list and watch pods, list
+# their events, delete the pods of a cancelled run (with the stop grace period).
 RBAC_RULES: tuple[Mapping[str, Any], ...] = (
-    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "list", "patch", "delete"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "delete"]},
+    {
+        "apiGroups": ["batch"],
+        "resources": ["jobs"],
+        "verbs": ["create", "list", "watch", "patch", "delete"],
+    },
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch", "delete"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
 )
 

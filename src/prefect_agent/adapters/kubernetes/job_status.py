@@ -35,6 +35,86 @@ def _get(node: Any, *path: str) -> Any:
     return node
 
 
+def _pick(node: Any, keys: Sequence[str]) -> dict[str, Any]:
+    return {k: node[k] for k in keys if isinstance(node, Mapping) and node.get(k) is not None}
+
+
+def judged_job(job: Mapping[str, Any], annotations: Sequence[str]) -> dict[str, Any]:
+    """The fields of a Job that judging, reporting and cleanup read (a listed Job carries its
+    whole pod template: thousands of them must not be kept whole). Only conditions that hold
+    (status True) are read."""
+    metadata = job.get("metadata") or {}
+    status = job.get("status") or {}
+    kept = {k: v for k, v in (metadata.get("annotations") or {}).items() if k in annotations}
+    trimmed: dict[str, Any] = {"metadata": {"name": metadata.get("name"), "annotations": kept}}
+    spec = _pick(job.get("spec") or {}, ("backoffLimit", "ttlSecondsAfterFinished"))
+    if spec:
+        trimmed["spec"] = spec
+    holding = [
+        _pick(c, ("type", "status", "reason", "message"))
+        for c in status.get("conditions") or ()
+        if c.get("status") == "True"
+    ]
+    trimmed["status"] = {**_pick(status, ("succeeded", "failed")), "conditions": holding}
+    return trimmed
+
+
+_STATE_FIELDS = {
+    "running": (),
+    "waiting": ("reason", "message"),
+    "terminated": ("exitCode", "reason", "signal", "message"),
+}
+
+
+def _container(status: Mapping[str, Any]) -> dict[str, Any]:
+    state = status.get("state") or {}
+    kept: dict[str, Any] = {"name": status.get("name")}
+    if state.get("waiting"):
+        kept["image"] = status.get("image")  # named in a pull error
+    kept["state"] = {
+        key: _pick(state[key], fields) for key, fields in _STATE_FIELDS.items() if state.get(key)
+    }
+    return kept
+
+
+def judged_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a Pod that judging and the run's log lines read: its phase, failure
+    reason, the conditions that do not hold (why it waits) and each container's state."""
+    metadata = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    labels = metadata.get("labels") or {}
+    kept_labels = {k: labels[k] for k in JOB_NAME_LABELS if k in labels}
+    trimmed_metadata: dict[str, Any] = {"name": metadata.get("name"), "labels": kept_labels}
+    if not kept_labels:
+        trimmed_metadata["ownerReferences"] = [
+            _pick(o, ("kind", "name")) for o in metadata.get("ownerReferences") or ()
+        ]
+    trimmed_status: dict[str, Any] = _pick(status, ("phase", "reason", "message"))
+    waiting_for = [
+        _pick(c, ("status", "message"))
+        for c in status.get("conditions") or ()
+        if c.get("status") == "False" and c.get("message")
+    ]
+    if waiting_for:
+        trimmed_status["conditions"] = waiting_for
+    for key in ("initContainerStatuses", "containerStatuses"):
+        if status.get(key):
+            trimmed_status[key] = [_container(c) for c in status[key]]
+    return {"metadata": trimmed_metadata, "status": trimmed_status}
+
+
+def job_of_pod(pod: Mapping[str, Any]) -> str | None:
+    """The name of the Job that made ``pod`` (its job-name label or owner reference)."""
+    labels = _get(pod, "metadata", "labels") or {}
+    for key in JOB_NAME_LABELS:
+        if labels.get(key):
+            return str(labels[key])
+    for owner in _get(pod, "metadata", "ownerReferences") or ():
+        if owner.get("kind") == "Job" and owner.get("name"):
+            return str(owner["name"])
+    return None
+
+
 def job_name_of(job: Mapping[str, Any]) -> str:
     return str(_get(job, "metadata", "name") or "")
 

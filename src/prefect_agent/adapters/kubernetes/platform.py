@@ -1,8 +1,9 @@
-"""The Kubernetes platform: each flow run as a Job, watched by label-selected listings."""
+"""The Kubernetes platform: each flow run as a Job, watched through list-then-watch streams."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import threading
@@ -10,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +28,7 @@ from prefect_agent.adapters.kubernetes.job_naming import (
     OWNER_LABEL,
     REPORTED_ANNOTATION,
     RUN_ANNOTATION,
+    RUN_LABEL,
     label_value,
 )
 from prefect_agent.adapters.kubernetes.job_status import (
@@ -35,7 +38,10 @@ from prefect_agent.adapters.kubernetes.job_status import (
     event_line,
     is_pending,
     job_name_of,
+    job_of_pod,
     judge,
+    judged_job,
+    judged_pod,
     pods_of,
 )
 from prefect_agent.adapters.kubernetes.job_templates import (
@@ -46,7 +52,9 @@ from prefect_agent.adapters.kubernetes.job_templates import (
     parse_template,
     source_refusal,
 )
+from prefect_agent.adapters.kubernetes.object_watch import ObjectWatch
 from prefect_agent.adapters.kubernetes.template_fetch import FetchError, FetchLimits, fetch
+from prefect_agent.adapters.sync_thread import SyncThread
 from prefect_agent.domain.agent_config import AgentConfig, split_credentials
 from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavailable
 from prefect_agent.domain.flow_run import FlowRun
@@ -65,10 +73,13 @@ logger = logging.getLogger(__name__)
 
 CREATE_ATTEMPTS = 3
 INFRA_LOG_NAME = "k8s-infra"
+"""The log name of pod events in a run's logs (the name Prefect 1 used)."""
 LEGACY_SWEEP_SECONDS = 60.0
 """How often jobs left by Prefect 1.4.1 agents are looked for (1.4.1 cleaned up every 60 s)."""
-"""The log name of pod events in a run's logs (the name Prefect 1 used)."""
-"""Events kept per job for its logs; a crash-looping pod must not grow memory without bound."""
+EVENTS_REFRESH_SECONDS = 60.0
+"""How often the events of a job still pending are read again when none of its objects
+changed (a scheduler's repeated FailedScheduling changes no pod)."""
+KEPT_ANNOTATIONS = (RUN_ANNOTATION, REPORTED_ANNOTATION)
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -79,7 +90,9 @@ class _Tracked:
 
     run_id: str
     pending_since: float | None = None
-    seen_events: set[str] = attrs.field(factory=set)
+    events_read_at: float | None = None
+    seen_events: set[str] | None = None
+    """Keys of the events already logged; made at the first (most jobs never have one)."""
 
 
 def _wall_clock() -> datetime:
@@ -110,6 +123,8 @@ def _check_api_credentials(config: AgentConfig, settings: KubernetesSettings) ->
             key="cloud.api",
             value=config.api_display,
         )
+
+
 def _finished(job: Mapping[str, Any]) -> bool:
     status = job.get("status") or {}
     return bool(status.get("succeeded") or status.get("failed")) or any(
@@ -126,10 +141,14 @@ def _body(response: Any) -> dict[str, Any]:
 class KubernetesPlatform:
     """Implements the ``Platform`` port with batch/v1 Jobs in one namespace.
 
-    A background thread lists this agent's jobs and their pods (two label-selected calls per
-    interval however many jobs run), turns finished or hopeless jobs into outcomes, writes the
-    pod events and container states into the outcome's details, and deletes finished jobs by
-    the cleanup policy. Only jobs labelled with this agent's owner value are ever touched.
+    Two ``ObjectWatch`` threads keep a copy of this agent's jobs and pods (a paged listing,
+    then a watch stream resumed from its resource version; a listing again only after 410
+    Gone), so monitoring costs requests and bytes by changes, not by jobs. A sync thread
+    judges, every ``job_sync_interval_seconds``, the jobs whose objects changed (and those
+    still pending, for the deadline) without calling the API, turns finished or hopeless jobs
+    into outcomes, writes the pod events and container states into the outcome's details,
+    and deletes finished jobs by the cleanup policy. Only jobs labelled with this agent's
+    owner value are ever touched.
     """
 
     def __init__(
@@ -169,8 +188,36 @@ class KubernetesPlatform:
         self._event_logs: list[RunLog] = []
         self._sync_failing = False
         self._next_legacy_sweep: float | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sync_thread = SyncThread(
+            "kubernetes-job-sync",
+            self.sync,
+            lambda: self._settings.job_sync_interval_seconds,
+            "Kubernetes jobs",
+        )
+        self._stop = self._sync_thread.stopped
+        namespace = self._settings.namespace
+        self._dirty: set[str] = set()
+        """Jobs whose Job or pods changed since the last pass."""
+        self._kept: set[str] = set()
+        """Reported jobs the cleanup policy keeps for now (a failed job's TTL)."""
+        self._deleting: set[str] = set()
+        self._pods_by_job: dict[str, set[str]] = {}
+        self._jobs = ObjectWatch(
+            "jobs",
+            partial(self._batch.list_namespaced_job, namespace, label_selector=self._selector),
+            self._trim_job,
+            self._job_changed,
+            timeout=self._timeout,
+            stopped=self._stop,
+        )
+        self._pods = ObjectWatch(
+            "pods",
+            partial(self._core.list_namespaced_pod, namespace, label_selector=self._selector),
+            self._trim_pod,
+            self._pod_changed,
+            timeout=self._timeout,
+            stopped=self._stop,
+        )
         if urlsplit(config.api).hostname in LOOPBACK_HOSTS:
             logger.warning(
                 "The Prefect API address %s is this machine's loopback: flow-run pods cannot "
@@ -219,16 +266,18 @@ class KubernetesPlatform:
                 f"Job: {'; '.join(f'{path}: unknown field' for path in unknown)}"
             )
         name = job["metadata"]["name"]
-        self._ensure_sync_thread()
+        self._ensure_watching()
         with self._lock:
             self._tracked.setdefault(name, _Tracked(run.id, pending_since=self._monotonic()))
         secret = spec.api_key.reveal() if spec.api_key else ""
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 # A plain dict body is validated by the client against V1Job all the same.
+                # The answer is not read into a V1Job: the create is all a launch needs.
                 self._batch.create_namespaced_job(
                     self._settings.namespace,
                     job,  # type: ignore[arg-type]
+                    _preload_content=False,
                     _request_timeout=self._timeout,
                 )
                 logger.info("Created job %s for flow run %s", name, run.id)
@@ -269,7 +318,7 @@ class KubernetesPlatform:
         return ready
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
-        self._ensure_sync_thread()
+        self._ensure_watching()
         with self._lock:
             ready, self._outcomes = self._outcomes, []
         return ready
@@ -277,16 +326,18 @@ class KubernetesPlatform:
     def adopt(self) -> Sequence[str]:
         """Watch this agent's jobs whose outcome no agent had acknowledged (the annotation is
         written only then), finished or not: the sync thread reports those that ended."""
-        self._ensure_sync_thread()
         try:
-            jobs = self._list_jobs()
+            # The listing seeds the watched copy: the watch thread resumes from its version.
+            self._jobs.relist()
         except (ApiException, urllib3.exceptions.HTTPError) as exc:
             # Not fatal: the sync thread watches every job of this agent once the API answers.
             logger.warning("Could not list this agent's jobs to adopt them: %s", exc)
             return []
+        finally:
+            self._ensure_watching()
         adopted = []
         with self._lock:
-            for job in jobs:
+            for job in self._jobs.values():
                 name = job_name_of(job)
                 annotations = job["metadata"].get("annotations") or {}
                 run_id = annotations.get(RUN_ANNOTATION)
@@ -299,9 +350,11 @@ class KubernetesPlatform:
         """Delete the run's Job (propagation Foreground) and its pods (with
         ``stop_grace_seconds`` when set: SIGTERM, then SIGKILL after it); the end is reported
         as an outcome at once, since a deleted Job tells nothing more."""
+        # Selected by the run's label: a few objects, however many jobs this agent has.
+        selector = f"{self._selector},{RUN_LABEL}={label_value(run_id)}"
         try:
-            jobs = self._list_jobs()
-            pods = self._list_pods()
+            jobs = self._list(self._batch.list_namespaced_job, selector)
+            pods = self._list(self._core.list_namespaced_pod, selector)
         except (ApiException, urllib3.exceptions.HTTPError) as exc:
             raise PlatformUnavailable(f"could not list this agent's jobs: {exc}") from None
         stopped = []
@@ -376,50 +429,99 @@ class KubernetesPlatform:
 
     def close(self) -> None:
         self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=self._timeout + 5)
+        self._jobs.close()
+        self._pods.close()
+        self._sync_thread.close(timeout=self._timeout + 5)
 
     # -- monitoring --------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """One pass: list jobs and pods, report what ended, clean up. Never raises."""
+        """One pass: judge the jobs that changed, report what ended, clean up. Never raises.
+        Before the watch threads run (a caller's pass), the jobs and pods are listed first."""
         with self._sync_lock:  # the thread and a caller must not report one job twice
             self._sync()
 
     def _sync(self) -> None:
-        try:
-            jobs = self._list_jobs()
-            pods = self._list_pods()
-        except (ApiException, urllib3.exceptions.HTTPError) as exc:
-            if not self._sync_failing:
-                logger.warning("Could not list this agent's jobs and pods: %s", exc)
-            self._sync_failing = True
-            return
-        if self._sync_failing:
-            logger.info("Listing this agent's jobs works again")
-        self._sync_failing = False
-        self._sweep_legacy_jobs()
-        present = set()
-        for job in jobs:
-            name = job_name_of(job)
-            present.add(name)
+        if not self._jobs.running:
             try:
-                self._sync_job(job, pods_of(job, pods))
+                self._jobs.relist()
+                self._pods.relist()
+            except (ApiException, urllib3.exceptions.HTTPError) as exc:
+                if not self._sync_failing:
+                    logger.warning("Could not list this agent's jobs and pods: %s", exc)
+                self._sync_failing = True
+                return
+            if self._sync_failing:
+                logger.info("Listing this agent's jobs works again")
+            self._sync_failing = False
+        elif not (self._jobs.synced.is_set() and self._pods.synced.is_set()):
+            return  # the watch threads have not listed yet
+        self._sweep_legacy_jobs()
+        with self._lock:
+            changed, self._dirty = self._dirty, set()
+            pending = {n for n, t in self._tracked.items() if t.pending_since is not None}
+            names = changed | pending | self._kept
+        for name in sorted(names):
+            job = self._jobs.get(name)
+            if job is None:
+                continue  # not seen yet (just created) or gone (forgotten on its deletion)
+            with self._lock:
+                pod_names = sorted(self._pods_by_job.get(name, ()))
+            pods = [pod for pod in map(self._pods.get, pod_names) if pod is not None]
+            try:
+                self._sync_job(job, pods, changed=name in changed)
             except (ApiException, urllib3.exceptions.HTTPError) as exc:
                 logger.warning("Could not handle job %s: %s", name, exc)
-        with self._lock:
-            # Jobs gone from the cluster (deleted by us, a user or a TTL) need no memory.
-            for name in set(self._tracked) - present:
-                del self._tracked[name]
-            self._reported &= present
 
-    def _sync_job(self, job: dict[str, Any], pods: list[Mapping[str, Any]]) -> None:
+    def _trim_job(self, job: Mapping[str, Any]) -> dict[str, Any] | None:
+        return judged_job(job, KEPT_ANNOTATIONS) if self._owned(job) else None
+
+    def _trim_pod(self, pod: Mapping[str, Any]) -> dict[str, Any] | None:
+        return judged_pod(pod) if self._owned(pod) else None
+
+    def _job_changed(
+        self, name: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
+        with self._lock:
+            if new is not None:
+                self._dirty.add(name)
+                return
+            # Gone from the cluster (deleted by us, a user or a TTL): no memory of it is kept.
+            self._tracked.pop(name, None)
+            self._reported.discard(name)
+            self._kept.discard(name)
+            self._deleting.discard(name)
+            self._dirty.discard(name)
+
+    def _pod_changed(
+        self, name: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
+        job = job_of_pod(new or old or {})
+        if job is None:
+            return
+        with self._lock:
+            if new is None:
+                names = self._pods_by_job.get(job, set())
+                names.discard(name)
+                if not names:
+                    self._pods_by_job.pop(job, None)
+            else:
+                self._pods_by_job.setdefault(job, set()).add(name)
+            self._dirty.add(job)
+
+    def _sync_job(
+        self, job: dict[str, Any], pods: Sequence[Mapping[str, Any]], *, changed: bool
+    ) -> None:
         name = job_name_of(job)
         annotations = job["metadata"].get("annotations") or {}
         run_id = annotations.get(RUN_ANNOTATION)
         if REPORTED_ANNOTATION in annotations or name in self._reported or not run_id:
-            self._clean_up(job, annotations.get(REPORTED_ANNOTATION))
+            wait = self._clean_up(job, annotations.get(REPORTED_ANNOTATION))
+            with self._lock:
+                if wait:
+                    self._kept.add(name)
+                else:
+                    self._kept.discard(name)
             return
         now = self._monotonic()
         with self._lock:
@@ -439,7 +541,13 @@ class KubernetesPlatform:
         troubled = [
             p for p in pods if (p.get("status") or {}).get("phase") in (None, "Pending", "Failed")
         ]
-        if troubled or (verdict is not None and not verdict.succeeded):
+        due = (
+            changed
+            or tracked.events_read_at is None
+            or now - tracked.events_read_at >= EVENTS_REFRESH_SECONDS
+        )
+        if due and (troubled or (verdict is not None and not verdict.succeeded)):
+            tracked.events_read_at = now
             self._collect_events(tracked, troubled or pods)
         if verdict is not None:
             self._report(job, tracked, verdict, pods)
@@ -449,7 +557,7 @@ class KubernetesPlatform:
         job: dict[str, Any],
         tracked: _Tracked,
         verdict: Verdict,
-        pods: list[Mapping[str, Any]],
+        pods: Sequence[Mapping[str, Any]],
     ) -> None:
         name = job_name_of(job)
         # Pod events already went to the run's logs as they happened (infrastructure_logs).
@@ -465,7 +573,8 @@ class KubernetesPlatform:
             self._outcomes.append(attrs.evolve(outcome, ended_at=self._wall_clock()))
             self._reported.add(name)
             self._tracked.pop(name, None)
-            self._unacknowledged[tracked.run_id] = (job, verdict)
+            # A copy: acknowledge() marks it, and the watched copy must only follow the API.
+            self._unacknowledged[tracked.run_id] = (copy.deepcopy(job), verdict)
         if verdict.succeeded:
             logger.info("Job %s of flow run %s completed", name, tracked.run_id)
         else:
@@ -505,6 +614,8 @@ class KubernetesPlatform:
             with self._lock:
                 for event in events:
                     key = event_key(event)
+                    if tracked.seen_events is None:
+                        tracked.seen_events = set()
                     if key not in tracked.seen_events:
                         tracked.seen_events.add(key)
                         self._event_logs.append(
@@ -541,12 +652,13 @@ class KubernetesPlatform:
                 logger.info("Deleting finished job %s left by a Prefect 1 agent", job_name_of(job))
                 self._delete(job_name_of(job))
 
-    def _clean_up(self, job: Mapping[str, Any], reported_at: str | None) -> None:
-        """Delete a finished job of this agent when the policy says so."""
+    def _clean_up(self, job: Mapping[str, Any], reported_at: str | None) -> bool:
+        """Delete a finished job of this agent when the policy says so; True while the
+        policy keeps it for a while (a failed job's TTL), so later passes look again."""
         if not self._settings.delete_finished_jobs or reported_at is None:
-            return
+            return False
         if (job.get("spec") or {}).get("ttlSecondsAfterFinished") is not None:
-            return  # Kubernetes' TTL controller deletes it
+            return False  # Kubernetes' TTL controller deletes it
         verdict_ok = (
             any(
                 c.get("type") == "Complete" and c.get("status") == "True"
@@ -560,8 +672,9 @@ class KubernetesPlatform:
             except ValueError:
                 age = float("inf")
             if age < self._settings.failed_job_ttl_seconds:
-                return
+                return True
         self._delete(job_name_of(job))
+        return False
 
     # -- API calls ---------------------------------------------------------------------------
 
@@ -570,30 +683,26 @@ class KubernetesPlatform:
         # a proxy that ignores selectors must never make us touch another agent's job).
         return ((item.get("metadata") or {}).get("labels") or {}).get(OWNER_LABEL) == self.owner
 
-    def _list_jobs(self, limit: int | None = None) -> list[dict[str, Any]]:
-        # resourceVersion 0 lets the API server answer from its watch cache instead of etcd;
-        # a slightly old view is fine for monitoring (the reported set covers the gap).
-        kwargs: dict[str, Any] = {"limit": limit} if limit else {"resource_version": "0"}
-        response = self._batch.list_namespaced_job(
+    def _list_jobs(self, limit: int) -> list[dict[str, Any]]:
+        return self._list(self._batch.list_namespaced_job, self._selector, limit=limit)
+
+    def _list(
+        self, lister: Callable[..., Any], selector: str, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        response = lister(
             self._settings.namespace,
-            label_selector=self._selector,
+            label_selector=selector,
             _preload_content=False,
             _request_timeout=self._timeout,
             **kwargs,
         )
-        return [job for job in _body(response).get("items") or () if self._owned(job)]
-
-    def _list_pods(self) -> list[dict[str, Any]]:
-        response = self._core.list_namespaced_pod(
-            self._settings.namespace,
-            label_selector=self._selector,
-            resource_version="0",
-            _preload_content=False,
-            _request_timeout=self._timeout,
-        )
-        return [pod for pod in _body(response).get("items") or () if self._owned(pod)]
+        return [item for item in _body(response).get("items") or () if self._owned(item)]
 
     def _delete(self, name: str, *, propagation: str = "Background") -> None:
+        with self._lock:
+            if name in self._deleting:
+                return  # asked already; its DELETED event forgets it
+            self._deleting.add(name)
         try:
             self._batch.delete_namespaced_job(
                 name,
@@ -709,19 +818,10 @@ class KubernetesPlatform:
             raise LaunchError(refusal)
         return template
 
-    def _ensure_sync_thread(self) -> None:
+    def _ensure_watching(self) -> None:
         with self._lock:
-            if self._thread is not None or self._stop.is_set():
+            if self._stop.is_set():
                 return
-            self._thread = threading.Thread(
-                target=self._sync_forever, name="kubernetes-job-sync", daemon=True
-            )
-            self._thread.start()
-
-    def _sync_forever(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sync()
-            except Exception:  # a bug here must not end monitoring for good
-                logger.exception("Unexpected error while watching Kubernetes jobs")
-            self._stop.wait(self._settings.job_sync_interval_seconds)
+            self._jobs.start()
+            self._pods.start()
+        self._sync_thread.ensure_started()

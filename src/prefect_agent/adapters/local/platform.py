@@ -483,6 +483,8 @@ def _outcome_from(run_id: str, verdict: Mapping[str, Any]) -> InfrastructureOutc
     except (KeyError, TypeError, ValueError) as exc:
         logger.warning("Ignoring the unreadable verdict of flow run %s: %s", run_id, exc)
         return None
+
+
 def base_environment(
     agent_environment: Mapping[str, str], working_dir: str | None, import_paths: Iterable[str]
 ) -> dict[str, str]:

@@ -17,6 +17,7 @@ from google.auth import exceptions as auth_exceptions
 from google.cloud.aiplatform_v1.services.job_service import JobServiceClient
 from google.cloud.aiplatform_v1.types import CustomJob
 
+from prefect_agent.adapters.sync_thread import SyncThread
 from prefect_agent.adapters.vertex.custom_job import (
     OWNER_LABEL,
     RUN_LABEL,
@@ -88,8 +89,12 @@ class VertexPlatform:
         """Ended jobs whose outcome was reported but not acknowledged yet."""
         self._outcomes: list[InfrastructureOutcome] = []
         self._sync_failing = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sync_thread = SyncThread(
+            "vertex-job-sync",
+            self.sync,
+            lambda: self._settings.job_sync_interval_seconds,
+            "Vertex AI jobs",
+        )
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> VertexPlatform:
@@ -158,7 +163,7 @@ class VertexPlatform:
         return Launched(run.id, console_url(job.name))
 
     def outcomes(self) -> Sequence[InfrastructureOutcome]:
-        self._ensure_sync_thread()
+        self._sync_thread.ensure_started()
         with self._lock:
             ready, self._outcomes = self._outcomes, []
         return ready
@@ -169,7 +174,7 @@ class VertexPlatform:
     def adopt(self) -> Sequence[str]:
         """Watch this agent's running jobs and its ended jobs whose outcome no agent had
         acknowledged (those still exist and carry the verdict label)."""
-        self._ensure_sync_thread()
+        self._sync_thread.ensure_started()
         try:
             jobs = self._jobs(f'labels.{OWNER_LABEL}="{self.owner}"', active_only=False)
         except (api_exceptions.GoogleAPIError, *UNREACHABLE) as exc:
@@ -233,10 +238,7 @@ class VertexPlatform:
         return "vertex-" + str(uuid.uuid5(uuid.NAMESPACE_URL, scope))
 
     def close(self) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=self._timeout + 5)
+        self._sync_thread.close(timeout=self._timeout + 5)
 
     # -- Vertex calls ------------------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class VertexPlatform:
         return f"Vertex AI refused the custom job of flow run {run_id}: {message}"
 
     def _track(self, run_id: str, name: str) -> None:
-        self._ensure_sync_thread()
+        self._sync_thread.ensure_started()
         with self._lock:
             self._tracked[run_id] = _Tracked(run_id, name)
 
@@ -303,20 +305,3 @@ class VertexPlatform:
             logger.info("Vertex AI job %s of flow run %s succeeded", job_id(item.name), item.run_id)
         else:
             logger.warning("Flow run %s: %s", item.run_id, outcome.reason)
-
-    def _ensure_sync_thread(self) -> None:
-        with self._lock:
-            if self._thread is not None or self._stop.is_set():
-                return
-            self._thread = threading.Thread(
-                target=self._sync_forever, name="vertex-job-sync", daemon=True
-            )
-            self._thread.start()
-
-    def _sync_forever(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sync()
-            except Exception:  # a bug here must not end monitoring for good
-                logger.exception("Unexpected error while watching Vertex AI jobs")
-            self._stop.wait(self._settings.job_sync_interval_seconds)

@@ -120,9 +120,11 @@ def test_the_role_grants_only_what_the_agent_uses() -> None:
     assert granted == {
         ("batch", "jobs", "create"),
         ("batch", "jobs", "list"),
+        ("batch", "jobs", "watch"),  # monitoring: list, then watch from the listed version
         ("batch", "jobs", "patch"),
         ("batch", "jobs", "delete"),
         ("", "pods", "list"),
+        ("", "pods", "watch"),
         ("", "pods", "delete"),  # a cancelled run's pods, with the stop grace period
         ("", "events", "list"),
     }
