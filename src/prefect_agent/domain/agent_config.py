@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import attrs
 
 from prefect_agent.domain.agent_address import AgentAddress
+from prefect_agent.domain.command_line import command_words
 from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.frozen import frozen_map, unique
@@ -120,18 +121,6 @@ def _secret(value: Secret | str | None) -> Secret | None:
     return value if isinstance(value, Secret) else Secret(value)
 
 
-def _command(value: object) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        import shlex
-
-        return tuple(shlex.split(value))
-    if isinstance(value, (list, tuple)):
-        return tuple(str(part) for part in value)
-    raise ValueError(f"flow_run_command must be a string or a list of strings, not {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class AgentConfig:
     """One agent's whole configuration. Invalid values raise ``ValueError`` naming the field.
@@ -228,7 +217,7 @@ class AgentConfig:
     """How many launches may be in progress at once (not how many runs may run)."""
     flow_run_command: tuple[str, ...] | None = attrs.field(
         default=None,
-        converter=_command,
+        converter=command_words,
         metadata={
             "help": "The command flow runs are launched with (default: prefect execute flow-run)."
         },
