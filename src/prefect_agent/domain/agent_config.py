@@ -82,10 +82,19 @@ def without_credentials(url: str) -> str:
     return f"{head}{rest}" if credentials else url
 
 
-def masked_url(url: str) -> str:
-    """``url`` with its credentials replaced by the mask (reprs show where, never who)."""
-    head, credentials, rest = split_credentials(url)
-    return f"{head}{MASK}@{rest}" if credentials else url
+def masked_url(text: str, *, keep_user: bool = False) -> str:
+    """``text`` with the credentials of a ``scheme://user:password@host`` address replaced by
+    the mask: all of them (reprs show where, never who), or with ``keep_user`` only the
+    password, a user name standing alone being masked too (often a token). Text that is not
+    an address (a label like team@corp) stays as it is."""
+    if "://" not in text:
+        return text
+    head, credentials, rest = split_credentials(text)
+    if not credentials:
+        return text
+    user, colon, _ = credentials.partition(":")
+    shown = f"{user}:{MASK}" if colon and keep_user else MASK
+    return f"{head}{shown}@{rest}"
 
 
 def masked_url_repr(url: str) -> str:
