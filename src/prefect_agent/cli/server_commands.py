@@ -13,6 +13,7 @@ import click
 from prefect_agent import extras
 from prefect_agent.cli.failure import fail
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, server
+from prefect_agent.domain.log_levels import FLAG_LOG_LEVELS
 from prefect_agent.extras import MissingExtra
 from prefect_agent.server.request_limits import ConnectionLimits, QueryLimits, default_of
 
@@ -127,7 +128,7 @@ def _limit_options(command: Any) -> Any:
     "--log-level",
     default="INFO",
     show_default=True,
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    type=click.Choice(FLAG_LOG_LEVELS, case_sensitive=False),
 )
 @click.option(
     "--api-key",

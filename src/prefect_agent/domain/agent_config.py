@@ -14,6 +14,7 @@ from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.frozen import frozen_map, unique
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
+from prefect_agent.domain.log_levels import LOG_LEVELS
 from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.output_lines import address_secrets
 from prefect_agent.domain.platform_kind import PlatformKind
@@ -31,7 +32,6 @@ PlatformSettings = (
     LocalSettings | DockerSettings | KubernetesSettings | ECSSettings | VertexSettings
 )
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BACKENDS = ("server", "cloud")
 DEFAULT_API = {"server": "http://localhost:4200", "cloud": "https://api.prefect.io"}
 

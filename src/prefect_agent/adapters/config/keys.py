@@ -37,13 +37,11 @@ from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
+from prefect_agent.domain.log_levels import FLAG_LOG_LEVELS
 from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import Secret
 from prefect_agent.domain.vertex_settings import VertexSettings
-
-LOG_LEVEL_CHOICES = ("DEBUG", "INFO", "WARNING", "ERROR")
-"""The ``--log-level`` choices of 1.4.1 (CRITICAL is accepted from files and the environment)."""
 
 
 class _NoDefault:
@@ -205,7 +203,7 @@ PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
     (Section.AGENT, "log_level"): Prefect1Name(
         key="cloud.agent.level",
         flag=FlagSpec("--log-level", metavar="[DEBUG|INFO|WARNING|ERROR]"),
-        choices=LOG_LEVEL_CHOICES,
+        choices=FLAG_LOG_LEVELS,
     ),
     (Section.AGENT, "flow_log_level"): Prefect1Name(
         key="logging.level",
