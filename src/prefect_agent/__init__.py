@@ -25,7 +25,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _FACADES:
-        from prefect_agent import bootstrap
+        from prefect_agent import facades
 
-        return getattr(bootstrap, name)
+        return getattr(facades, name)
     raise AttributeError(f"module 'prefect_agent' has no attribute {name!r}")

@@ -199,6 +199,7 @@ def test_a_container_printing_the_key_and_failing_leaks_it_nowhere(
     docker_engine: Any, agent_name: str
 ) -> None:
     from prefect_agent import bootstrap
+    from prefect_agent.bootstrap import AdapterOverrides
 
     key, password = "pcu_docker_leak_0123456789", "hunter2-docker"
     script = 'echo "key=$PREFECT__CLOUD__API_KEY api=$PREFECT__CLOUD__API"; exit 5'
@@ -218,7 +219,9 @@ def test_a_container_printing_the_key_and_failing_leaks_it_nowhere(
     )
     clock = FakeClock()
     source = InMemoryRunSource(clock=clock)
-    agent = bootstrap.build_agent(config, source=source, platform=platform, clock=clock)
+    agent = bootstrap.build_agent(
+        config, AdapterOverrides(source=source, platform=platform, clock=clock)
+    )
     agent.register()
     run_id = source.add_run(run_config=DockerRun(image=BUSYBOX))
     step_until(agent, source, run_id, "Failed")

@@ -114,9 +114,7 @@ def test_cancel_stops_the_task(
     other = api.create_run(labels=["ecs"], run_config=prefect1.run_config("ECSRun()"))
     agent = ecs_agent(api, moto, tmp_path)
     try:
-        agent.eventually(
-            lambda: moto.tasks_of(victim) and moto.tasks_of(other), "both runs' tasks"
-        )
+        agent.eventually(lambda: moto.tasks_of(victim) and moto.tasks_of(other), "both runs' tasks")
         set_states(api, [victim], made)
 
         def stopped_and_acknowledged() -> bool:

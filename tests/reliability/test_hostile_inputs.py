@@ -26,6 +26,7 @@ from prefect_agent import bootstrap
 from prefect_agent.adapters.graphql.run_source import GraphQLRunSource
 from prefect_agent.adapters.health.server import HttpHealthReporter
 from prefect_agent.adapters.system.clock import SystemClock
+from prefect_agent.bootstrap import AdapterOverrides
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.kubernetes_settings import DEFAULT_RUN_TEMPLATE_URLS, KubernetesSettings
 from prefect_agent.server.testing import RunningServer
@@ -155,7 +156,7 @@ def test_hostile_run_configs_templates_and_pokes(
         platform = KubernetesPlatform(config, emulator.api_client())
         source = GraphQLRunSource.from_config(config)
         agent = bootstrap.build_agent(
-            config, source=source, platform=platform, clock=clock, health=health
+            config, AdapterOverrides(source=source, platform=platform, clock=clock, health=health)
         )
         agent_box.append(agent)
         jobs = JobController(emulator.api_client())

@@ -135,7 +135,7 @@ def test_a_registered_schedule_gets_its_next_runs_and_they_run(
     assert all(b - a == timedelta(minutes=1) for a, b in itertools.pairwise(starts[1:]))
     assert runs[0]["parameters"] == {"x": 3}
     # The scheduler's next passes create nothing twice.
-    assert Scheduler(api.store).run_once() == 0
+    assert Scheduler(api.store).sweep() == 0
     assert len(api.graphql(SCHEDULED_RUNS, {"id": flow_id})["flow_run"]) == 10
 
     # A flow process started before its run's time ends at once: start it when due.
@@ -151,7 +151,7 @@ def test_a_registered_schedule_gets_its_next_runs_and_they_run(
     assert flag["set_schedule_inactive"]["success"] is True
     left = api.graphql(SCHEDULED_RUNS, {"id": flow_id})["flow_run"]
     assert [r["id"] for r in left] == [runs[0]["id"]]  # the runs not started are gone
-    assert Scheduler(api.store).run_once() == 0
+    assert Scheduler(api.store).sweep() == 0
     api.graphql(
         "mutation($input: set_schedule_active_input!) { set_schedule_active(input: $input)"
         " { success } }",

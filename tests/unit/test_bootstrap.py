@@ -1,4 +1,4 @@
-"""The composition root: facades, layered start-up, adapter selection, signals."""
+"""The composition root (adapter selection, layered start-up, signals) and the facades."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from prefect_agent import bootstrap
+from prefect_agent import bootstrap, effective_config, facades
 from prefect_agent.adapters.system.clock import SystemClock
+from prefect_agent.bootstrap import AdapterOverrides
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.errors import ConfigError
@@ -29,38 +30,38 @@ NO_FILE = {"PREFECT__USER_CONFIG_PATH": "/nonexistent/config.toml"}
 def test_facades_are_importable_from_the_package() -> None:
     from prefect_agent import DockerAgent, KubernetesAgent, LocalAgent
 
-    assert LocalAgent is bootstrap.LocalAgent
-    assert DockerAgent is bootstrap.DockerAgent
-    assert KubernetesAgent is bootstrap.KubernetesAgent
+    assert LocalAgent is facades.LocalAgent
+    assert DockerAgent is facades.DockerAgent
+    assert KubernetesAgent is facades.KubernetesAgent
 
 
 def test_local_agent_adds_the_host_name_label_last() -> None:
     # Prefect 1.4.1 keeps constructor labels in their order and appends the host name.
-    agent = bootstrap.LocalAgent(labels=["b", "a"], environ=NO_FILE)
+    agent = facades.LocalAgent(labels=["b", "a"], environ=NO_FILE)
     assert agent.labels == ["b", "a", socket.gethostname()]
 
 
 def test_local_agent_without_host_name_label() -> None:
-    agent = bootstrap.LocalAgent(labels=["b", "a"], hostname_label=False, environ=NO_FILE)
+    agent = facades.LocalAgent(labels=["b", "a"], hostname_label=False, environ=NO_FILE)
     assert agent.labels == ["b", "a"]
 
 
 def test_host_name_label_is_not_added_twice() -> None:
-    agent = bootstrap.LocalAgent(labels=[socket.gethostname()], environ=NO_FILE)
+    agent = facades.LocalAgent(labels=[socket.gethostname()], environ=NO_FILE)
     assert agent.labels == [socket.gethostname()]
 
 
 def test_docker_desktop_host_name_becomes_its_address(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bootstrap.socket, "gethostname", lambda: "docker-desktop")
-    monkeypatch.setattr(bootstrap.socket, "gethostbyname", lambda name: "192.168.65.3")
-    assert bootstrap.LocalAgent(environ=NO_FILE).labels == ["192.168.65.3"]
+    monkeypatch.setattr(effective_config.socket, "gethostname", lambda: "docker-desktop")
+    monkeypatch.setattr(effective_config.socket, "gethostbyname", lambda name: "192.168.65.3")
+    assert facades.LocalAgent(environ=NO_FILE).labels == ["192.168.65.3"]
 
 
 def test_arguments_win_over_environment_and_file(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text('[cloud.agent]\nname = "file-name"\nlabels = ["from-file"]\nlevel = "ERROR"\n')
     environ = {"PREFECT__USER_CONFIG_PATH": str(path), "PREFECT__CLOUD__AGENT__NAME": "env-name"}
-    agent = bootstrap.LocalAgent(name="arg-name", hostname_label=False, environ=environ)
+    agent = facades.LocalAgent(name="arg-name", hostname_label=False, environ=environ)
     assert agent.name == "arg-name"
     assert agent.labels == ["from-file"]  # no labels given: config decides, as in 1.4.1
     assert agent.config.log_level == "ERROR"
@@ -73,13 +74,13 @@ def test_empty_labels_and_env_vars_fall_back_to_configuration() -> None:
         "PREFECT__CLOUD__AGENT__LABELS": '["cfg"]',
         "PREFECT__CLOUD__AGENT__ENV_VARS": '{"A": "1"}',
     }
-    agent = bootstrap.LocalAgent(labels=[], env_vars={}, hostname_label=False, environ=environ)
+    agent = facades.LocalAgent(labels=[], env_vars={}, hostname_label=False, environ=environ)
     assert agent.labels == ["cfg"]
     assert agent.env_vars == {"A": "1"}
 
 
 def test_common_constructor_arguments() -> None:
-    agent = bootstrap.LocalAgent(
+    agent = facades.LocalAgent(
         agent_config_id="cfg-1",
         name="n",
         env_vars={"X": "1"},
@@ -102,13 +103,13 @@ def test_common_constructor_arguments() -> None:
 
 def test_no_cloud_logs_false_turns_logs_on_over_the_environment() -> None:
     environ = {**NO_FILE, "PREFECT__CLOUD__SEND_FLOW_RUN_LOGS": "false"}
-    assert bootstrap.LocalAgent(environ=environ).config.send_flow_run_logs is False
-    agent = bootstrap.LocalAgent(no_cloud_logs=False, environ=environ)
+    assert facades.LocalAgent(environ=environ).config.send_flow_run_logs is False
+    agent = facades.LocalAgent(no_cloud_logs=False, environ=environ)
     assert agent.config.send_flow_run_logs is True
 
 
 def test_any_setting_by_field_name() -> None:
-    agent = bootstrap.LocalAgent(
+    agent = facades.LocalAgent(
         api="http://server:4200",
         api_key="k",
         flow_run_command="python -m prefect execute flow-run",
@@ -121,17 +122,17 @@ def test_any_setting_by_field_name() -> None:
 
 def test_unknown_argument_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="argument namespace: namespace: unknown setting"):
-        bootstrap.LocalAgent(namespace="x", environ=NO_FILE)
+        facades.LocalAgent(namespace="x", environ=NO_FILE)
 
 
 def test_bad_argument_is_a_config_error_naming_it() -> None:
     with pytest.raises(ConfigError) as caught:
-        bootstrap.LocalAgent(agent_address="localhost:8080", environ=NO_FILE)
+        facades.LocalAgent(agent_address="localhost:8080", environ=NO_FILE)
     assert str(caught.value).startswith("argument agent_address: cloud.agent.agent_address: ")
 
 
 def test_docker_agent_arguments() -> None:
-    agent = bootstrap.DockerAgent(
+    agent = facades.DockerAgent(
         base_url="tcp://docker:2375",
         no_pull=True,
         volumes=["/a:/b"],
@@ -159,14 +160,14 @@ def test_docker_agent_reads_the_prefect1_context_keys() -> None:
         "PREFECT__CONTEXT__BASE_URL": "unix:///d.sock",
         "PREFECT__CONTEXT__NO_PULL": "true",
     }
-    platform = bootstrap.DockerAgent(environ=environ).config.platform
+    platform = facades.DockerAgent(environ=environ).config.platform
     assert isinstance(platform, DockerSettings)
     assert platform.base_url == "unix:///d.sock" and platform.no_pull is True
 
 
 def test_kubernetes_agent_arguments_and_environment() -> None:
     environ = {**NO_FILE, "NAMESPACE": "from-env", "DELETE_FINISHED_JOBS": "False"}
-    agent = bootstrap.KubernetesAgent(
+    agent = facades.KubernetesAgent(
         service_account_name="sa",
         image_pull_secrets=["regcred"],
         job_template_path="/t.yaml",
@@ -182,9 +183,7 @@ def test_kubernetes_agent_arguments_and_environment() -> None:
     assert platform.image_pull_secrets == ("regcred",)
     assert platform.job_template_path == "/t.yaml"
     assert platform.volume_mounts[0]["mountPath"] == "/v"
-    explicit = bootstrap.KubernetesAgent(
-        namespace="ns", delete_finished_jobs=False, environ=NO_FILE
-    )
+    explicit = facades.KubernetesAgent(namespace="ns", delete_finished_jobs=False, environ=NO_FILE)
     assert explicit.config.platform.namespace == "ns"
     assert explicit.config.platform.delete_finished_jobs is False
 
@@ -193,12 +192,11 @@ def test_start_runs_the_agent_with_injected_ports() -> None:
     source = InMemoryRunSource(clock=SystemClock())
     platform = FakePlatform()
     run_id = source.add_run(labels=["x"])
-    agent = bootstrap.LocalAgent(
+    agent = facades.LocalAgent(
         labels=["x"],
         hostname_label=False,
         max_polls=1,
-        source=source,
-        platform=platform,
+        overrides=AdapterOverrides(source=source, platform=platform),
         environ=NO_FILE,
     )
     agent.start()
@@ -257,14 +255,16 @@ def test_platform_for_uses_the_adapter_from_config(
 
 def test_build_agent_uses_given_ports() -> None:
     source, platform = InMemoryRunSource(), FakePlatform()
-    agent = bootstrap.build_agent(AgentConfig(), source=source, platform=platform)
+    agent = bootstrap.build_agent(AgentConfig(), AdapterOverrides(source=source, platform=platform))
     assert agent.source is source and agent.platform is platform
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_agent_gracefully_and_handlers_are_restored(sig: int) -> None:
     source = InMemoryRunSource(clock=SystemClock())
-    agent = bootstrap.build_agent(AgentConfig(), source=source, platform=FakePlatform())
+    agent = bootstrap.build_agent(
+        AgentConfig(), AdapterOverrides(source=source, platform=FakePlatform())
+    )
     before = signal.getsignal(sig)
 
     def send_when_registered() -> None:
@@ -282,7 +282,7 @@ def test_a_signal_stops_the_agent_gracefully_and_handlers_are_restored(sig: int)
 def test_ecs_agent_takes_prefect1_arguments_and_keeps_secrets_masked() -> None:
     from prefect_agent.domain.ecs_settings import ECSSettings
 
-    agent = bootstrap.ECSAgent(
+    agent = facades.ECSAgent(
         cluster="flows",
         launch_type="ec2",
         task_definition_path="s3://bucket/td.yaml",
@@ -304,7 +304,7 @@ def test_ecs_agent_takes_prefect1_arguments_and_keeps_secrets_masked() -> None:
 def test_vertex_agent_takes_prefect1_arguments() -> None:
     from prefect_agent.domain.vertex_settings import VertexSettings
 
-    agent = bootstrap.VertexAgent(project="p", service_account="sa@p", environ=NO_FILE)
+    agent = facades.VertexAgent(project="p", service_account="sa@p", environ=NO_FILE)
     settings = agent.config.platform
     assert isinstance(settings, VertexSettings)
     assert (settings.project, settings.region_name, settings.service_account) == (
@@ -313,3 +313,17 @@ def test_vertex_agent_takes_prefect1_arguments() -> None:
         "sa@p",
     )
     assert settings.parent == "projects/p/locations/us-central1"
+
+
+def test_facades_take_prefect1_positional_arguments_in_its_order() -> None:
+    import inspect
+
+    agent = facades.KubernetesAgent(None, "flows", environ=NO_FILE)
+    assert isinstance(agent.config.platform, KubernetesSettings)
+    assert agent.config.platform.namespace == "flows"
+    shown = list(inspect.signature(facades.VertexAgent).parameters)
+    assert shown[:4] == ["project", "region_name", "service_account", "agent_config_id"]
+    with pytest.raises(TypeError, match="multiple values for 'project'"):
+        facades.VertexAgent("p", project="q", environ=NO_FILE)
+    with pytest.raises(TypeError, match="at most 10 positional"):
+        facades.LocalAgent(*([None] * 11), environ=NO_FILE)

@@ -7,10 +7,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from prefect_agent.adapters.health.server import HttpHealthReporter
-from prefect_agent.bootstrap import _stopper, build_agent, run_until_signalled
+from prefect_agent.bootstrap import AdapterOverrides, build_agent
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.outcomes import ReadyRuns
 from prefect_agent.services.null_health import NullHealthReporter
+from prefect_agent.signals import run_until_signalled, stopper
 from prefect_agent.testing import FakeClock, FakePlatform, InMemoryRunSource
 from tests.unit.adapters.health.http_get import request
 
@@ -34,7 +35,9 @@ def test_agent_address_brings_up_health_for_the_run_and_down_after() -> None:
     clock = FakeClock()
     source = _ProbingSource(clock=clock)
     config = AgentConfig(agent_address="http://127.0.0.1:0", max_polls=1)
-    agent = build_agent(config, source=source, platform=FakePlatform(), clock=clock)
+    agent = build_agent(
+        config, AdapterOverrides(source=source, platform=FakePlatform(), clock=clock)
+    )
     health = agent.health
     assert isinstance(health, HttpHealthReporter)
     health.start()  # bind now to learn the port; run_until_signalled's start is then a no-op
@@ -48,7 +51,10 @@ def test_poke_reaches_the_poll_loop() -> None:
     clock = FakeClock()
     config = AgentConfig(agent_address="http://127.0.0.1:0")
     agent = build_agent(
-        config, source=InMemoryRunSource(clock=clock), platform=FakePlatform(), clock=clock
+        config,
+        AdapterOverrides(
+            source=InMemoryRunSource(clock=clock), platform=FakePlatform(), clock=clock
+        ),
     )
     assert isinstance(agent.health, HttpHealthReporter)
     agent.health.poke()
@@ -58,7 +64,10 @@ def test_poke_reaches_the_poll_loop() -> None:
 def test_no_address_no_server() -> None:
     clock = FakeClock()
     agent = build_agent(
-        AgentConfig(), source=InMemoryRunSource(clock=clock), platform=FakePlatform(), clock=clock
+        AgentConfig(),
+        AdapterOverrides(
+            source=InMemoryRunSource(clock=clock), platform=FakePlatform(), clock=clock
+        ),
     )
     assert isinstance(agent.health, NullHealthReporter)
 
@@ -66,10 +75,13 @@ def test_no_address_no_server() -> None:
 def test_first_signal_drains_second_exits_at_once() -> None:
     clock = FakeClock()
     agent = build_agent(
-        AgentConfig(), source=InMemoryRunSource(clock=clock), platform=FakePlatform(), clock=clock
+        AgentConfig(),
+        AdapterOverrides(
+            source=InMemoryRunSource(clock=clock), platform=FakePlatform(), clock=clock
+        ),
     )
     exits = []
-    handle = _stopper(agent, exit_now=exits.append)
+    handle = stopper(agent, exit_now=exits.append)
     handle(signal.SIGTERM, None)
     assert agent.stopping and exits == []
     handle(signal.SIGTERM, None)

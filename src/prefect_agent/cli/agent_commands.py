@@ -30,6 +30,7 @@ from prefect_agent.cli.groups import (
 from prefect_agent.domain.agent_config import stop_timeout_seconds
 from prefect_agent.domain.errors import ConfigError, PrefectAgentError
 from prefect_agent.domain.platform_kind import PlatformKind
+from prefect_agent.effective_config import checked_config
 
 _GROUPS = {
     PlatformKind.LOCAL: agent_local,
@@ -106,7 +107,7 @@ def _config_command(kind: PlatformKind) -> click.Command:
         ctx = click.get_current_context()
         layers = standard_layers(kind, FlagSource(kind, given_flags(ctx, kind)))
         try:
-            resolved = bootstrap.checked_config(kind, layers)
+            resolved = checked_config(kind, layers)
         except ConfigError as err:
             fail(err)
         click.echo(as_json(resolved) if as_json_output else as_table(resolved))

@@ -93,7 +93,7 @@ def demo(
     from prefect_agent.cli import demo_prefect1
     from prefect_agent.domain.agent_config import AgentConfig
     from prefect_agent.domain.local_settings import LocalSettings
-    from prefect_agent.server.testing import start_server
+    from prefect_agent.server.embedded import start_server
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

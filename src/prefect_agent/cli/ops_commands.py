@@ -23,6 +23,7 @@ from prefect_agent.cli.groups import (
 )
 from prefect_agent.domain.errors import ConfigError, PrefectAgentError
 from prefect_agent.domain.platform_kind import PlatformKind
+from prefect_agent.effective_config import effective_config
 from prefect_agent.services.explain import RunExplainer
 
 API_ERROR_STATUS = 1
@@ -44,7 +45,7 @@ def _explain_command(kind: PlatformKind) -> click.Command:
         overrides = ctx.find_object(bootstrap.AdapterOverrides) or bootstrap.AdapterOverrides()
         layers = standard_layers(kind, FlagSource(kind, given_flags(ctx, kind)))
         try:
-            config = bootstrap.effective_config(kind, layers).config
+            config = effective_config(kind, layers).config
             source = overrides.source or bootstrap.source_for(config)
         except ConfigError as err:
             fail(err)

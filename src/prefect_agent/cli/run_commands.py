@@ -42,10 +42,10 @@ def _admin(api: str | None, api_key: str | None) -> Iterator[Any]:
     from prefect_agent.adapters.graphql.client import GraphQLClient
     from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
     from prefect_agent.adapters.graphql.run_admin import RunAdmin
-    from prefect_agent.bootstrap import effective_config
     from prefect_agent.cli.failure import fail
     from prefect_agent.domain.errors import ConfigError
     from prefect_agent.domain.platform_kind import PlatformKind
+    from prefect_agent.effective_config import effective_config
 
     given = {"cloud.api": api, "cloud.api_key": api_key}
     flags = FlagSource(PlatformKind.LOCAL, {k: v for k, v in given.items() if v is not None})

@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -13,6 +14,7 @@ import click
 from prefect_agent import extras
 from prefect_agent.cli.failure import fail
 from prefect_agent.cli.groups import CONTEXT_SETTINGS, server
+from prefect_agent.domain.log_levels import FLAG_LOG_LEVELS
 from prefect_agent.extras import MissingExtra
 from prefect_agent.server.request_limits import ConnectionLimits, QueryLimits, default_of
 
@@ -47,15 +49,12 @@ CONNECTION_LIMIT_HELP = {
 }
 
 
-def _limit_options(command: Any) -> Any:
-    """One option per request/connection limit, named as the setting (``--max-rows``)."""
-    for settings, helps in (
-        (ConnectionLimits, CONNECTION_LIMIT_HELP),
-        (QueryLimits, QUERY_LIMIT_HELP),
-    ):
-        for name, help_text in reversed(helps.items()):
-            default = default_of(settings, name)
-            kind = click.IntRange(1) if isinstance(default, int) else click.FloatRange(0.001)
+def _options(table: Mapping[str, tuple[Any, Any, str]]) -> Any:
+    """One option per ``name: (default, type, help)``, named as the setting (``--max-rows``),
+    in the table's order."""
+
+    def add(command: Any) -> Any:
+        for name, (default, kind, help_text) in reversed(table.items()):
             command = click.option(
                 "--" + name.replace("_", "-"),
                 name,
@@ -64,7 +63,46 @@ def _limit_options(command: Any) -> Any:
                 type=kind,
                 help=help_text,
             )(command)
-    return command
+        return command
+
+    return add
+
+
+def _limit_table(settings: type, helps: Mapping[str, str]) -> dict[str, tuple[Any, Any, str]]:
+    """Options for the fields of a limits class, their defaults the class's own."""
+    table = {}
+    for name, help_text in helps.items():
+        default = default_of(settings, name)
+        kind = click.IntRange(1) if isinstance(default, int) else click.FloatRange(0.001)
+        table[name] = (default, kind, help_text)
+    return table
+
+
+QUEUE_OPTIONS = {
+    "queue_scan_limit": (
+        10_000,
+        int,
+        "Earliest eligible runs get_runs_in_queue examines (Prefect Server: 75).",
+    ),
+    "queue_limit": (1_000, int, "Run ids get_runs_in_queue returns per call (Prefect Server: 25)."),
+}
+SWEEP_OPTIONS = {
+    "lazarus_after": (
+        600.0,
+        click.FloatRange(min=0),
+        "Reschedule runs stuck in Submitted this many seconds (0: never), as Prefect Server.",
+    ),
+    "scheduler_interval": (
+        30.0,
+        click.FloatRange(min=0),
+        "Seconds between scheduler passes creating runs of active schedules (0: never).",
+    ),
+    "zombies_after": (
+        600.0,
+        click.FloatRange(min=0),
+        "Fail or retry task runs Running this many seconds without a heartbeat (0: never).",
+    ),
+}
 
 
 @server.command("start", context_settings=CONTEXT_SETTINGS)
@@ -83,41 +121,8 @@ def _limit_options(command: Any) -> Any:
     show_default=True,
     help="SQLite database file (WAL mode); ':memory:' keeps nothing.",
 )
-@click.option(
-    "--queue-scan-limit",
-    default=10_000,
-    show_default=True,
-    type=int,
-    help="Earliest eligible runs get_runs_in_queue examines (Prefect Server: 75).",
-)
-@click.option(
-    "--queue-limit",
-    default=1_000,
-    show_default=True,
-    type=int,
-    help="Run ids get_runs_in_queue returns per call (Prefect Server: 25).",
-)
-@click.option(
-    "--lazarus-after",
-    default=600.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Reschedule runs stuck in Submitted this many seconds (0: never), as Prefect Server.",
-)
-@click.option(
-    "--scheduler-interval",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds between scheduler passes creating runs of active schedules (0: never).",
-)
-@click.option(
-    "--zombies-after",
-    default=600.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Fail or retry task runs Running this many seconds without a heartbeat (0: never).",
-)
+@_options(QUEUE_OPTIONS)
+@_options(SWEEP_OPTIONS)
 @click.option(
     "--no-default-tenant",
     is_flag=True,
@@ -127,7 +132,7 @@ def _limit_options(command: Any) -> Any:
     "--log-level",
     default="INFO",
     show_default=True,
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    type=click.Choice(FLAG_LOG_LEVELS, case_sensitive=False),
 )
 @click.option(
     "--api-key",
@@ -164,7 +169,8 @@ def _limit_options(command: Any) -> Any:
     help="A web origin (scheme://host:port) whose browser requests are accepted; by "
     "default every request carrying an Origin is refused (repeatable).",
 )
-@_limit_options
+@_options(_limit_table(QueryLimits, QUERY_LIMIT_HELP))
+@_options(_limit_table(ConnectionLimits, CONNECTION_LIMIT_HELP))
 def start(
     host: str,
     port: int,

@@ -8,11 +8,13 @@ from collections.abc import Mapping
 import attrs
 
 from prefect_agent.domain.agent_address import AgentAddress
+from prefect_agent.domain.command_line import command_words
 from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.frozen import frozen_map, unique
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
+from prefect_agent.domain.log_levels import LOG_LEVELS
 from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.output_lines import address_secrets
 from prefect_agent.domain.platform_kind import PlatformKind
@@ -30,7 +32,6 @@ PlatformSettings = (
     LocalSettings | DockerSettings | KubernetesSettings | ECSSettings | VertexSettings
 )
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BACKENDS = ("server", "cloud")
 DEFAULT_API = {"server": "http://localhost:4200", "cloud": "https://api.prefect.io"}
 
@@ -81,10 +82,19 @@ def without_credentials(url: str) -> str:
     return f"{head}{rest}" if credentials else url
 
 
-def masked_url(url: str) -> str:
-    """``url`` with its credentials replaced by the mask (reprs show where, never who)."""
-    head, credentials, rest = split_credentials(url)
-    return f"{head}{MASK}@{rest}" if credentials else url
+def masked_url(text: str, *, keep_user: bool = False) -> str:
+    """``text`` with the credentials of a ``scheme://user:password@host`` address replaced by
+    the mask: all of them (reprs show where, never who), or with ``keep_user`` only the
+    password, a user name standing alone being masked too (often a token). Text that is not
+    an address (a label like team@corp) stays as it is."""
+    if "://" not in text:
+        return text
+    head, credentials, rest = split_credentials(text)
+    if not credentials:
+        return text
+    user, colon, _ = credentials.partition(":")
+    shown = f"{user}:{MASK}" if colon and keep_user else MASK
+    return f"{head}{shown}@{rest}"
 
 
 def masked_url_repr(url: str) -> str:
@@ -118,18 +128,6 @@ def _secret(value: Secret | str | None) -> Secret | None:
     if value is None or value == "":
         return None
     return value if isinstance(value, Secret) else Secret(value)
-
-
-def _command(value: object) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        import shlex
-
-        return tuple(shlex.split(value))
-    if isinstance(value, (list, tuple)):
-        return tuple(str(part) for part in value)
-    raise ValueError(f"flow_run_command must be a string or a list of strings, not {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -228,7 +226,7 @@ class AgentConfig:
     """How many launches may be in progress at once (not how many runs may run)."""
     flow_run_command: tuple[str, ...] | None = attrs.field(
         default=None,
-        converter=_command,
+        converter=command_words,
         metadata={
             "help": "The command flow runs are launched with (default: prefect execute flow-run)."
         },

@@ -37,20 +37,41 @@ def _dns_label(_: object, attribute: attrs.Attribute[Any], value: str | None) ->
 class KubernetesSettings:
     kind: ClassVar[PlatformKind] = PlatformKind.KUBERNETES
 
-    namespace: str = attrs.field(default="default", validator=_dns_label)
-    service_account_name: str | None = None
-    image_pull_secrets: tuple[str, ...] = attrs.field(
-        default=(), converter=str_tuple, validator=non_empty_strings
+    namespace: str = attrs.field(
+        default="default",
+        validator=_dns_label,
+        metadata={"help": "The namespace flow-run jobs are created in."},
     )
-    job_template_path: str | None = None
-    delete_finished_jobs: bool = True
+    service_account_name: str | None = attrs.field(
+        default=None, metadata={"help": "The service account of flow-run jobs."}
+    )
+    image_pull_secrets: tuple[str, ...] = attrs.field(
+        default=(),
+        converter=str_tuple,
+        validator=non_empty_strings,
+        metadata={"help": "Comma-separated image pull secrets of flow-run jobs."},
+    )
+    job_template_path: str | None = attrs.field(
+        default=None, metadata={"help": "Path or URL of the job template YAML."}
+    )
+    delete_finished_jobs: bool = attrs.field(
+        default=True, metadata={"help": "Delete the jobs of finished flow runs."}
+    )
     keep_alive: bool = attrs.field(
         default=False,
         metadata={"help": "TCP keep-alive on the agent's connections to the Kubernetes API."},
     )
     """TCP keep-alive probes, so idle connections through NATs and load balancers survive."""
-    volume_mounts: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
-    volumes: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    volume_mounts: tuple[Mapping[str, Any], ...] = attrs.field(
+        default=(),
+        converter=tuple,
+        metadata={"help": "Volume mounts of flow-run jobs (constructor-only in 1.4.1)."},
+    )
+    volumes: tuple[Mapping[str, Any], ...] = attrs.field(
+        default=(),
+        converter=tuple,
+        metadata={"help": "Volumes of flow-run jobs (constructor-only in 1.4.1)."},
+    )
     api_key_secret_name: str | None = attrs.field(
         default=None,
         metadata={

@@ -112,4 +112,3 @@ def select_run_config(run_config: RunConfig | None, accepted: type[R], *, run_id
         f"Flow run {run_id} has a run config of type {type(run_config).__name__}; "
         f"this agent runs only {accepted.__name__} (or UniversalRun)"
     )
-

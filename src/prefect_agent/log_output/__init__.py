@@ -1,5 +1,6 @@
 """How the agent's own log lines are written: text or JSON, secrets masked, repeats counted."""
 
 from prefect_agent.log_output.handler import log_handler
+from prefect_agent.log_output.setup import configure_logging
 
-__all__ = ["log_handler"]
+__all__ = ["configure_logging", "log_handler"]

@@ -12,10 +12,10 @@ task runs (the stand-in executor's, which sends no heartbeats) are left alone.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 
 from prefect_agent.server import timestamps
+from prefect_agent.server.periodic import PeriodicService
 from prefect_agent.server.store import Store
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 RESCHEDULED = "Rescheduled by a Lazarus process."
 
 
-class Lazarus:
+class Lazarus(PeriodicService):
+    thread_name = "lazarus"
+
     def __init__(
         self,
         store: Store,
@@ -32,42 +34,25 @@ class Lazarus:
         interval_seconds: float | None = None,
         attempts: int = 3,
     ) -> None:
-        self.store = store
-        self.after = timedelta(seconds=after_seconds)
-        self.interval = (
+        super().__init__(
             interval_seconds
             if interval_seconds is not None
             else min(60.0, max(0.5, after_seconds / 4))
         )
+        self.store = store
+        self.after = timedelta(seconds=after_seconds)
         self.attempts = attempts
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Lazarus:
-        self._thread = threading.Thread(target=self._loop, name="lazarus", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def sweep(self) -> tuple[list[str], list[str]]:
         """One pass: returns the ids rescheduled and the ids failed for good."""
         cutoff = timestamps.to_text(timestamps.utc_now() - self.after)
         return self.store.resurrect_submitted(cutoff, RESCHEDULED, self.attempts)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                rescheduled, failed = self.sweep()
-            except Exception:  # the sweep must never take the API down with it
-                logger.exception("Lazarus sweep failed")
-                continue
-            if rescheduled or failed:
-                logger.info(
-                    "Lazarus rescheduled %d run(s) stuck in Submitted, failed %d",
-                    len(rescheduled),
-                    len(failed),
-                )
+    def report(self, result: tuple[list[str], list[str]]) -> None:
+        rescheduled, failed = result
+        if rescheduled or failed:
+            logger.info(
+                "Lazarus rescheduled %d run(s) stuck in Submitted, failed %d",
+                len(rescheduled),
+                len(failed),
+            )

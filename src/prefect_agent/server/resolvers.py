@@ -204,14 +204,18 @@ def select(
     """Rows of ``table`` (optionally children of ``parent`` = (column, id), or of any of
     ``parents`` = (column, ids)) as Hasura lists them."""
     store = ctx.store
-    in_sql = None if distinct_on is not None or parents is not None else sql_select.plan(
-        store.columns[table],
-        JSON_COLUMNS[table],
-        where=where,
-        order_by=_order_list(order_by),
-        limit=limit,
-        offset=offset,
-        parent=parent,
+    in_sql = (
+        None
+        if distinct_on is not None or parents is not None
+        else sql_select.plan(
+            store.columns[table],
+            JSON_COLUMNS[table],
+            where=where,
+            order_by=_order_list(order_by),
+            limit=limit,
+            offset=offset,
+            parent=parent,
+        )
     )
     if in_sql is not None:  # the common case: filtered, ordered and paged by SQLite
         return list(

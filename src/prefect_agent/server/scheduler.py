@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from typing import Any
 
 from prefect_agent.server import timestamps
+from prefect_agent.server.periodic import PeriodicService
 from prefect_agent.server.rows import load
 from prefect_agent.server.schedules import ScheduleError, next_events
 
@@ -77,26 +77,16 @@ def schedule_flow_runs(store: Any, flow_id: str, max_runs: int = MAX_SCHEDULED_R
     return run_ids
 
 
-class Scheduler:
+class Scheduler(PeriodicService):
     """Every ``interval_seconds``, schedule the next runs of every active, unarchived flow."""
 
+    thread_name = "scheduler"
+
     def __init__(self, store: Any, *, interval_seconds: float = 150.0) -> None:
+        super().__init__(interval_seconds)
         self.store = store
-        self.interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> Scheduler:
-        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def run_once(self) -> int:
+    def sweep(self) -> int:
         """One pass; returns how many runs it created or found."""
         with self.store.reading() as conn:
             flows = [
@@ -112,10 +102,3 @@ class Scheduler:
             except Exception:  # one flow must not stop the others
                 logger.exception("Scheduling flow %s failed", flow_id)
         return created
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.run_once()
-            except Exception:  # the loop must never take the API down with it
-                logger.exception("Scheduler pass failed")

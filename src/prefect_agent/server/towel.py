@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect_agent.server.lazarus import Lazarus
+from prefect_agent.server.periodic import PeriodicService
 from prefect_agent.server.scheduler import Scheduler
 from prefect_agent.server.zombie_killer import ZombieKiller
 
@@ -22,7 +23,7 @@ class Towel:
         scheduler_interval: float | None = None,
         zombies_after: float | None = None,
     ) -> None:
-        self.services: list[Any] = []
+        self.services: list[PeriodicService] = []
         if lazarus_after:
             self.services.append(Lazarus(store, after_seconds=lazarus_after))
         if scheduler_interval:

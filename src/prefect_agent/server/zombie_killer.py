@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from datetime import timedelta
 from typing import Any
 
 from prefect_agent.domain.states import serialized_state
 from prefect_agent.server import timestamps
+from prefect_agent.server.periodic import PeriodicService
 from prefect_agent.server.rows import load
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ def _seconds(interval: str | None) -> float:
     return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + float(f"0.{fraction or 0}")
 
 
-class ZombieKiller:
+class ZombieKiller(PeriodicService):
+    thread_name = "zombie-killer"
+
     def __init__(
         self,
         store: Any,
@@ -42,21 +44,9 @@ class ZombieKiller:
         after_seconds: float = DEFAULT_AFTER_SECONDS,
         interval_seconds: float = 120.0,
     ) -> None:
+        super().__init__(interval_seconds)
         self.store = store
         self.after = timedelta(seconds=after_seconds)
-        self.interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> ZombieKiller:
-        self._thread = threading.Thread(target=self._loop, name="zombie-killer", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def sweep(self) -> tuple[int, int]:
         """One pass: (task runs handled, flow runs handled)."""
@@ -161,12 +151,7 @@ class ZombieKiller:
             handled += 1
         return handled
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                tasks, flows = self.sweep()
-            except Exception:  # the sweep must never take the API down with it
-                logger.exception("Zombie killer sweep failed")
-                continue
-            if tasks or flows:
-                logger.info("Zombie killer handled %d task run(s), %d flow run(s)", tasks, flows)
+    def report(self, result: tuple[int, int]) -> None:
+        tasks, flows = result
+        if tasks or flows:
+            logger.info("Zombie killer handled %d task run(s), %d flow run(s)", tasks, flows)

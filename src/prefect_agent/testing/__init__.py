@@ -9,6 +9,7 @@ against them behaves the same against Prefect Server, Docker or Kubernetes::
 from prefect_agent.testing.clock import FakeClock
 from prefect_agent.testing.executor import InlineExecutor
 from prefect_agent.testing.faults import Faults
+from prefect_agent.testing.http_transport import MockAnswer, MockTransport, SentRequest
 from prefect_agent.testing.platform import FakePlatform
 from prefect_agent.testing.run_source import InMemoryRunSource, StoredRun
 
@@ -18,5 +19,8 @@ __all__ = [
     "Faults",
     "InMemoryRunSource",
     "InlineExecutor",
+    "MockAnswer",
+    "MockTransport",
+    "SentRequest",
     "StoredRun",
 ]

@@ -556,6 +556,8 @@ def test_kubernetes_start_refuses_credentials_in_the_address_without_a_secret(
     assert result.exit_code == 2, result.output
     assert "cloud.api: carries credentials" in result.output
     assert "api_key_secret_name" in result.output and "sekritpw" not in result.output
+
+
 def test_ecs_and_vertex_agents_are_listed_with_start_config_and_explain() -> None:
     listed = invoke("agent", "--help").output
     assert "ecs" in listed and "vertex" in listed

@@ -16,5 +16,13 @@ def test_a_poll_that_found_runs_resets_to_the_first_step():
 
 def test_retry_delays_climb_the_ladder_and_stay_at_the_top():
     assert [backoff_delay(attempt) for attempt in range(9)] == [
-        0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0
+        0.25,
+        0.5,
+        1.0,
+        2.0,
+        4.0,
+        8.0,
+        10.0,
+        10.0,
+        10.0,
     ]

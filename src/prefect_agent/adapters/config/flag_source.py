@@ -9,6 +9,7 @@ from prefect_agent.adapters.config.keys import ConfigKey, ValueKind, keys_for
 from prefect_agent.adapters.config.layer import Layer, bad_value
 from prefect_agent.adapters.config.text_values import BadText, parse_assignment, parse_text
 from prefect_agent.domain.errors import ConfigError
+from prefect_agent.domain.frozen import str_tuple
 from prefect_agent.domain.platform_kind import PlatformKind
 
 LABELS_KEY = "cloud.agent.labels"
@@ -49,7 +50,7 @@ def _read(key: ConfigKey, raw: Any) -> Any:
         value = bool(raw)
         return not value if key.flag.inverted else value
     if key.flag.multiple:
-        items = [raw] if isinstance(raw, str) else list(raw)
+        items = list(str_tuple(raw))
         if key.kind is ValueKind.MAPPING:
             return dict(parse_assignment(item) for item in items)
         if key.key == LABELS_KEY:

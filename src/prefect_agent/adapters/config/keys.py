@@ -37,13 +37,11 @@ from prefect_agent.domain.docker_settings import DockerSettings
 from prefect_agent.domain.ecs_settings import ECSSettings
 from prefect_agent.domain.kubernetes_settings import KubernetesSettings
 from prefect_agent.domain.local_settings import LocalSettings
+from prefect_agent.domain.log_levels import FLAG_LOG_LEVELS
 from prefect_agent.domain.operations_settings import OperationsSettings
 from prefect_agent.domain.platform_kind import PlatformKind
 from prefect_agent.domain.secret import Secret
 from prefect_agent.domain.vertex_settings import VertexSettings
-
-LOG_LEVEL_CHOICES = ("DEBUG", "INFO", "WARNING", "ERROR")
-"""The ``--log-level`` choices of 1.4.1 (CRITICAL is accepted from files and the environment)."""
 
 
 class _NoDefault:
@@ -156,12 +154,10 @@ class Prefect1Name:
     env_aliases: tuple[str, ...] = ()
     flag: FlagSpec | None = None
     no_flag: bool = False
-    help: str | None = None
     kind: ValueKind | None = None
     choices: tuple[str, ...] | None = None
 
 
-_CONSTRUCTOR_ONLY = "(constructor-only in 1.4.1)"
 ECS_NAMES = {
     "task_definition_path": Prefect1Name(flag=FlagSpec("--task-definition")),
     "run_task_kwargs_path": Prefect1Name(flag=FlagSpec("--run-task-kwargs")),
@@ -205,7 +201,7 @@ PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
     (Section.AGENT, "log_level"): Prefect1Name(
         key="cloud.agent.level",
         flag=FlagSpec("--log-level", metavar="[DEBUG|INFO|WARNING|ERROR]"),
-        choices=LOG_LEVEL_CHOICES,
+        choices=FLAG_LOG_LEVELS,
     ),
     (Section.AGENT, "flow_log_level"): Prefect1Name(
         key="logging.level",
@@ -226,62 +222,46 @@ PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
     ),
     (Section.LOCAL, "import_paths"): Prefect1Name(
         flag=FlagSpec("--import-path", "-p", multiple=True),
-        help="A directory added to each run's PYTHONPATH (repeatable).",
     ),
     (Section.LOCAL, "show_flow_logs"): Prefect1Name(
         flag=FlagSpec("--show-flow-logs", "-f", switch=True),
-        help="Show the output of flow runs on the agent's stdout.",
     ),
     (Section.LOCAL, "hostname_label"): Prefect1Name(
         flag=FlagSpec("--hostname-label", negatable=True, switch=True),
-        help="Add this machine's host name to the agent's labels (default: on).",
     ),
     (Section.DOCKER, "base_url"): Prefect1Name(
         key="context.base_url",
         flag=FlagSpec("--base-url", "-b"),
-        help="Docker engine address (default: the local socket).",
     ),
     (Section.DOCKER, "no_pull"): Prefect1Name(
         key="context.no_pull",
         flag=FlagSpec("--no-pull", switch=True),
-        help="Never pull images.",
     ),
     (Section.DOCKER, "show_flow_logs"): Prefect1Name(
         flag=FlagSpec("--show-flow-logs", "-f", switch=True),
-        help="Show the output of flow-run containers on the agent's stdout.",
     ),
     (Section.DOCKER, "volumes"): Prefect1Name(
         flag=FlagSpec("--volume", multiple=True),
-        help="A volume for flow-run containers, /host:/container[:mode] (repeatable).",
     ),
     (Section.DOCKER, "networks"): Prefect1Name(
         flag=FlagSpec("--network", multiple=True),
-        help="A Docker network flow-run containers join (repeatable).",
     ),
-    (Section.DOCKER, "reg_allow_list"): Prefect1Name(
-        no_flag=True, help="Registries images may be pulled from (constructor-only in 1.4.1)."
-    ),
+    (Section.DOCKER, "reg_allow_list"): Prefect1Name(no_flag=True),
     (Section.DOCKER, "docker_client_timeout"): Prefect1Name(
         flag=FlagSpec("--docker-client-timeout", metavar="INTEGER"),
-        help="Seconds a Docker engine request may take.",
     ),
     (Section.KUBERNETES, "namespace"): Prefect1Name(
         env_aliases=("NAMESPACE",),
         flag=FlagSpec("--namespace"),
-        help="The namespace flow-run jobs are created in.",
     ),
-    (Section.KUBERNETES, "job_template_path"): Prefect1Name(
-        flag=FlagSpec("--job-template"), help="Path or URL of the job template YAML."
-    ),
+    (Section.KUBERNETES, "job_template_path"): Prefect1Name(flag=FlagSpec("--job-template")),
     (Section.KUBERNETES, "service_account_name"): Prefect1Name(
         env_aliases=("SERVICE_ACCOUNT_NAME",),
         flag=FlagSpec("--service-account-name"),
-        help="The service account of flow-run jobs.",
     ),
     (Section.KUBERNETES, "image_pull_secrets"): Prefect1Name(
         env_aliases=("IMAGE_PULL_SECRETS",),
         flag=FlagSpec("--image-pull-secrets", metavar="NAME[,NAME...]"),
-        help="Comma-separated image pull secrets of flow-run jobs.",
     ),
     (Section.KUBERNETES, "delete_finished_jobs"): Prefect1Name(
         env_aliases=("DELETE_FINISHED_JOBS",),
@@ -291,19 +271,13 @@ PREFECT1_NAMES: dict[tuple[Section, str], Prefect1Name] = {
             inverted=True,
             help="Keep the jobs of finished flow runs instead of deleting them.",
         ),
-        help="Delete the jobs of finished flow runs.",
     ),
     (Section.KUBERNETES, "keep_alive"): Prefect1Name(
         key="cloud.agent.kubernetes_keep_alive",
         no_flag=True,
-        help="TCP keep-alive on connections to the Kubernetes API server.",
     ),
-    (Section.KUBERNETES, "volume_mounts"): Prefect1Name(
-        no_flag=True, help="Volume mounts of flow-run jobs (constructor-only in 1.4.1)."
-    ),
-    (Section.KUBERNETES, "volumes"): Prefect1Name(
-        no_flag=True, help="Volumes of flow-run jobs (constructor-only in 1.4.1)."
-    ),
+    (Section.KUBERNETES, "volume_mounts"): Prefect1Name(no_flag=True),
+    (Section.KUBERNETES, "volumes"): Prefect1Name(no_flag=True),
     **{(Section.ECS, name): flag for name, flag in ECS_NAMES.items()},
 }
 
@@ -440,7 +414,7 @@ def _keys_of(section: Section, cls: type) -> list[ConfigKey]:
         default = _REFERENCE_DEFAULTS.get(key, _default_of(attribute))
         derived = known.flag or _derived_flag(attribute.name, kind, default, choices)
         flag = None if known.no_flag else derived
-        help_text = attribute.metadata.get("help") or known.help or f"Sets {key}."
+        help_text = attribute.metadata.get("help") or f"Sets {key}."
         canonical = env_name(key)
         keys.append(
             ConfigKey(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 import cattrs
 
 from prefect_agent.adapters.config.keys import ConfigKey, ValueKind
 from prefect_agent.adapters.config.text_values import BadText, env_text
+from prefect_agent.domain.command_line import split_command
+from prefect_agent.domain.frozen import str_tuple
 
 
 def _text(value: Any, _: type) -> str:
@@ -78,9 +79,9 @@ def structure(key: ConfigKey, value: Any) -> Any:
     if key.kind is ValueKind.JSON:
         return value
     if isinstance(value, str) and key.kind is ValueKind.LIST:
-        value = [value]
+        value = str_tuple(value)
     elif isinstance(value, str) and key.kind is ValueKind.COMMAND:
-        value = shlex.split(value)
+        value = split_command(value)
     try:
         return CONVERTER.structure(value, _WIRE_TYPES[key.kind])
     except Exception as err:  # cattrs wraps hook errors in its own exception groups

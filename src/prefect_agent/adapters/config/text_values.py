@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import ast
 import json
-import shlex
 from typing import Any
 
 from prefect_agent.adapters.config.keys import ConfigKey, ValueKind
+from prefect_agent.domain.command_line import split_command
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -117,9 +117,9 @@ def parse_command(text: str) -> list[str]:
     if text.startswith("["):
         return parse_list(text)
     try:
-        return shlex.split(text)
+        return list(split_command(text))
     except ValueError as err:
-        raise BadText(f"cannot split the command {text!r}: {err}") from None
+        raise BadText(str(err)) from None
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

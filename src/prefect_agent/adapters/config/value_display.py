@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prefect_agent.adapters.config.resolution import ResolvedConfig, ResolvedEntry
-from prefect_agent.domain.agent_config import split_credentials
+from prefect_agent.domain.agent_config import masked_url
 from prefect_agent.domain.secret import MASK, Secret
 
 NOT_SET = "(not set)"
@@ -20,20 +20,8 @@ def display_value(entry: ResolvedEntry) -> str:
         return MASK if value else NOT_SET
     if value is None:
         return NOT_SET
-    return json.dumps(plain(value)) if not isinstance(value, str) else masked_url(value)
-
-
-def masked_url(text: str) -> str:
-    """``text`` with the credentials of a ``scheme://user:password@host`` address masked: the
-    password, or a user name standing alone (often a token)."""
-    if "://" not in text:  # not an address (a label like team@corp stays as it is)
-        return text
-    head, credentials, rest = split_credentials(text)
-    if not credentials:
-        return text
-    user, colon, _ = credentials.partition(":")
-    shown = f"{user}:{MASK}" if colon else MASK
-    return f"{head}{shown}@{rest}"
+    shown = plain(value)
+    return shown if isinstance(value, str) else json.dumps(shown)
 
 
 def plain(value: Any) -> Any:
@@ -45,7 +33,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, str):
-        return masked_url(value)
+        return masked_url(value, keep_user=True)
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return str(value)

@@ -34,7 +34,7 @@ from prefect_agent.domain.errors import ConfigError, LaunchError, PlatformUnavai
 from prefect_agent.domain.flow_run import FlowRun
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
-from prefect_agent.domain.secret import MASK
+from prefect_agent.domain.output_lines import Masker
 
 logger = logging.getLogger(__name__)
 
@@ -365,8 +365,7 @@ class ECSPlatform:
         logger.debug("Using networkConfiguration=%r", self._run_task_kwargs["networkConfiguration"])
 
     def _masked(self, text: str, spec: LaunchSpec) -> str:
-        secret = spec.api_key.reveal() if spec.api_key else ""
-        return text.replace(secret, MASK) if secret else text
+        return Masker([spec.api_key.reveal() if spec.api_key else None])(text)
 
     # -- ECS calls ---------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""One keep-alive HTTP transport to a Prefect GraphQL API: headers, timeouts, retries,
-typed errors.
+"""A Prefect GraphQL API client: headers, timeouts, retries, redirects, typed errors, over
+an injectable ``Transport`` (kept-alive HTTP connections unless another is given).
 
 The API key travels only in the ``Authorization`` header; it is never logged and never part
 of an exception message (headers are not included in either).
@@ -20,7 +20,13 @@ import attrs
 from prefect_agent._version import __version__
 from prefect_agent.adapters.graphql.documents import Operation
 from prefect_agent.adapters.graphql.retry_policy import RetryPolicy
-from prefect_agent.adapters.graphql.transport import HttpAnswer, HttpTransport, TransportError
+from prefect_agent.adapters.graphql.transport import (
+    Answer,
+    KeepAliveTransport,
+    Transport,
+    TransportError,
+)
+from prefect_agent.domain.agent_config import split_credentials, without_credentials
 from prefect_agent.domain.errors import (
     ApiError,
     ApiUnavailable,
@@ -73,8 +79,10 @@ def error_for(errors: Sequence[Mapping[str, Any]], where: str) -> ApiError:
 
 
 class GraphQLClient:
-    """Sends documents to ``api`` over one keep-alive session, thread-safe for our use.
+    """Sends documents to ``api`` through ``transport``, thread-safe for our use.
 
+    Without a ``transport``, requests go over kept-alive HTTP connections
+    (``KeepAliveTransport``); tests pass ``prefect_agent.testing.MockTransport``.
     ``attach_header`` adds headers to every later request (``X-PREFECT-AGENT-ID``).
     """
 
@@ -88,16 +96,24 @@ class GraphQLClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 32,
+        transport: Transport | None = None,
     ) -> None:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._api_key = api_key
         self._switching = threading.Lock()
-        # Retries are ours (RetryPolicy), so the transport never re-sends on its own.
-        self._transport = HttpTransport(api.rstrip("/"), timeout=timeout, pool_size=pool_size)
-        self.api = self._transport.display_url
+        self._url = api.rstrip("/")
+        """Where requests go, with any user:password (HTTP Basic credentials)."""
+        if transport is None:
+            # Retries are ours (RetryPolicy), so the transport never re-sends on its own.
+            keep_alive = KeepAliveTransport(self._url, timeout=timeout, pool_size=pool_size)
+            self.api = keep_alive.display_url
+            transport = keep_alive
+        else:
+            self.api = without_credentials(self._url)
         """The API address as shown in messages (without any user:password)."""
+        self._transport = transport
         self._headers: dict[str, str] = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -190,25 +206,25 @@ class GraphQLClient:
                 raise ApiUnavailable(problem)
             return attrs.evolve(response, attempts=attempt)
 
-    def _post(self, body: bytes) -> HttpAnswer:
+    def _post(self, body: bytes) -> Answer:
         """One send, following safe permanent redirects (a redirect means the request was
         refused, not applied, so the same request goes to the new address)."""
         redirects = 0
         while True:
-            transport = self._transport
-            http = transport.post(body, self._headers)
+            url = self._url
+            http = self._transport.post(url, body, self._headers)
             if not 300 <= http.status < 400:
                 return http
-            self._follow(http, redirects, transport)
+            self._follow(http, redirects, url)
             redirects += 1
 
-    def _follow(self, http: HttpAnswer, redirects: int, sent_with: HttpTransport) -> None:
+    def _follow(self, http: Answer, redirects: int, sent_to: str) -> None:
         """Moves to the address of a permanent redirect that keeps the credentials safe (same
         scheme, host and port, or the upgrade of http:// to https:// on the default ports, as
         an ingress does), once for all later requests. Anything else is an error naming where
         the server pointed: the API key must not follow a redirect elsewhere."""
         with self._switching:
-            if self._transport is not sent_with:
+            if self._url != sent_to:
                 return  # another thread followed this redirect already: resend
             location = http.headers.get("Location")
             target = urlsplit(urljoin(self.api + "/", location)) if location else None
@@ -229,17 +245,19 @@ class GraphQLClient:
 
     def _switch_to(self, target: SplitResult, status: int) -> None:
         # The target verbatim (servers canonicalise paths), with the same Basic credentials.
-        moved = self._transport.moved_to(target.geturl())
+        shown = without_credentials(target.geturl())
+        _, credentials, _ = split_credentials(self._url)
+        head, _, rest = split_credentials(shown)
+        moved = f"{head}{credentials}@{rest}" if credentials else shown
         logger.warning(
             "The Prefect API at %s moved permanently to %s (HTTP %s); using that address. "
             "Set it as the API address to skip the redirect.",
-            self.api, moved.display_url, status,
+            self.api, shown, status,
         )  # fmt: skip
-        old, self._transport = self._transport, moved
-        self.api = moved.display_url
-        old.close()
+        self._url = moved
+        self.api = shown
 
-    def _decode(self, http: HttpAnswer) -> GraphQLResponse:
+    def _decode(self, http: Answer) -> GraphQLResponse:
         if http.status in (401, 403):
             raise AuthorizationError(
                 f"The Prefect API at {self.api} rejected the request (HTTP {http.status}); "

@@ -28,6 +28,7 @@ from prefect_agent.domain.errors import (
     PrefectAgentError,
 )
 from prefect_agent.domain.flow_run import FlowRun
+from prefect_agent.domain.log_levels import api_log_level
 from prefect_agent.domain.outcomes import (
     Claimed,
     ClaimLost,
@@ -69,16 +70,6 @@ CLAIMANT_KEY = "prefect_agent_claimant"
 """Key of the Submitted state's ``context`` holding the claimant: the platform's durable name
 for this agent (``Platform.claimant``), the same after a restart, so a restarted agent finds
 the runs an earlier process claimed and never launched (``claimed_runs``)."""
-
-
-LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
-LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL", "EXCEPTION": "ERROR"}
-
-
-def _log_level(level: str) -> str:
-    """The API's ``log_level`` for a level name (an unknown name must not refuse the batch)."""
-    name = LEVEL_ALIASES.get(level.upper(), level.upper())
-    return name if name in LOG_LEVELS else "INFO"
 
 
 def _utc_now() -> datetime:
@@ -423,7 +414,7 @@ class GraphQLRunSource:
                 "flow_run_id": log.run_id,
                 "name": log.name,
                 "message": log.message,
-                "level": _log_level(log.level),
+                "level": api_log_level(log.level),
             }
             if log.timestamp is not None:
                 record["timestamp"] = _iso(log.timestamp)

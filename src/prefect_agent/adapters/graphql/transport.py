@@ -30,6 +30,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Mapping
+from typing import Protocol
 from urllib.parse import SplitResult, unquote, urlsplit
 
 import attrs
@@ -48,6 +49,39 @@ class TransportError(Exception):
         super().__init__(message)
         self.sent = sent
         self.timed_out = timed_out
+
+
+class Headers(Protocol):
+    def get(self, name: str) -> str | None:
+        """The value of header ``name``, whatever its case."""
+
+
+class Answer(Protocol):
+    """An HTTP answer as the GraphQL client reads it."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+class Transport(Protocol):
+    """What sends the GraphQL client's requests: one POST at a time, the answer or a
+    ``TransportError``; never a re-send (retries are the client's ``RetryPolicy``).
+
+    ``KeepAliveTransport`` is the real one; ``prefect_agent.testing.MockTransport`` answers
+    from a function, with no socket.
+    """
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+        """POST ``body`` to ``url`` (which may hold ``user:password@``: Basic credentials)."""
+
+    def close(self) -> None:
+        """Release connections; the client is done."""
 
 
 @attrs.frozen
@@ -204,7 +238,6 @@ class HttpTransport:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         environ = os.environ if environ is None else environ
-        self._environ = environ
         head, credentials, rest = split_credentials(url)
         self._basic_auth: str | None = None
         if credentials:
@@ -237,15 +270,6 @@ class HttpTransport:
     @property
     def proxied(self) -> bool:
         return self._proxy is not None
-
-    def moved_to(self, url: str) -> HttpTransport:
-        """A transport to ``url`` (no credentials in it) with this one's settings and Basic
-        credentials: for following a redirect the caller judged safe."""
-        moved = HttpTransport(
-            url, timeout=self.timeout, pool_size=self._pool_size, environ=self._environ
-        )
-        moved._basic_auth = self._basic_auth
-        return moved
 
     def post(self, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
         send_headers = dict(headers)
@@ -340,6 +364,47 @@ class HttpTransport:
             ) from None
         except (OSError, http.client.HTTPException) as exc:
             raise TransportError(f"could not connect{via} ({_reason(exc)})", sent=False) from None
+
+
+class KeepAliveTransport:
+    """The client's ``Transport``: an ``HttpTransport`` (kept-alive connections) for the
+    address it posts to. A new address (a permanent redirect the client followed) closes the
+    idle connections to the earlier ones, which no request will use again."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        pool_size: int = 8,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._settings = {"timeout": timeout, "pool_size": pool_size, "environ": environ}
+        # Built now, so a malformed address is a ConfigError before the first request.
+        self._current = HttpTransport(url, timeout=timeout, pool_size=pool_size, environ=environ)
+        self._by_url = {url: self._current}
+        self._lock = threading.Lock()
+
+    @property
+    def display_url(self) -> str:
+        """The first address without credentials: the one to show in messages."""
+        return self._current.display_url
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        with self._lock:
+            transport = self._by_url.get(url)
+            if transport is None:
+                transport = HttpTransport(url, **self._settings)  # type: ignore[arg-type]
+                for old in self._by_url.values():
+                    old.close()
+                self._by_url = {url: transport}
+        return transport.post(body, headers)
+
+    def close(self) -> None:
+        with self._lock:
+            transports = list(self._by_url.values())
+        for transport in transports:
+            transport.close()
 
 
 def _reason(exc: BaseException) -> str:

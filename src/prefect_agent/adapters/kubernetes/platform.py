@@ -66,8 +66,8 @@ from prefect_agent.domain.launch_policy import (
 )
 from prefect_agent.domain.launch_spec import LaunchSpec
 from prefect_agent.domain.outcomes import InfrastructureOutcome, Launched, RunLog
+from prefect_agent.domain.output_lines import Masker
 from prefect_agent.domain.run_config import KubernetesRun
-from prefect_agent.domain.secret import MASK
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ class KubernetesPlatform:
         self._ensure_watching()
         with self._lock:
             self._tracked.setdefault(name, _Tracked(run.id, pending_since=self._monotonic()))
-        secret = spec.api_key.reveal() if spec.api_key else ""
+        mask = Masker([spec.api_key.reveal() if spec.api_key else None])
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
                 # A plain dict body is validated by the client against V1Job all the same.
@@ -288,9 +288,7 @@ class KubernetesPlatform:
                     return Launched(run.id, f"Job {name} (already created)")
                 if exc.status not in RETRYABLE_STATUSES or attempt == CREATE_ATTEMPTS:
                     self._forget(name)
-                    problem = self._api_problem(f"create job {name}", exc)
-                    if secret:
-                        problem = problem.replace(secret, MASK)
+                    problem = mask(self._api_problem(f"create job {name}", exc))
                     if exc.status in (401, 403):
                         raise PlatformUnavailable(problem) from None
                     raise LaunchError(problem) from None

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from prefect_agent.adapters.config import DefaultsSource, EnvSource, FlagSource, resolve
-from prefect_agent.adapters.config.value_display import as_json, as_table, masked_url
+from prefect_agent.adapters.config.value_display import as_json, as_table
+from prefect_agent.domain.agent_config import masked_url
 from prefect_agent.domain.platform_kind import PlatformKind
 
 LOCAL = PlatformKind.LOCAL
@@ -80,4 +81,4 @@ def test_a_password_in_an_address_is_masked() -> None:
     ],
 )
 def test_credentials_of_any_shape_are_masked_and_nothing_else(value: str, shown: str) -> None:
-    assert masked_url(value) == shown
+    assert masked_url(value, keep_user=True) == shown

@@ -1,4 +1,6 @@
-"""GraphQLClient: headers, the retry policy, error mapping, and the API key kept secret."""
+"""GraphQLClient: headers, the retry policy, error mapping, redirects, and the API key kept
+secret. Canned answers go through ``MockTransport``; what needs HTTP itself (timeouts, an
+unreachable address, Basic credentials across a redirect) runs against a real server."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from prefect_agent.domain.errors import (
     VersionConflict,
 )
 from prefect_agent.domain.secret import Secret
+from prefect_agent.testing import MockAnswer, MockTransport
 from tests.network import free_port
 from tests.unit.adapters.graphql.scripted_api import Reply, ScriptedApi, scripted_api
 
@@ -41,37 +44,51 @@ def client_for(url: str, sleeps: list[float], **kwargs: object) -> GraphQLClient
     )
 
 
-def test_headers_follow_prefect_1(api: ScriptedApi) -> None:
-    plain = client_for(api.url, [])
+URL = "http://api.example:4200"
+HELLO = MockAnswer.json({"data": {"hello": "hi"}})
+
+
+def mocked(*answers: MockAnswer, **kwargs: object) -> tuple[GraphQLClient, MockTransport]:
+    """A client answered by ``answers`` then ``hello: hi``; its sleeps in ``.sleeps``."""
+    transport = MockTransport.scripted(*answers, default=HELLO)
+    sleeps: list[float] = []
+    client = client_for(URL, sleeps, transport=transport, **kwargs)
+    client.sleeps = sleeps  # type: ignore[attr-defined]
+    return client, transport
+
+
+def test_headers_follow_prefect_1() -> None:
+    plain, sent_plain = mocked()
     plain.execute(documents.HELLO)
-    keyed = client_for(api.url, [], api_key=Secret(KEY), tenant_id="t-1")
+    keyed, sent_keyed = mocked(api_key=Secret(KEY), tenant_id="t-1")
     keyed.attach_header("X-PREFECT-AGENT-ID", "agent-1")
     keyed.execute(documents.HELLO, {"a": 1})
-    first, second = api.received
+    (first,), (second,) = sent_plain.sent, sent_keyed.sent
     assert first.headers["X-PREFECT-CORE-VERSION"] == "1.4.1"
     assert "Authorization" not in first.headers
     assert "X-PREFECT-TENANT-ID" not in first.headers
     assert second.headers["Authorization"] == f"Bearer {KEY}"
     assert second.headers["X-PREFECT-TENANT-ID"] == "t-1"
     assert second.headers["X-PREFECT-AGENT-ID"] == "agent-1"
-    assert second.body == {"query": documents.HELLO.text, "variables": {"a": 1}}
+    assert second.json() == {"query": documents.HELLO.text, "variables": {"a": 1}}
+    assert second.url == URL
 
 
-def test_server_errors_are_retried_for_safe_operations(api: ScriptedApi) -> None:
-    sleeps: list[float] = []
-    api.script(Reply(503, {"error": "down"}), Reply(502, b"bad gateway"))
-    assert client_for(api.url, sleeps).execute(documents.HELLO) == {"hello": "hi"}
-    assert len(api.received) == 3
-    assert sleeps == [0.1, 0.2]
+def test_server_errors_are_retried_for_safe_operations() -> None:
+    client, transport = mocked(
+        MockAnswer.json({"error": "down"}, status=503), MockAnswer(502, b"bad gateway")
+    )
+    assert client.execute(documents.HELLO) == {"hello": "hi"}
+    assert len(transport.sent) == 3
+    assert client.sleeps == [0.1, 0.2]  # type: ignore[attr-defined]
 
 
-def test_server_errors_are_not_retried_for_unsafe_operations(api: ScriptedApi) -> None:
-    sleeps: list[float] = []
-    api.script(Reply(500, {}))
+def test_server_errors_are_not_retried_for_unsafe_operations() -> None:
+    client, transport = mocked(MockAnswer.json({}, status=500))
     with pytest.raises(ApiUnavailable, match="answered HTTP 500"):
-        client_for(api.url, sleeps).execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}})
-    assert len(api.received) == 1
-    assert sleeps == []
+        client.execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}})
+    assert len(transport.sent) == 1
+    assert client.sleeps == []  # type: ignore[attr-defined]
 
 
 def test_a_lost_answer_is_not_resent_for_unsafe_operations(api: ScriptedApi) -> None:
@@ -88,14 +105,14 @@ def test_a_lost_answer_is_not_resent_for_unsafe_operations(api: ScriptedApi) -> 
     assert len(api.received) == 1
 
 
-def test_rate_limits_are_honoured_then_reported(api: ScriptedApi) -> None:
-    sleeps: list[float] = []
-    api.script(Reply(429, {}, {"Retry-After": "7"}))
-    client_for(api.url, sleeps).execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}})
-    assert sleeps == [7.0]  # refused requests are safe to resend even for mutations
-    api.script(*[Reply(429, {}, {"Retry-After": "2"})] * 3)
+def test_rate_limits_are_honoured_then_reported() -> None:
+    client, _ = mocked(MockAnswer.json({}, status=429, headers={"retry-after": "7"}))
+    client.execute(documents.WRITE_RUN_LOGS, {"input": {"logs": []}})
+    # Refused requests are safe to resend even for mutations; the header's case is no matter.
+    assert client.sleeps == [7.0]  # type: ignore[attr-defined]
+    client, _ = mocked(*[MockAnswer.json({}, status=429, headers={"Retry-After": "2"})] * 3)
     with pytest.raises(RateLimited) as caught:
-        client_for(api.url, []).execute(documents.HELLO)
+        client.execute(documents.HELLO)
     assert caught.value.retry_after == 2.0
 
 
@@ -111,17 +128,16 @@ def test_an_unreachable_api_names_its_address_and_is_retried() -> None:
 @pytest.mark.parametrize(
     ("reply", "error", "words"),
     [
-        (Reply(401, {"message": "no"}), AuthorizationError, "HTTP 401"),
+        (MockAnswer.json({"message": "no"}, status=401), AuthorizationError, "HTTP 401"),
         (
-            Reply(
-                200, {"errors": [{"message": "who?", "extensions": {"code": "UNAUTHENTICATED"}}]}
+            MockAnswer.json(
+                {"errors": [{"message": "who?", "extensions": {"code": "UNAUTHENTICATED"}}]}
             ),
             AuthorizationError,
             "refused the credentials",
         ),
         (
-            Reply(
-                200,
+            MockAnswer.json(
                 {
                     "errors": [
                         {
@@ -134,22 +150,24 @@ def test_an_unreachable_api_names_its_address_and_is_retried() -> None:
             VersionConflict,
             "provided version 1",
         ),
-        (Reply(200, {"errors": [{"message": "nope"}], "data": None}), ApiError, "nope"),
-        (Reply(400, {"errors": [{"message": "Cannot query field"}]}), ApiError, "Cannot query"),
-        (Reply(200, b"<html>proxy</html>"), ApiError, "not JSON"),
-        (Reply(404, b"missing"), ApiError, "HTTP 404"),
+        (MockAnswer.json({"errors": [{"message": "nope"}], "data": None}), ApiError, "nope"),
+        (
+            MockAnswer.json({"errors": [{"message": "Cannot query field"}]}, status=400),
+            ApiError,
+            "Cannot query",
+        ),
+        (MockAnswer(200, b"<html>proxy</html>"), ApiError, "not JSON"),
+        (MockAnswer(404, b"missing"), ApiError, "HTTP 404"),
     ],
 )
 def test_errors_are_typed(
-    api: ScriptedApi,
-    reply: Reply,
+    reply: MockAnswer,
     error: type[Exception],
     words: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    api.script(reply)
-    client = client_for(api.url, [], api_key=Secret(KEY))
+    client, _ = mocked(reply, api_key=Secret(KEY))
     with pytest.raises(error, match=words) as caught:
         client.execute(documents.HELLO)
     assert KEY not in str(caught.value)
@@ -157,9 +175,12 @@ def test_errors_are_typed(
     assert KEY not in caplog.text
 
 
-def test_transient_api_errors_are_retried_when_safe(api: ScriptedApi) -> None:
-    api.script(Reply(200, {"errors": [{"message": "x", "extensions": {"code": "API_ERROR"}}]}))
-    assert client_for(api.url, []).execute(documents.HELLO) == {"hello": "hi"}
+def test_transient_api_errors_are_retried_when_safe() -> None:
+    client, transport = mocked(
+        MockAnswer.json({"errors": [{"message": "x", "extensions": {"code": "API_ERROR"}}]})
+    )
+    assert client.execute(documents.HELLO) == {"hello": "hi"}
+    assert len(transport.sent) == 2
 
 
 def test_the_key_stays_out_of_logs_and_errors_when_unreachable(
@@ -184,9 +205,10 @@ def test_retry_policy_values() -> None:
     assert parse_retry_after("soon") is None
 
 
-def test_requests_name_the_agent(api: ScriptedApi) -> None:
-    client_for(api.url, []).execute(documents.HELLO)
-    assert api.received[0].headers["User-Agent"].startswith("prefect-agent/")
+def test_requests_name_the_agent() -> None:
+    client, transport = mocked()
+    client.execute(documents.HELLO)
+    assert transport.sent[0].headers["User-Agent"].startswith("prefect-agent/")
 
 
 def test_a_permanent_redirect_on_the_same_host_is_followed_once_for_good(
@@ -206,13 +228,11 @@ def test_a_permanent_redirect_on_the_same_host_is_followed_once_for_good(
     ("status", "location"),
     [(302, "/elsewhere"), (307, "/elsewhere"), (308, "http://other.example/graphql")],
 )
-def test_other_redirects_are_errors_naming_the_target(
-    api: ScriptedApi, status: int, location: str
-) -> None:
-    api.script(Reply(status, b"", {"Location": location}))
+def test_other_redirects_are_errors_naming_the_target(status: int, location: str) -> None:
+    client, transport = mocked(MockAnswer(status, b"", {"Location": location}))
     with pytest.raises(ApiError, match=f"HTTP {status}, a redirect to .*elsewhere|other.example"):
-        client_for(api.url, []).execute(documents.HELLO)
-    assert len(api.received) == 1
+        client.execute(documents.HELLO)
+    assert len(transport.sent) == 1
 
 
 @pytest.mark.parametrize(
@@ -230,9 +250,25 @@ def test_credentials_follow_only_safe_redirects(old: str, new: str, safe: bool) 
     assert _keeps_credentials_safe(urlsplit(old), urlsplit(new)) is safe
 
 
-def test_a_redirect_to_another_port_is_refused(api: ScriptedApi) -> None:
-    api.script(Reply(308, b"", {"Location": "http://127.0.0.1:1/"}))
-    client = client_for(api.url, [], api_key=Secret(KEY))
-    with pytest.raises(ApiError, match=r"a redirect to http://127\.0\.0\.1:1/"):
+def test_a_redirect_to_another_port_is_refused() -> None:
+    client, _ = mocked(
+        MockAnswer(308, b"", {"Location": "http://api.example:1/"}), api_key=Secret(KEY)
+    )
+    with pytest.raises(ApiError, match=r"a redirect to http://api\.example:1/"):
         client.execute(documents.HELLO)
-    assert client.api == api.url
+    assert client.api == URL
+
+
+def test_a_followed_redirect_keeps_the_credentials_in_the_address_it_posts_to() -> None:
+    client, transport = mocked(MockAnswer(301, b"", {"Location": "/graphql"}))
+    client = GraphQLClient(
+        "http://agent:pw@api.example:4200", transport=transport, sleep=lambda s: None
+    )
+    client.execute(documents.HELLO)
+    assert [r.url for r in transport.sent] == [
+        "http://agent:pw@api.example:4200",
+        "http://agent:pw@api.example:4200/graphql",
+    ]
+    assert client.api == "http://api.example:4200/graphql"
+    client.close()
+    assert transport.closed

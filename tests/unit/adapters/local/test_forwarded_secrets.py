@@ -11,6 +11,7 @@ import pytest
 
 from prefect_agent import bootstrap
 from prefect_agent.adapters.local.platform import LocalPlatform
+from prefect_agent.bootstrap import AdapterOverrides
 from prefect_agent.domain.agent_config import AgentConfig
 from prefect_agent.domain.local_settings import LocalSettings
 from prefect_agent.testing import FakeClock, InMemoryRunSource
@@ -41,7 +42,9 @@ def test_a_run_that_prints_its_credentials_and_fails_leaks_nothing(
     clock = FakeClock(auto_advance=True)
     source = InMemoryRunSource(clock=clock)
     platform = LocalPlatform.from_config(config)
-    agent = bootstrap.build_agent(config, source=source, platform=platform, clock=clock)
+    agent = bootstrap.build_agent(
+        config, AdapterOverrides(source=source, platform=platform, clock=clock)
+    )
     agent.register()
     run_id = source.add_run()
 
